@@ -1,0 +1,44 @@
+"""``create_app(settings)``: the FastAPI app, its services and their lifespan. No globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from aiaas import __version__
+from aiaas.api import errors, keys, models, ops, predict, usage
+from aiaas.api.middleware import RequestContext
+from aiaas.config import Settings
+from aiaas.services import Services
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    services = services or Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="aiaas",
+        version=__version__,
+        summary="Self-hosted AI models as a service.",
+        description="Every route except /healthz and /readyz needs `Authorization: Bearer <key>`."
+        " Errors share one shape: `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (ops, models, predict, keys, usage):
+        app.include_router(module.router)
+    app.add_middleware(
+        RequestContext, metrics=services.metrics, max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
+    return app

@@ -1,0 +1,51 @@
+"""Dependencies every route reads the same way: ``ServicesDep``, ``PrincipalDep``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from aiaas.auth.principal import Principal, Scope
+from aiaas.errors import Unauthenticated
+from aiaas.services import Services
+
+bearer = HTTPBearer(auto_error=False, description="An aiaas API key: `aiaas keys create`.")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+    return await run_in_threadpool(services.keys.authenticate, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def scoped(scope: Scope) -> object:
+    """A dependency that authenticates and requires ``scope``."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        principal.require(scope)
+        return principal
+
+    return Depends(dependency)
+
+
+AdminDep = Annotated[Principal, scoped(Scope.ADMIN)]
+ReaderDep = Annotated[Principal, scoped(Scope.MODELS_READ)]
+WriterDep = Annotated[Principal, scoped(Scope.MODELS_WRITE)]
+PredictorDep = Annotated[Principal, scoped(Scope.PREDICT)]

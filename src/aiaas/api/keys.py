@@ -1,0 +1,43 @@
+"""Admin routes for API keys, and ``/api/v1/me`` for any key."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from aiaas.api.deps import AdminDep, PrincipalDep, ServicesDep
+from aiaas.api.schemas import ERRORS, KeyCreate, KeyCreated, KeyList, KeyOut, WhoAmI
+
+router = APIRouter(prefix="/api/v1", tags=["keys"], responses=ERRORS)
+
+
+@router.get("/me", response_model=WhoAmI)
+async def whoami(principal: PrincipalDep) -> WhoAmI:
+    return WhoAmI(tenant=principal.tenant, key_id=principal.key_id,
+                  scopes=sorted(principal.scopes))
+
+
+@router.post("/keys", response_model=KeyCreated, status_code=201)
+async def create_key(body: KeyCreate, principal: AdminDep, services: ServicesDep) -> KeyCreated:
+    """Create a key; the secret is in this response only."""
+    created = await asyncio.to_thread(
+        services.keys.create, name=body.name, tenant=body.tenant or principal.tenant,
+        scopes=body.scopes, admin=body.admin, expires_at=body.expires_at,
+    )
+    return KeyCreated(**asdict(created.info), secret=created.secret)
+
+
+@router.get("/keys", response_model=KeyList)
+async def list_keys(principal: AdminDep, services: ServicesDep, tenant: str | None = None,
+                    include_revoked: bool = False) -> KeyList:
+    keys = await asyncio.to_thread(services.keys.list, tenant=tenant,
+                                   include_revoked=include_revoked)
+    return KeyList(keys=[KeyOut(**asdict(k)) for k in keys])
+
+
+@router.delete("/keys/{key_id}", response_model=KeyOut)
+async def revoke_key(key_id: str, principal: AdminDep, services: ServicesDep) -> KeyOut:
+    """Revoke at once: the next request with this key gets 401."""
+    return KeyOut(**asdict(await asyncio.to_thread(services.keys.revoke, key_id)))

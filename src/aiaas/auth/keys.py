@@ -1,0 +1,150 @@
+"""API key lifecycle. A key reads ``aiaas-<id>-<secret>``; only SHA-256 of the whole token is kept.
+
+SHA-256 (not a slow password hash) is right here: the secret is 256 random bits, so there is
+nothing to brute-force, and verification sits on every request's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from aiaas.auth.principal import BUILTIN_TENANT, DEFAULT_SCOPES, Principal, Scope
+from aiaas.db.engine import Database
+from aiaas.db.tables import ApiKey, utcnow
+from aiaas.errors import Invalid, NotFound, Unauthenticated
+
+PREFIX = "aiaas"
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KEY_ID = re.compile(r"^[a-f0-9]{16}$")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: str
+    name: str
+    tenant: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKey) -> KeyInfo:
+        return cls(
+            id=row.id,
+            name=row.name,
+            tenant=row.tenant,
+            scopes=list(row.scopes),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    info: KeyInfo
+    secret: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_tenant(tenant: str) -> str:
+    if not TENANT_PATTERN.match(tenant) or tenant == BUILTIN_TENANT:
+        raise Invalid(
+            f"invalid tenant {tenant!r}: use 1-64 lowercase letters, digits, '-' or '_' "
+            f"(and not '{BUILTIN_TENANT}')",
+            details={"field": "tenant"},
+        )
+    return tenant
+
+
+def parse_scopes(scopes: list[str] | None, *, admin: bool = False) -> list[str]:
+    chosen = list(scopes) if scopes else [str(s) for s in DEFAULT_SCOPES]
+    known = {str(s) for s in Scope}
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        raise Invalid(
+            f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            details={"field": "scopes"},
+        )
+    if admin and Scope.ADMIN not in chosen:
+        chosen.append(str(Scope.ADMIN))
+    return sorted(set(chosen))
+
+
+class KeyService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        *,
+        name: str,
+        tenant: str,
+        scopes: list[str] | None = None,
+        admin: bool = False,
+        expires_at: datetime | None = None,
+    ) -> NewKey:
+        if not name.strip() or len(name) > 200:
+            raise Invalid("key name must be 1-200 characters", details={"field": "name"})
+        validate_tenant(tenant)
+        chosen = parse_scopes(scopes, admin=admin)
+        if expires_at is not None and expires_at <= utcnow():
+            raise Invalid("expires_at is in the past", details={"field": "expires_at"})
+        key_id = secrets.token_hex(8)
+        token = f"{PREFIX}-{key_id}-{secrets.token_urlsafe(32)}"
+        row = ApiKey(
+            id=key_id,
+            name=name,
+            tenant=tenant,
+            scopes=chosen,
+            secret_hash=_hash(token),
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+        with self.db.session() as session:
+            session.add(row)
+        return NewKey(info=KeyInfo.of(row), secret=token)
+
+    def authenticate(self, token: str) -> Principal:
+        """Turn a bearer token into a Principal, or raise ``Unauthenticated`` saying why."""
+        parts = token.split("-", 2)
+        if len(parts) != 3 or parts[0] != PREFIX or not _KEY_ID.match(parts[1]):
+            raise Unauthenticated("malformed API key")
+        with self.db.session() as session:
+            row = session.get(ApiKey, parts[1])
+            if row is None or not hmac.compare_digest(row.secret_hash, _hash(token)):
+                raise Unauthenticated("unknown API key")
+            if row.revoked_at is not None:
+                raise Unauthenticated("this API key has been revoked")
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                raise Unauthenticated("this API key has expired")
+            return Principal(tenant=row.tenant, key_id=row.id, scopes=frozenset(row.scopes))
+
+    def list(self, *, tenant: str | None = None, include_revoked: bool = False) -> list[KeyInfo]:
+        query = select(ApiKey).order_by(ApiKey.created_at)
+        if tenant is not None:
+            query = query.where(ApiKey.tenant == tenant)
+        if not include_revoked:
+            query = query.where(ApiKey.revoked_at.is_(None))
+        with self.db.session() as session:
+            return [KeyInfo.of(row) for row in session.scalars(query)]
+
+    def revoke(self, key_id: str) -> KeyInfo:
+        with self.db.session() as session:
+            row = session.get(ApiKey, key_id) if _KEY_ID.match(key_id) else None
+            if row is None:
+                raise NotFound(f"no API key with id {key_id!r}")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            return KeyInfo.of(row)

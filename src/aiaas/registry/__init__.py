@@ -1,0 +1,1 @@
+"""Models, immutable versions, aliases, and the content-addressed artifact store."""

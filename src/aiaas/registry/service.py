@@ -1,0 +1,337 @@
+"""The model registry: names, immutable versions, movable aliases, per tenant.
+
+A tenant sees the built-in models and its own. Another tenant's model is reported exactly as a
+model that does not exist, so names never leak across tenants.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from aiaas.auth.principal import BUILTIN_TENANT
+from aiaas.db.engine import Database
+from aiaas.db.tables import Model, ModelAlias, ModelVersion, utcnow
+from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
+from aiaas.registry.formats import Detected, detect
+from aiaas.registry.store import ArtifactStore
+from aiaas.runtime.tasks import get_task
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    model: str
+    tenant: str
+    version: int
+    task: str
+    format: str
+    framework: str
+    sha256: str
+    size_bytes: int
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    labels: list[Any]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    preload: bool
+    created_by: str
+    created_at: datetime
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.tenant, self.model, self.version)
+
+    @classmethod
+    def of(cls, row: ModelVersion, model: Model) -> VersionInfo:
+        return cls(
+            model=model.name,
+            tenant=model.tenant,
+            version=row.version,
+            task=row.task,
+            format=row.format,
+            framework=row.framework,
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            input_schema=row.input_schema,
+            output_schema=row.output_schema,
+            labels=row.labels,
+            metrics=row.metrics,
+            config=row.config,
+            preload=row.preload,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            aliases=sorted(a.alias for a in model.aliases if a.version == row.version),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    tenant: str
+    builtin: bool
+    task: str
+    description: str
+    created_by: str
+    created_at: datetime
+    aliases: dict[str, int]
+    versions: list[VersionInfo]
+
+    @property
+    def latest_version(self) -> int | None:
+        return self.versions[-1].version if self.versions else None
+
+    @classmethod
+    def of(cls, model: Model) -> ModelInfo:
+        return cls(
+            name=model.name,
+            tenant=model.tenant,
+            builtin=model.builtin,
+            task=model.task,
+            description=model.description,
+            created_by=model.created_by,
+            created_at=model.created_at,
+            aliases={a.alias: a.version for a in model.aliases},
+            versions=[VersionInfo.of(v, model) for v in model.versions],
+        )
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise Invalid(
+            f"invalid model name {name!r}: use 1-128 lowercase letters, digits, '.', '-' or '_', "
+            "starting with a letter or digit",
+            details={"field": "name"},
+        )
+    return name
+
+
+class Registry:
+    def __init__(self, db: Database, store: ArtifactStore) -> None:
+        self.db = db
+        self.store = store
+
+    def _find(self, session: Session, tenant: str, name: str) -> Model:
+        """Own model first, then a built-in one; anything else is NotFound."""
+        if NAME_PATTERN.match(name):
+            for owner in (tenant, BUILTIN_TENANT):
+                model = session.scalar(
+                    select(Model).where(Model.tenant == owner, Model.name == name)
+                )
+                if model is not None:
+                    return model
+        raise NotFound(f"model {name!r} not found", details={"model": name})
+
+    def register(
+        self,
+        source: Path,
+        *,
+        tenant: str,
+        name: str,
+        created_by: str,
+        task: str | None = None,
+        description: str | None = None,
+        metrics: dict[str, float] | None = None,
+        preload: bool = False,
+        move: bool = False,
+    ) -> VersionInfo:
+        """Check, store and record a model directory as the next version of ``name``.
+
+        ``move=True`` hands over a staging directory that already lies in the data dir.
+        """
+        validate_name(name)
+        detected = detect(source)
+        chosen_task = self._choose_task(detected, task)
+        spec = get_task(chosen_task)
+        config = spec.prepare_config(detected, source)
+        digest, size = self.store.put_staged(source) if move else self.store.put_copy(source)
+        for _attempt in range(3):
+            try:
+                with self.db.session() as session:
+                    return self._insert_version(
+                        session, tenant, name, chosen_task, detected, digest, size, config,
+                        created_by=created_by, description=description,
+                        metrics={**detected.manifest.metrics, **(metrics or {})}, preload=preload,
+                    )
+            except IntegrityError:
+                continue
+        raise Conflict(f"model {name!r} is being changed by another request; try again")
+
+    @staticmethod
+    def _choose_task(detected: Detected, task: str | None) -> str:
+        chosen = task or detected.manifest.task or detected.tasks[0]
+        get_task(chosen)
+        if chosen not in detected.tasks:
+            raise Invalid(
+                f"a {detected.format} model cannot serve task {chosen!r}; "
+                f"it serves: {', '.join(detected.tasks)}",
+                details={"field": "task"},
+            )
+        return chosen
+
+    def _insert_version(
+        self,
+        session: Session,
+        tenant: str,
+        name: str,
+        task: str,
+        detected: Detected,
+        digest: str,
+        size: int,
+        config: dict[str, Any],
+        *,
+        created_by: str,
+        description: str | None,
+        metrics: dict[str, float],
+        preload: bool,
+    ) -> VersionInfo:
+        model = session.scalar(select(Model).where(Model.tenant == tenant, Model.name == name))
+        if model is None:
+            if tenant != BUILTIN_TENANT and session.scalar(
+                select(Model.id).where(Model.tenant == BUILTIN_TENANT, Model.name == name)
+            ):
+                raise Conflict(f"{name!r} is the name of a built-in model; choose another")
+            model = Model(
+                tenant=tenant, name=name, builtin=tenant == BUILTIN_TENANT, task=task,
+                description=description or detected.manifest.description,
+                created_by=created_by, created_at=utcnow(),
+            )
+            session.add(model)
+            session.flush()
+        elif model.task != task:
+            raise Conflict(
+                f"model {name!r} serves task {model.task!r}; a new version cannot change it to "
+                f"{task!r}"
+            )
+        number = (session.scalar(
+            select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
+        ) or 0) + 1
+        spec = get_task(task)
+        row = ModelVersion(
+            model_id=model.id, version=number, task=task, format=detected.format,
+            framework=detected.framework, sha256=digest, size_bytes=size,
+            input_schema=spec.input_schema(config), output_schema=spec.output_schema(config),
+            labels=list(config.get("labels", [])), metrics=metrics, config=config,
+            preload=preload, created_by=created_by, created_at=utcnow(),
+        )
+        session.add(row)
+        if number == 1:
+            session.add(ModelAlias(model_id=model.id, alias=PRODUCTION, version=1))
+        if description is not None:
+            model.description = description
+        session.flush()
+        session.refresh(model)
+        return VersionInfo.of(row, model)
+
+    def list_models(self, tenant: str) -> list[ModelInfo]:
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Model).where(Model.tenant.in_([tenant, BUILTIN_TENANT])).order_by(Model.name)
+            )
+            return [ModelInfo.of(model) for model in rows]
+
+    def get_model(self, tenant: str, name: str) -> ModelInfo:
+        with self.db.session() as session:
+            return ModelInfo.of(self._find(session, tenant, name))
+
+    def resolve(self, tenant: str, name: str, ref: str | int | None = None) -> VersionInfo:
+        """Find one version: by number, by alias, or (no ref) ``production`` else the latest."""
+        with self.db.session() as session:
+            model = self._find(session, tenant, name)
+            number = self._version_number(model, ref)
+            for row in model.versions:
+                if row.version == number:
+                    return VersionInfo.of(row, model)
+            raise NotFound(f"model {name!r} has no version {ref}", details={"version": ref})
+
+    @staticmethod
+    def _version_number(model: Model, ref: str | int | None) -> int:
+        aliases = {a.alias: a.version for a in model.aliases}
+        if ref is None:
+            if PRODUCTION in aliases:
+                return aliases[PRODUCTION]
+            if not model.versions:
+                raise NotFound(f"model {model.name!r} has no versions")
+            return model.versions[-1].version
+        if isinstance(ref, int) or ref.isdigit():
+            return int(ref)
+        if ref == "latest" and model.versions:
+            return model.versions[-1].version
+        if ref in aliases:
+            return aliases[ref]
+        raise NotFound(f"model {model.name!r} has no version or alias {ref!r}")
+
+    def _own(self, session: Session, tenant: str, name: str) -> Model:
+        model = self._find(session, tenant, name)
+        if model.builtin and tenant != BUILTIN_TENANT:
+            raise Forbidden(f"{name!r} is a built-in model and cannot be changed")
+        return model
+
+    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelInfo:
+        if not ALIAS_PATTERN.match(alias) or alias == "latest":
+            raise Invalid(f"invalid alias {alias!r}", details={"field": "alias"})
+        with self.db.session() as session:
+            model = self._own(session, tenant, name)
+            if version not in {v.version for v in model.versions}:
+                raise NotFound(f"model {name!r} has no version {version}")
+            current = next((a for a in model.aliases if a.alias == alias), None)
+            if current is None:
+                model.aliases.append(ModelAlias(alias=alias, version=version))
+            else:
+                current.version = version
+            session.flush()
+            return ModelInfo.of(model)
+
+    def delete_version(self, tenant: str, name: str, version: int) -> None:
+        with self.db.session() as session:
+            model = self._own(session, tenant, name)
+            row = next((v for v in model.versions if v.version == version), None)
+            if row is None:
+                raise NotFound(f"model {name!r} has no version {version}")
+            holding = sorted(a.alias for a in model.aliases if a.version == version)
+            if holding:
+                raise Conflict(
+                    f"version {version} of {name!r} is in use by alias(es) {', '.join(holding)}; "
+                    "move the alias to another version first",
+                    details={"aliases": holding},
+                )
+            digest = row.sha256
+            model.versions.remove(row)
+            session.flush()
+            if not model.versions:
+                session.delete(model)
+        self._collect(digest)
+
+    def delete_model(self, tenant: str, name: str) -> None:
+        with self.db.session() as session:
+            model = self._own(session, tenant, name)
+            digests = {v.sha256 for v in model.versions}
+            session.delete(model)
+        for digest in digests:
+            self._collect(digest)
+
+    def _collect(self, digest: str) -> None:
+        with self.db.session() as session:
+            still_used = session.scalar(
+                select(func.count()).select_from(ModelVersion).where(ModelVersion.sha256 == digest)
+            )
+        if not still_used:
+            self.store.remove(digest)
+
+    def artifact_path(self, version: VersionInfo) -> Path:
+        return self.store.open(version.sha256)
+
+    def discard(self, staged: Path) -> None:
+        shutil.rmtree(staged, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Running models: tasks (what goes in and out), backends (frameworks), the manager and batcher."""

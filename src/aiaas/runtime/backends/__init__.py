@@ -1,0 +1,28 @@
+"""One module per framework; ``backend_for`` picks by the version's format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiaas.errors import Invalid
+from aiaas.runtime.backends.base import Backend
+
+if TYPE_CHECKING:
+    from aiaas.registry.service import VersionInfo
+
+
+def backend_for(version: VersionInfo, path: Path, *, threads: int) -> Backend:
+    """Build (not load) the backend for a version; heavy imports happen here, lazily."""
+    if version.format == "sentence-transformers":
+        from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
+
+        return SentenceTransformersBackend(path, version.config, threads=threads)
+    if version.format == "onnx":
+        from aiaas.runtime.backends.onnx_tabular import OnnxTabularBackend
+
+        return OnnxTabularBackend(path, version.config, task=version.task, threads=threads)
+    raise Invalid(f"no backend serves format {version.format!r}")
+
+
+__all__ = ["Backend", "backend_for"]

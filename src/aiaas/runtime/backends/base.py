@@ -1,0 +1,34 @@
+"""The backend contract the runtime manager relies on. Kept small on purpose."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from aiaas.runtime.tasks.base import Prediction
+
+
+class Backend(ABC):
+    """Loads one model version and runs batches of already-validated items.
+
+    ``predict_batch`` runs on a worker thread, one batch at a time per model; it must return
+    exactly one ``Prediction`` per item, in order.
+    """
+
+    def __init__(self, path: Path, config: dict[str, Any]) -> None:
+        self.path = path
+        self.config = config
+
+    @abstractmethod
+    def load(self) -> None: ...
+
+    @abstractmethod
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]: ...
+
+    def unload(self) -> None:
+        """Drop references so the memory can be freed."""
+
+    def memory_bytes(self) -> int:
+        """An estimate used against the memory budget: on-disk size by default."""
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())

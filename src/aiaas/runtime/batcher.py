@@ -1,0 +1,172 @@
+"""A bounded queue in front of one loaded model that runs requests together in batches.
+
+Each request is one record (items, parameters, future, enqueue time). The loop takes the oldest
+request and every queued request with the same parameters, up to ``max_batch`` items, and runs
+them as one backend call on the model's own worker thread. While a batch runs, new requests
+queue up, so batches grow with load and a lone request never waits for company.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaas.errors import AiaasError, BackendError, Overloaded, Unavailable
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.tasks.base import Prediction
+
+
+@dataclass(slots=True)
+class _Request:
+    items: list[Any]
+    parameters: dict[str, Any]
+    key: tuple[tuple[str, Any], ...]
+    future: asyncio.Future[list[Prediction]]
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class Batcher:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        name: str,
+        max_batch: int,
+        max_queue: int,
+        wait_s: float,
+        timeout_s: float,
+        on_batch: Callable[[int], None] = lambda size: None,
+        on_depth: Callable[[int], None] = lambda depth: None,
+    ) -> None:
+        self.backend = backend
+        self.name = name
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.wait_s = wait_s
+        self.timeout_s = timeout_s
+        self._on_batch = on_batch
+        self._on_depth = on_depth
+        self._queue: deque[_Request] = deque()
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
+        self._task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue) or self.in_flight > 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name=f"batcher-{self.name}")
+
+    async def run_in_worker(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    async def submit(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        if len(self._queue) >= self.max_queue:
+            raise Overloaded(
+                f"model {self.name!r} has {len(self._queue)} requests queued; try again shortly",
+                retry_after_s=1.0,
+            )
+        future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
+        key = tuple(sorted((k, repr(v)) for k, v in parameters.items()))
+        self._queue.append(_Request(items, parameters, key, future))
+        self._on_depth(len(self._queue))
+        self._wake.set()
+        return await future
+
+    async def _loop(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self.wait_s and self._count(self._queue[0].key) < self.max_batch:
+                await asyncio.sleep(self.wait_s)
+            batch = self._take()
+            self._on_depth(len(self._queue))
+            if batch:
+                await self._run(batch)
+
+    def _count(self, key: tuple[tuple[str, Any], ...]) -> int:
+        return sum(len(r.items) for r in self._queue if r.key == key)
+
+    def _take(self) -> list[_Request]:
+        """Pop the oldest live request and the queued ones that can share its batch."""
+        now = time.monotonic()
+        batch: list[_Request] = []
+        size = 0
+        kept: deque[_Request] = deque()
+        while self._queue:
+            request = self._queue.popleft()
+            if request.future.done():
+                continue
+            if now - request.enqueued > self.timeout_s:
+                request.future.set_exception(Unavailable(
+                    f"request waited more than {self.timeout_s:.0f}s in the queue of {self.name!r}",
+                    retry_after_s=2.0,
+                ))
+                continue
+            fits = not batch or (request.key == batch[0].key
+                                 and size + len(request.items) <= self.max_batch)
+            if fits:
+                batch.append(request)
+                size += len(request.items)
+            else:
+                kept.append(request)
+        self._queue = kept
+        return batch
+
+    async def _run(self, batch: list[_Request]) -> None:
+        items = [item for request in batch for item in request.items]
+        self.in_flight = len(batch)
+        self._on_batch(len(items))
+        try:
+            predictions = await self.run_in_worker(
+                self.backend.predict_batch, items, batch[0].parameters
+            )
+            if len(predictions) != len(items):
+                raise BackendError(
+                    f"backend returned {len(predictions)} outputs for {len(items)} inputs"
+                )
+        except AiaasError as exc:
+            self._fail(batch, exc)
+        except Exception as exc:
+            self._fail(batch, BackendError(f"model {self.name!r} failed: {exc}"))
+        else:
+            start = 0
+            for request in batch:
+                end = start + len(request.items)
+                if not request.future.done():
+                    request.future.set_result(predictions[start:end])
+                start = end
+        finally:
+            self.in_flight = 0
+
+    @staticmethod
+    def _fail(batch: list[_Request], error: AiaasError) -> None:
+        for request in batch:
+            if not request.future.done():
+                request.future.set_exception(error)
+
+    async def stop(self) -> None:
+        """Finish what is queued (up to the request timeout), then stop the loop and worker."""
+        deadline = time.monotonic() + self.timeout_s
+        while self.busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,202 @@
+"""The runtime manager: which versions are loaded, and the one path every prediction takes.
+
+``predict`` resolves the version, checks the inputs against its task, loads the model on first
+use (evicting idle ones to stay under the memory budget), queues the request on the model's
+batcher and writes exactly one usage record, whatever surface the call came through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaas.auth.principal import Principal, Scope
+from aiaas.config import Settings
+from aiaas.errors import AiaasError, Unavailable
+from aiaas.metrics import Metrics
+from aiaas.registry.service import Registry, VersionInfo
+from aiaas.runtime.backends import Backend, backend_for
+from aiaas.runtime.batcher import Batcher
+from aiaas.runtime.tasks import get_task
+from aiaas.runtime.tasks.base import Limits, Prediction
+from aiaas.usage.service import UsageEntry, UsageService
+
+log = logging.getLogger("aiaas.runtime")
+VersionKey = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    version: VersionInfo
+    backend: Backend
+    batcher: Batcher
+    memory_bytes: int
+    loaded_at: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictResult:
+    model: str
+    version: int
+    outputs: list[Any]
+    usage: dict[str, Any]
+    predictions: list[Prediction]
+
+
+class RuntimeManager:
+    def __init__(
+        self, settings: Settings, registry: Registry, usage: UsageService, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.usage = usage
+        self.metrics = metrics
+        self.limits = Limits(settings.max_inputs, settings.max_input_chars)
+        self._loaded: dict[VersionKey, LoadedModel] = {}
+        self._locks: dict[VersionKey, asyncio.Lock] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for name in self.settings.preload:
+            version = await asyncio.to_thread(self.registry.resolve, "builtin", name)
+            await self.ensure_loaded(version)
+        self._reaper = asyncio.create_task(self._reap_idle(), name="idle-reaper")
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for key in list(self._loaded):
+            await self.unload(key)
+
+    def loaded(self) -> list[LoadedModel]:
+        return list(self._loaded.values())
+
+    async def predict(
+        self,
+        principal: Principal,
+        name: str,
+        inputs: Any,
+        parameters: Any = None,
+        *,
+        ref: str | int | None = None,
+        surface: str = "native",
+    ) -> PredictResult:
+        principal.require(Scope.PREDICT)
+        version = await asyncio.to_thread(self.registry.resolve, principal.tenant, name, ref)
+        started = time.perf_counter()
+        predictions: list[Prediction] = []
+        status = "ok"
+        try:
+            task = get_task(version.task)
+            items, params = task.check(inputs, parameters, version.config, self.limits)
+            loaded = await self.ensure_loaded(version)
+            loaded.last_used = time.monotonic()
+            predictions = await loaded.batcher.submit(items, params)
+            loaded.last_used = time.monotonic()
+        except AiaasError as exc:
+            status = exc.code
+            self.metrics.prediction_errors.labels(version.model, exc.code).inc()
+            raise
+        except BaseException:
+            status = "cancelled"
+            raise
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            tokens = sum(p.tokens for p in predictions)
+            self.usage.record(UsageEntry(
+                tenant=principal.tenant, key_id=principal.key_id, model=version.model,
+                version=version.version, surface=surface, latency_ms=latency_ms, status=status,
+                items=len(predictions), prompt_tokens=tokens,
+            ))
+            self.metrics.predictions.labels(version.model, status).inc()
+            self.metrics.prediction_latency.labels(version.model).observe(latency_ms / 1000)
+        return PredictResult(
+            model=version.model,
+            version=version.version,
+            outputs=[p.output for p in predictions],
+            usage={"items": len(predictions), "prompt_tokens": tokens,
+                   "latency_ms": round(latency_ms, 3)},
+            predictions=predictions,
+        )
+
+    async def ensure_loaded(self, version: VersionInfo) -> LoadedModel:
+        key = version.key
+        current = self._loaded.get(key)
+        if current is not None:
+            return current
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            current = self._loaded.get(key)
+            if current is not None:
+                return current
+            await self._make_room(version.size_bytes, keep=key)
+            return await self._load(version)
+
+    async def _load(self, version: VersionInfo) -> LoadedModel:
+        path = self.registry.artifact_path(version)
+        backend = backend_for(version, path, threads=self.settings.torch_threads)
+        label = f"{version.model}:{version.version}"
+        batcher = Batcher(
+            backend, name=label, max_batch=self.settings.max_batch_size,
+            max_queue=self.settings.max_queue, wait_s=self.settings.batch_wait_ms / 1000,
+            timeout_s=self.settings.request_timeout_s,
+            on_batch=self.metrics.batch_size.labels(version.model).observe,
+            on_depth=self.metrics.queue_depth.labels(version.model).set,
+        )
+        started = time.perf_counter()
+        try:
+            await batcher.run_in_worker(backend.load)
+        except AiaasError:
+            await batcher.stop()
+            raise
+        except Exception as exc:
+            await batcher.stop()
+            log.exception("loading %s failed", label)
+            raise Unavailable(f"model {label} failed to load: {exc}", retry_after_s=5) from exc
+        batcher.start()
+        loaded = LoadedModel(version, backend, batcher, memory_bytes=backend.memory_bytes())
+        self._loaded[version.key] = loaded
+        self.metrics.loaded_models.set(len(self._loaded))
+        log.info("loaded %s in %.2fs", label, time.perf_counter() - started)
+        return loaded
+
+    async def _make_room(self, needed: int, *, keep: VersionKey) -> None:
+        budget = self.settings.memory_budget_mb * 1024 * 1024
+        if needed > budget:
+            raise Unavailable(
+                f"the model needs about {needed // 2**20} MiB, more than the memory budget of "
+                f"{self.settings.memory_budget_mb} MiB (AIAAS_MEMORY_BUDGET_MB)",
+                retry_after_s=60,
+            )
+        idle_first = sorted(self._loaded.values(), key=lambda m: m.last_used)
+        for candidate in idle_first:
+            if sum(m.memory_bytes for m in self._loaded.values()) + needed <= budget:
+                return
+            if candidate.version.key != keep and not candidate.batcher.busy:
+                await self.unload(candidate.version.key)
+        if sum(m.memory_bytes for m in self._loaded.values()) + needed > budget:
+            raise Unavailable("every loaded model is busy and memory is at its budget; retry",
+                              retry_after_s=2)
+
+    async def unload(self, key: VersionKey) -> None:
+        loaded = self._loaded.pop(key, None)
+        if loaded is None:
+            return
+        self.metrics.loaded_models.set(len(self._loaded))
+        await loaded.batcher.stop()
+        loaded.backend.unload()
+        log.info("unloaded %s:%s", loaded.version.model, loaded.version.version)
+
+    async def _reap_idle(self) -> None:
+        period = min(self.settings.idle_unload_s / 2, 30.0)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for key, loaded in list(self._loaded.items()):
+                idle = now - loaded.last_used
+                if idle > self.settings.idle_unload_s and not loaded.batcher.busy:
+                    await self.unload(key)

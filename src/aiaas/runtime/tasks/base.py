@@ -1,0 +1,77 @@
+"""The task contract: check inputs before they reach a model, describe outputs, count units."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiaas.errors import Invalid, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from aiaas.registry.formats import Detected
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_inputs: int
+    max_input_chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One output, plus the tokens it took where the backend counts them."""
+
+    output: Any
+    tokens: int = 0
+
+
+class Task(ABC):
+    name: str
+    unit: str = "items"
+
+    def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
+        """Derive what the backend needs at load time from the directory and its manifest."""
+        return {}
+
+    @abstractmethod
+    def input_schema(self, config: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def output_schema(self, config: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def check_item(self, item: Any, index: int, config: dict[str, Any], limits: Limits) -> Any:
+        """Return the item as the backend takes it, or raise ``Invalid`` naming ``inputs[index]``."""
+
+    def check_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        if parameters:
+            raise Invalid(
+                f"task {self.name!r} takes no parameters; got: {', '.join(sorted(parameters))}",
+                details={"field": "parameters"},
+            )
+        return {}
+
+    def check(
+        self, inputs: Any, parameters: Any, config: dict[str, Any], limits: Limits
+    ) -> tuple[list[Any], dict[str, Any]]:
+        if not isinstance(inputs, list):
+            raise Invalid("'inputs' must be a list", details={"field": "inputs"})
+        if not inputs:
+            raise Invalid("'inputs' is empty: send at least one input", details={"field": "inputs"})
+        if len(inputs) > limits.max_inputs:
+            raise PayloadTooLarge(
+                f"too many inputs: {len(inputs)} > the limit of {limits.max_inputs} per call",
+                details={"field": "inputs", "limit": limits.max_inputs},
+            )
+        if parameters is None:
+            parameters = {}
+        if not isinstance(parameters, dict):
+            raise Invalid("'parameters' must be an object", details={"field": "parameters"})
+        items = [self.check_item(item, i, config, limits) for i, item in enumerate(inputs)]
+        return items, self.check_parameters(parameters)
+
+
+def item_error(index: int, message: str) -> Invalid:
+    return Invalid(f"inputs[{index}]: {message}", details={"field": f"inputs[{index}]"})
