@@ -42,3 +42,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         max_upload=settings.max_upload_bytes,
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory aiaas.api.app:app_from_env``: settings from AIAAS_* only."""
+    from aiaas.config import load_settings
+    from aiaas.logs import configure
+
+    settings = load_settings()
+    configure(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,5 @@
+"""``python -m aiaas``: the CLI."""
+
+from aiaas.cli.main import app
+
+app()

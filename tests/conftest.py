@@ -1,0 +1,182 @@
+"""Shared fixtures: settings on a temp data dir, databases (SQLite and the real PostgreSQL),
+an in-process app over ASGI, and a real server in a subprocess over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from aiaas.api.app import create_app
+from aiaas.config import Settings
+from aiaas.services import Services
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+
+
+def _postgres_reason() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                             connect_timeout=2):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL on {PG_HOST}:{PG_PORT} does not answer: {exc}"
+
+
+POSTGRES_SKIP = _postgres_reason()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the real PostgreSQL server, dropped afterwards."""
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    import psycopg
+
+    name = f"aiaas_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes this runs twice: SQLite, then the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'aiaas.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, builtin_models=False,
+                    log_json=False)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = Services.build(settings)
+    yield built
+    built.db.dispose()
+
+
+@dataclass
+class Api:
+    """An in-process app: an httpx client plus the services behind it and an admin key."""
+
+    client: httpx.AsyncClient
+    services: Services
+    admin_key: str
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+    def new_key(self, tenant: str = "default", **kwargs: Any) -> str:
+        return self.services.keys.create(name="test", tenant=tenant, **kwargs).secret
+
+
+@pytest.fixture
+async def api(services: Services) -> AsyncIterator[Api]:
+    app = create_app(services.settings, services)
+    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://aiaas.test") as client:
+            yield Api(client, services, admin)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    admin_key: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60,
+                            headers={"Authorization": f"Bearer {key or self.admin_key}"})
+
+    def create_key(self, tenant: str = "default", *extra: str) -> str:
+        """Make a key with the real CLI, offline, on the server's data dir."""
+        out = subprocess.run(
+            [sys.executable, "-m", "aiaas", "keys", "create", "--name", "t", "--tenant", tenant,
+             *extra], env=self.env, capture_output=True, text=True, check=True, timeout=120,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+
+def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
+    port = free_port()
+    env = {**os.environ, "AIAAS_DATA_DIR": str(data_dir), "AIAAS_PORT": str(port),
+           "AIAAS_HOST": "127.0.0.1", **env_overrides}
+    log = (data_dir.parent / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "aiaas.api.app:app_from_env",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {(data_dir.parent / f'server-{port}.log').read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("server did not become ready in 120 s")
+    from aiaas.config import Settings as _Settings
+    from aiaas.services import Services as _Services
+
+    offline = _Services.build(_Settings(data_dir=data_dir, **(
+        {"database_url": env_overrides["AIAAS_DATABASE_URL"]}
+        if "AIAAS_DATABASE_URL" in env_overrides else {})))
+    admin = offline.keys.create(name="admin", tenant="default", admin=True).secret
+    offline.db.dispose()
+    return LiveServer(url, data_dir, admin, process, env)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server with the built-in models, on SQLite, shared by the integration tests."""
+    server = start_server(tmp_path_factory.mktemp("live") / "data")
+    yield server
+    stop_server(server)
