@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from aiaas.auth.principal import BUILTIN_TENANT
@@ -104,10 +104,13 @@ def _diagnosis(registry: Registry) -> None:
 BUILTINS: dict[str, Callable[[Registry], None]] = {EMBEDDER: _minilm, DIAGNOSIS: _diagnosis}
 
 
-def ensure_builtins(registry: Registry) -> list[str]:
-    """Register each built-in model that is not in the registry yet; return the names added."""
+def ensure_builtins(registry: Registry, only: Collection[str] | None = None) -> list[str]:
+    """Register each built-in model (or those in ``only``) not in the registry yet; return the
+    names added."""
     added = []
     for name, install in BUILTINS.items():
+        if only is not None and name not in only:
+            continue
         try:
             registry.get_model(BUILTIN_TENANT, name)
         except NotFound:

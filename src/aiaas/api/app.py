@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from aiaas import __version__
-from aiaas.api import errors, keys, models, ops, predict, usage
+from aiaas.api import docs, errors, keys, models, ops, predict, usage
 from aiaas.api.middleware import RequestContext
 from aiaas.config import Settings
 from aiaas.services import Services
@@ -32,10 +32,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         description="Every route except /healthz and /readyz needs `Authorization: Bearer <key>`."
         " Errors share one shape: `{\"error\": {\"code\", \"message\", \"details\"}}`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.services = services
     errors.install(app)
-    for module in (ops, models, predict, keys, usage):
+    for module in (ops, models, predict, keys, usage, docs):
         app.include_router(module.router)
     app.add_middleware(
         RequestContext, metrics=services.metrics, max_body=settings.max_body_bytes,
