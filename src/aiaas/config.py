@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(default=2.0, ge=0)
     max_queue: int = Field(default=256, gt=0, description="Queued requests per model before 429.")
     request_timeout_s: float = Field(default=60.0, gt=0)
-    memory_budget_mb: int = Field(default=4096, gt=0)
+    memory_budget_mb: float = Field(default=4096, gt=0)
     idle_unload_s: float = Field(default=1800.0, gt=0)
     preload: list[str] = Field(default_factory=list, description="Models loaded at start.")
     torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")

@@ -165,11 +165,11 @@ class RuntimeManager:
         return loaded
 
     async def _make_room(self, needed: int, *, keep: VersionKey) -> None:
-        budget = self.settings.memory_budget_mb * 1024 * 1024
+        budget = int(self.settings.memory_budget_mb * 1024 * 1024)
         if needed > budget:
             raise Unavailable(
                 f"the model needs about {needed // 2**20} MiB, more than the memory budget of "
-                f"{self.settings.memory_budget_mb} MiB (AIAAS_MEMORY_BUDGET_MB)",
+                f"{self.settings.memory_budget_mb:g} MiB (AIAAS_MEMORY_BUDGET_MB)",
                 retry_after_s=60,
             )
         idle_first = sorted(self._loaded.values(), key=lambda m: m.last_used)

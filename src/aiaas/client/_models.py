@@ -1,0 +1,151 @@
+"""Typed results. Fields the server adds later are kept (``extra="allow"``), never an error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+class Health(_Result):
+    """``GET /healthz``: ``status`` is ``"ok"`` while the process serves HTTP."""
+
+    status: str
+
+
+class Whoami(_Result):
+    """Who the API key belongs to and what it may do."""
+
+    tenant: str
+    key_id: str
+    scopes: list[str]
+
+
+class ModelVersion(_Result):
+    """One immutable, uploaded version of a model."""
+
+    model: str
+    tenant: str
+    version: int
+    task: str
+    format: str
+    framework: str
+    sha256: str
+    size_bytes: int
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+    output_schema: dict[str, Any] = Field(default_factory=dict)
+    labels: list[Any] = Field(default_factory=list)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    preload: bool = False
+    created_by: str
+    created_at: datetime
+    aliases: list[str] = Field(default_factory=list)
+
+
+class Model(_Result):
+    """A named model: its versions and the aliases (``production``, ...) pointing at them."""
+
+    name: str
+    tenant: str
+    builtin: bool
+    task: str
+    description: str = ""
+    created_by: str
+    created_at: datetime
+    aliases: dict[str, int] = Field(default_factory=dict)
+    latest_version: int | None = None
+    versions: list[ModelVersion] = Field(default_factory=list)
+
+    @property
+    def production_version(self) -> int | None:
+        """The version ``predict`` uses by default: the ``production`` alias, else the latest."""
+        return self.aliases.get("production", self.latest_version)
+
+
+class PredictionUsage(_Result):
+    """What one predict call consumed."""
+
+    items: int = 0
+    prompt_tokens: int = 0
+    latency_ms: float = 0.0
+
+
+class Prediction(_Result):
+    """A predict response: one entry of ``outputs`` per input, in order."""
+
+    model: str
+    version: int
+    outputs: list[Any]
+    usage: PredictionUsage = Field(default_factory=PredictionUsage)
+
+
+class Classification(_Result):
+    """One output of a classification model."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float] = Field(default_factory=dict)
+
+
+class ApiKey(_Result):
+    """An API key as listed (never with its secret)."""
+
+    id: str
+    name: str
+    tenant: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class CreatedKey(ApiKey):
+    """A key just created: ``secret`` is the bearer token, shown this once only."""
+
+    secret: str = Field(repr=False)
+
+
+class UsageUnits(_Result):
+    items: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
+
+
+class UsageRecord(_Result):
+    """One metered call; ``status`` is ``"ok"`` or the error code it failed with."""
+
+    id: int
+    created_at: datetime
+    tenant: str
+    key_id: str
+    model: str
+    version: int | None = None
+    surface: str
+    units: UsageUnits = Field(default_factory=UsageUnits)
+    latency_ms: float
+    status: str
+
+
+class UsageTotals(_Result):
+    """Totals over the whole filtered range (not just the records returned)."""
+
+    requests: int = 0
+    errors: int = 0
+    items: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
+    mean_latency_ms: float = 0.0
+
+
+class UsageReport(_Result):
+    """Usage records, newest first, and the totals of the range."""
+
+    records: list[UsageRecord]
+    totals: UsageTotals

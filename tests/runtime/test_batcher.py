@@ -1,0 +1,114 @@
+"""The batcher: batches form under load, a lone request never waits, the queue is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiaas.errors import BackendError, Overloaded
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.batcher import Batcher
+from aiaas.runtime.tasks.base import Prediction
+
+
+class SlowDoubler(Backend):
+    """A real backend that doubles numbers, taking ``delay`` seconds per batch."""
+
+    def __init__(self, delay: float = 0.05, fail_on: Any = None, short: bool = False) -> None:
+        super().__init__(Path("."), {})
+        self.delay = delay
+        self.fail_on = fail_on
+        self.short = short
+        self.batches: list[list[Any]] = []
+        self.threads: set[str] = set()
+
+    def load(self) -> None:
+        pass
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        self.batches.append(list(items))
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        if self.fail_on in items:
+            raise RuntimeError("boom")
+        outputs = [Prediction(item * 2 * parameters.get("scale", 1)) for item in items]
+        return outputs[:-1] if self.short else outputs
+
+
+def make(backend: Backend, **overrides: Any) -> Batcher:
+    options: dict[str, Any] = {"name": "test", "max_batch": 8, "max_queue": 100,
+                               "wait_s": 0.0, "timeout_s": 30.0} | overrides
+    batcher = Batcher(backend, **options)
+    batcher.start()
+    return batcher
+
+
+async def test_concurrent_requests_are_batched_and_answered_in_order() -> None:
+    backend = SlowDoubler()
+    batcher = make(backend)
+    results = await asyncio.gather(*(batcher.submit([i, i + 100], {}) for i in range(12)))
+    await batcher.stop()
+    assert [[p.output for p in r] for r in results] == [[2 * i, 2 * (i + 100)] for i in range(12)]
+    assert len(backend.batches) < 12
+    assert max(len(b) for b in backend.batches) <= 8
+    assert len(backend.threads) == 1
+
+
+async def test_a_lone_request_does_not_wait_for_company() -> None:
+    backend = SlowDoubler(delay=0.0)
+    batcher = make(backend, wait_s=0.0)
+    started = time.perf_counter()
+    await batcher.submit([1], {})
+    assert time.perf_counter() - started < 0.05
+    await batcher.stop()
+
+
+async def test_different_parameters_never_share_a_batch() -> None:
+    backend = SlowDoubler()
+    batcher = make(backend)
+    plain, scaled = await asyncio.gather(batcher.submit([1], {}), batcher.submit([1], {"scale": 10}))
+    await batcher.stop()
+    assert plain[0].output == 2 and scaled[0].output == 20
+
+
+async def test_full_queue_is_overloaded_with_retry_after() -> None:
+    batcher = make(SlowDoubler(delay=0.2), max_queue=2, max_batch=1)
+    tasks = [asyncio.create_task(batcher.submit([i], {})) for i in range(8)]
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    await batcher.stop()
+    refused = [r for r in done if isinstance(r, Overloaded)]
+    served = [r for r in done if isinstance(r, list)]
+    assert refused and served and len(refused) + len(served) == 8
+    assert refused[0].retry_after_s >= 1
+
+
+async def test_backend_failure_fails_its_batch_and_the_loop_goes_on() -> None:
+    batcher = make(SlowDoubler(delay=0.0, fail_on=13))
+    with pytest.raises(BackendError, match="boom"):
+        await batcher.submit([13], {})
+    assert [p.output for p in await batcher.submit([2], {})] == [4]
+    await batcher.stop()
+
+
+async def test_output_count_mismatch_is_a_backend_error() -> None:
+    batcher = make(SlowDoubler(delay=0.0, short=True))
+    with pytest.raises(BackendError, match="1 outputs for 2 inputs"):
+        await batcher.submit([1, 2], {})
+    await batcher.stop()
+
+
+async def test_cancelled_request_is_skipped() -> None:
+    backend = SlowDoubler(delay=0.1)
+    batcher = make(backend, max_batch=1)
+    first = asyncio.create_task(batcher.submit([1], {}))
+    second = asyncio.create_task(batcher.submit([2], {}))
+    await asyncio.sleep(0.01)
+    second.cancel()
+    await first
+    await batcher.stop()
+    assert [2] not in backend.batches

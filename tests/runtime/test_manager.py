@@ -1,0 +1,108 @@
+"""The runtime manager: load on first use, the memory budget, idle unloading, usage at inference."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from aiaas.auth.principal import Principal
+from aiaas.builtin import train_breast_cancer
+from aiaas.config import Settings
+from aiaas.errors import Forbidden, Unavailable
+from aiaas.services import Services
+
+ROW = [float(v) for v in load_breast_cancer().data[0]]
+CALLER = Principal(tenant="clinic", key_id="k1", scopes=frozenset({"predict"}))
+
+
+def register_two(services: Services, tmp_path: Path) -> int:
+    sizes = []
+    for name in ("first", "second"):
+        train_breast_cancer(tmp_path / name)
+        info = services.registry.register(tmp_path / name, tenant="clinic", name=name,
+                                          created_by="test")
+        sizes.append(info.size_bytes)
+    return max(sizes)
+
+
+def build(settings: Settings, **overrides: Any) -> Services:
+    return Services.build(settings.model_copy(update=overrides))
+
+
+async def test_budget_evicts_the_least_recently_used_model(settings: Settings,
+                                                           tmp_path: Path) -> None:
+    probe = build(settings)
+    size = register_two(probe, tmp_path)
+    probe.db.dispose()
+    services = build(settings, memory_budget_mb=size * 1.5 / 2**20)
+    await services.start()
+    try:
+        await services.runtime.predict(CALLER, "first", [ROW])
+        await services.runtime.predict(CALLER, "second", [ROW])
+        assert [m.version.model for m in services.runtime.loaded()] == ["second"]
+        await services.runtime.predict(CALLER, "first", [ROW])
+        assert [m.version.model for m in services.runtime.loaded()] == ["first"]
+    finally:
+        await services.stop()
+
+
+async def test_a_model_larger_than_the_budget_is_refused_with_503(settings: Settings,
+                                                                  tmp_path: Path) -> None:
+    services = build(settings, memory_budget_mb=1e-6)
+    register_two(services, tmp_path)
+    await services.start()
+    try:
+        with pytest.raises(Unavailable, match="memory budget"):
+            await services.runtime.predict(CALLER, "first", [ROW])
+    finally:
+        await services.stop()
+
+
+async def test_idle_models_are_unloaded(settings: Settings, tmp_path: Path) -> None:
+    services = build(settings, idle_unload_s=0.2)
+    register_two(services, tmp_path)
+    await services.start()
+    try:
+        await services.runtime.predict(CALLER, "first", [ROW])
+        assert len(services.runtime.loaded()) == 1
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            if not services.runtime.loaded():
+                break
+        assert services.runtime.loaded() == []
+        result = await services.runtime.predict(CALLER, "first", [ROW])
+        assert result.outputs[0]["label"] == "malignant"
+    finally:
+        await services.stop()
+
+
+async def test_preload_loads_at_start(settings: Settings, tmp_path: Path) -> None:
+    services = build(settings, builtin_models=True, preload=["breast-cancer-diagnosis"])
+    await services.start()
+    try:
+        assert [m.version.model for m in services.runtime.loaded()] == ["breast-cancer-diagnosis"]
+    finally:
+        await services.stop()
+
+
+async def test_usage_is_recorded_once_per_call_at_inference(services: Services,
+                                                            tmp_path: Path) -> None:
+    register_two(services, tmp_path)
+    await services.start()
+    try:
+        await services.runtime.predict(CALLER, "first", [ROW, ROW], surface="native")
+        with pytest.raises(Forbidden):
+            await services.runtime.predict(
+                Principal("clinic", "k2", frozenset({"models:read"})), "first", [ROW])
+        report = services.usage.report("clinic")
+    finally:
+        await services.stop()
+    assert report.totals["requests"] == 1
+    [row] = report.records
+    assert (row["model"], row["version"], row["key_id"], row["surface"], row["status"]) == (
+        "first", 1, "k1", "native", "ok")
+    assert row["units"]["items"] == 2 and row["latency_ms"] > 0
