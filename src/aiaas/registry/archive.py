@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import stat
 import tarfile
@@ -74,7 +75,7 @@ class _BoundedReader:
     ``budget`` bytes and refuses any single read over ``MAX_HEADER_BYTES`` (member data is read
     in ``_CHUNK`` pieces; only a hostile header asks for more)."""
 
-    def __init__(self, raw: IO[bytes], budget: int, max_bytes: int) -> None:
+    def __init__(self, raw: io.BufferedIOBase, budget: int, max_bytes: int) -> None:
         self.raw = raw
         self.budget = budget
         self.max_bytes = max_bytes
@@ -113,7 +114,7 @@ class _BoundedReader:
         self.raw.close()
 
 
-def _open_tar_stream(archive: Path, magic: bytes) -> tuple[IO[bytes], str]:
+def _open_tar_stream(archive: Path, magic: bytes) -> tuple[io.BufferedIOBase, str]:
     if magic.startswith(b"\x1f\x8b"):
         return gzip.open(archive, "rb"), "gzip-compressed "
     if magic.startswith(b"BZh"):
@@ -127,22 +128,20 @@ def _extract_tar(archive: Path, magic: bytes, target: Path, max_bytes: int) -> N
     raw, kind = _open_tar_stream(archive, magic)
     budget = max_bytes + MAX_MEMBERS * _PER_MEMBER_OVERHEAD + _TRAILER
     stream = _BoundedReader(raw, budget, max_bytes)
+    opened = False
     try:
-        try:
-            tar = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r:")
-        except _STREAM_ERRORS as exc:
-            if kind:
-                raise Invalid(f"corrupt {kind}tar archive: {_reason(exc)}") from exc
-            raise Invalid("the upload is not a tar, tar.gz or zip archive") from exc
-        with tar:
-            _extract_tar_members(tar, target, max_bytes, kind)
+        with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r:") as tar:
+            opened = True
+            _extract_tar_members(tar, target, max_bytes)
     except _STREAM_ERRORS as exc:
+        if not opened and not kind:
+            raise Invalid("the upload is not a tar, tar.gz or zip archive") from exc
         raise Invalid(f"corrupt {kind}tar archive: {_reason(exc)}") from exc
     finally:
         stream.close()
 
 
-def _extract_tar_members(tar: tarfile.TarFile, target: Path, max_bytes: int, kind: str) -> None:
+def _extract_tar_members(tar: tarfile.TarFile, target: Path, max_bytes: int) -> None:
     total = 0
     for count, member in enumerate(tar, start=1):
         if count > MAX_MEMBERS:
@@ -229,11 +228,14 @@ def _write(source: Any, target: Path, relative: PurePosixPath, name: str, *, lim
     path = target / relative
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise Invalid(f"archive member {name!r} lies under a path that is a file") from exc
+    try:
         handle = path.open("xb")
-    except (FileExistsError, IsADirectoryError) as exc:
+    except FileExistsError as exc:
         raise Invalid(f"archive member {name!r} appears more than once") from exc
-    except NotADirectoryError as exc:
-        raise Invalid(f"archive member {name!r} clashes with a file of the same path") from exc
+    except IsADirectoryError as exc:
+        raise Invalid(f"archive member {name!r} clashes with a directory of the same path") from exc
     written = 0
     with handle:
         while chunk := source.read(_CHUNK):

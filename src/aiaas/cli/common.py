@@ -1,0 +1,50 @@
+"""What the commands share: the app class that turns known errors into one line, and options."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from aiaas.cli.output import err, fail
+from aiaas.client import AiaasAPIError, Client
+from aiaas.errors import AiaasError
+
+UrlOption = Annotated[str | None, typer.Option(
+    "--url", envvar="AIAAS_URL", show_envvar=True,
+    help="Server URL [default: http://127.0.0.1:8000].")]
+ApiKeyOption = Annotated[str | None, typer.Option(
+    "--api-key", envvar="AIAAS_API_KEY", show_envvar=True, help="API key (aiaas-...).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON, and only that.")]
+
+
+class App(typer.Typer):
+    """A Typer app whose expected failures end in one ``error: ...`` line and exit status 1.
+
+    Server errors show their code, HTTP status and request id; bugs still get a traceback.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except AiaasAPIError as exc:
+            _exit(str(exc))
+        except AiaasError as exc:
+            _exit(f"{exc.code}: {exc.message}")
+        except (OSError, ValueError) as exc:
+            _exit(str(exc) or type(exc).__name__)
+        except KeyboardInterrupt:
+            err.print("aborted")
+            raise SystemExit(130) from None
+
+
+def _exit(message: str) -> None:
+    try:
+        fail(message)
+    except typer.Exit as done:
+        raise SystemExit(done.exit_code) from None
+
+
+def client(url: str | None, api_key: str | None) -> Client:
+    """An SDK client; what is not given comes from ``AIAAS_URL`` / ``AIAAS_API_KEY``."""
+    return Client(url, api_key)
