@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".aiaas"
 
@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=60.0, gt=0)
     memory_budget_mb: float = Field(default=4096, gt=0)
     idle_unload_s: float = Field(default=1800.0, gt=0)
-    preload: list[str] = Field(default_factory=list, description="Models loaded at start.")
+    preload: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Models loaded at start (comma-separated in env)."
+    )
     torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")
 
     builtin_models: bool = True

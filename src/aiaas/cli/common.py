@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aiaas.cli.output import err, fail
+from aiaas.cli.output import err, report
 from aiaas.client import AiaasAPIError, Client
 from aiaas.errors import AiaasError
 
@@ -28,21 +28,16 @@ class App(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except AiaasAPIError as exc:
-            _exit(str(exc))
+            message = str(exc)
         except AiaasError as exc:
-            _exit(f"{exc.code}: {exc.message}")
+            message = f"{exc.code}: {exc.message}"
         except (OSError, ValueError) as exc:
-            _exit(str(exc) or type(exc).__name__)
+            message = str(exc) or type(exc).__name__
         except KeyboardInterrupt:
             err.print("aborted")
             raise SystemExit(130) from None
-
-
-def _exit(message: str) -> None:
-    try:
-        fail(message)
-    except typer.Exit as done:
-        raise SystemExit(done.exit_code) from None
+        report(message)
+        raise SystemExit(1)
 
 
 def client(url: str | None, api_key: str | None) -> Client:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -47,9 +48,14 @@ def note(text: str) -> None:
     err.print(text, style="dim")
 
 
+def report(message: str) -> None:
+    """Print ``error: message`` as one line on stderr."""
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    """Report ``message`` and exit with ``code``."""
+    report(message)
     raise typer.Exit(code)
 
 

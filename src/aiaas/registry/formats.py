@@ -7,11 +7,13 @@ description) for what its files cannot say themselves.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
 
 from aiaas.errors import Invalid, UnsafeArtifact
 from aiaas.registry.store import iter_files
@@ -35,8 +37,17 @@ UNSAFE_SUFFIXES = {
     ".npy": "a NumPy array file (may hold pickled objects)",
     ".npz": "a NumPy archive (may hold pickled objects)",
     ".py": "Python source (remote code is never trusted)",
+    ".pyc": "compiled Python (remote code is never trusted)",
+    ".pyo": "compiled Python (remote code is never trusted)",
+    ".pyd": "a native Python extension (remote code is never trusted)",
+    ".so": "a native shared library (remote code is never trusted)",
+    ".dll": "a native shared library (remote code is never trusted)",
+    ".dylib": "a native shared library (remote code is never trusted)",
 }
-SAFE_HINT = "accepted formats: safetensors / Hugging Face directories, ONNX, GGUF, CTranslate2"
+# ``model.pkl.gz`` is still a pickle: a compression suffix does not hide the one before it.
+COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".lzma", ".z", ".zst", ".zip", ".tar"}
+SAFE_HINT = ("accepted formats: sentence-transformers directories with safetensors weights, "
+             "ONNX (tabular)")
 
 
 class Manifest(BaseModel):
@@ -46,7 +57,25 @@ class Manifest(BaseModel):
     description: str = ""
     labels: list[str | int] = Field(default_factory=list)
     feature_names: list[str] = Field(default_factory=list)
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, FiniteFloat] = Field(default_factory=dict)
+
+    @field_validator("task", "description", "labels", "feature_names", "metrics", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """A NUL character cannot be stored in a PostgreSQL text column: refuse it up front."""
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 @dataclass(slots=True)
@@ -58,22 +87,38 @@ class Detected:
     config: dict[str, Any] = field(default_factory=dict)
 
 
+def read_json(path: Path, label: str) -> Any:
+    """A small JSON file a loader will read, parsed defensively (size and nesting bounded)."""
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise Invalid(f"{label} is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise Invalid(f"{label} is not valid JSON: {exc}") from exc
+
+
 def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST
     if not path.is_file():
         return Manifest()
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise Invalid(f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
-        return Manifest.model_validate(json.loads(path.read_text("utf-8")))
-    except (ValueError, ValidationError) as exc:
+        return Manifest.model_validate(read_json(path, MANIFEST))
+    except ValidationError as exc:
         raise Invalid(f"{MANIFEST} is not valid: {exc}") from exc
+
+
+def unsafe_reason(path: Path) -> str | None:
+    """Why a file must not be stored, or ``None``."""
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    while len(suffixes) > 1 and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    return UNSAFE_SUFFIXES.get(suffixes[-1]) if suffixes else None
 
 
 def refuse_unsafe_files(root: Path) -> list[Path]:
     files = iter_files(root)
     for path in files:
-        reason = UNSAFE_SUFFIXES.get(path.suffix.lower())
+        reason = unsafe_reason(path)
         if reason:
             raise UnsafeArtifact(
                 f"refused {path.relative_to(root).as_posix()}: it is {reason}, which can run code "
@@ -109,47 +154,145 @@ def detect(root: Path) -> Detected:
     )
 
 
+def _onnx_tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of a graph: initializers, sparse ones, node attributes and subgraphs."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        yield from _onnx_attribute_tensors(node.attribute)
+
+
+def _onnx_attribute_tensors(attributes: Any) -> Iterator[Any]:
+    for attribute in attributes:
+        if attribute.HasField("t"):
+            yield attribute.t
+        yield from attribute.tensors
+        if attribute.HasField("sparse_tensor"):
+            yield attribute.sparse_tensor.values
+            yield attribute.sparse_tensor.indices
+        for sparse in attribute.sparse_tensors:
+            yield sparse.values
+            yield sparse.indices
+        if attribute.HasField("g"):
+            yield from _onnx_tensors(attribute.g)
+        for subgraph in attribute.graphs:
+            yield from _onnx_tensors(subgraph)
+
+
 def _check_onnx(path: Path, root: Path) -> None:
     """Parse the graph without loading weights and keep external-data paths inside ``root``."""
     import onnx
-    from onnx.external_data_helper import uses_external_data
 
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise Invalid(f"{path.name} is not a valid ONNX model: {exc}") from exc
+    tensors = list(_onnx_tensors(model.graph))
+    for function in model.functions:
+        for node in function.node:
+            tensors.extend(_onnx_attribute_tensors(node.attribute))
     base = root.resolve()
-    for tensor in model.graph.initializer:
-        if not uses_external_data(tensor):
-            continue
+    for tensor in tensors:
+        # onnxruntime reads ``location`` whenever the tensor says EXTERNAL; look at every entry.
         for entry in tensor.external_data:
             if entry.key != "location":
                 continue
-            target = (path.parent / entry.value).resolve()
-            if not target.is_relative_to(base) or not target.is_file():
+            location = entry.value
+            if _escapes(location):
                 raise UnsafeArtifact(
-                    f"ONNX external data {entry.value!r} points outside the model directory"
+                    f"ONNX external data {location!r} points outside the model directory",
+                    details={"file": path.name, "location": location},
+                )
+            target = (path.parent / location).resolve()
+            if not target.is_relative_to(base):
+                raise UnsafeArtifact(
+                    f"ONNX external data {location!r} points outside the model directory",
+                    details={"file": path.name, "location": location},
+                )
+            if not target.is_file():
+                raise Invalid(
+                    f"ONNX external data {location!r} is missing from the upload",
+                    details={"file": path.name, "location": location},
                 )
 
 
-ST_MODULE_PREFIX = "sentence_transformers.models."
+def _escapes(relative: str) -> bool:
+    """True for an absolute path, a drive, a NUL or any ``..`` part, in POSIX or Windows syntax."""
+    return (
+        not relative
+        or "\0" in relative
+        or PurePosixPath(relative).is_absolute()
+        or bool(PureWindowsPath(relative).anchor)
+        or ".." in PurePosixPath(relative.replace("\\", "/")).parts
+    )
+
+
+# The namespaces sentence-transformers keeps its own modules in (``models`` is the pre-6.0 one).
+ST_MODULE_PREFIXES = (
+    "sentence_transformers.models.",
+    "sentence_transformers.base.modules.",
+    "sentence_transformers.sentence_transformer.modules.",
+)
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Modules whose own config names further module classes (and folders) to load.
+_ROUTERS = {"Router", "Asym"}
+
+
+def _check_module_type(module_type: Any, where: str) -> str:
+    text = str(module_type)
+    prefix = next((p for p in ST_MODULE_PREFIXES if text.startswith(p)), None)
+    rest = text.removeprefix(prefix) if prefix else ""
+    if not rest or not all(_IDENTIFIER.fullmatch(part) for part in rest.split(".")):
+        raise UnsafeArtifact(
+            f"{where} names {text!r}; only sentence-transformers' own modules "
+            f"({', '.join(p + '*' for p in ST_MODULE_PREFIXES)}) load, never other code",
+            details={"type": text},
+        )
+    return rest.rsplit(".", 1)[-1]
+
+
+def _check_module_path(module_path: Any, root: Path, where: str) -> Path:
+    text = str(module_path)
+    if (text and _escapes(text)) or not (root / text).resolve().is_relative_to(root.resolve()):
+        raise UnsafeArtifact(f"{where} path {text!r} leaves the model directory",
+                             details={"path": text})
+    return root / text
 
 
 def _check_sentence_transformers(root: Path) -> None:
-    """modules.json names classes to import: only sentence-transformers' own are allowed."""
-    try:
-        modules = json.loads((root / "modules.json").read_text("utf-8"))
-        types = [str(entry["type"]) for entry in modules]
-        paths = [str(entry.get("path", "")) for entry in modules]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise Invalid(f"modules.json is not valid: {exc}") from exc
-    for module_type in types:
-        rest = module_type.removeprefix(ST_MODULE_PREFIX)
-        if rest == module_type or not rest.replace("_", "").isalnum():
-            raise UnsafeArtifact(
-                f"modules.json names {module_type!r}; only {ST_MODULE_PREFIX}* modules load"
-            )
-    base = root.resolve()
-    for module_path in paths:
-        if not (root / module_path).resolve().is_relative_to(base):
-            raise UnsafeArtifact(f"modules.json path {module_path!r} leaves the model directory")
+    """modules.json names classes to import: only sentence-transformers' own are allowed, from
+    folders inside the model directory, and so for the modules a Router/Asym module names."""
+    modules = read_json(root / "modules.json", "modules.json")
+    if not isinstance(modules, list) or not all(isinstance(entry, dict) for entry in modules):
+        raise Invalid("modules.json is not valid: expected a list of module objects")
+    for entry in modules:
+        if "type" not in entry:
+            raise Invalid("modules.json is not valid: a module has no 'type'")
+        kind = _check_module_type(entry["type"], "modules.json")
+        folder = _check_module_path(entry.get("path", ""), root, "modules.json")
+        config = folder / "config.json"
+        if config.is_file():
+            read_json(config, f"{config.relative_to(root).as_posix()}")
+        if kind in _ROUTERS:
+            _check_router(folder, root)
+
+
+def _check_router(folder: Path, root: Path) -> None:
+    for name in ("router_config.json", "config.json"):
+        path = folder / name
+        if path.is_file():
+            label = path.relative_to(root).as_posix()
+            config = read_json(path, label)
+            types = config.get("types", {}) if isinstance(config, dict) else None
+            if not isinstance(types, dict):
+                raise Invalid(f"{label} is not valid: 'types' must be an object")
+            for sub_path, sub_type in types.items():
+                kind = _check_module_type(sub_type, label)
+                sub_folder = _check_module_path(sub_path, folder, label)
+                if not sub_folder.resolve().is_relative_to(root.resolve()):
+                    raise UnsafeArtifact(f"{label} path {sub_path!r} leaves the model directory")
+                if kind in _ROUTERS:
+                    raise UnsafeArtifact(f"{label} nests a router inside a router; refused")
+            return

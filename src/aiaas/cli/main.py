@@ -1,0 +1,74 @@
+"""``aiaas``: run the server, manage keys offline, and use a server through the SDK.
+
+Remote commands take ``--url``/``--api-key`` (or ``AIAAS_URL``/``AIAAS_API_KEY``); every command
+takes ``--json``. Failures print one ``error: ...`` line on stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aiaas import __version__
+from aiaas.cli import keys, models
+from aiaas.cli.common import ApiKeyOption, App, JsonOption, UrlOption, client
+from aiaas.cli.output import err, out, print_json
+from aiaas.cli.predict import predict
+from aiaas.cli.usage import usage
+
+app = App(name="aiaas", help="Self-hosted AI models as a service.", no_args_is_help=True,
+          pretty_exceptions_show_locals=False)
+app.add_typer(keys.app, name="keys")
+app.add_typer(models.app, name="models")
+app.command()(predict)
+app.command()(usage)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface [env: AIAAS_HOST; default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env: AIAAS_PORT; default: 8000].")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Data dir [env: AIAAS_DATA_DIR; default: ~/.aiaas].")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        help="SQLAlchemy URL [env: AIAAS_DATABASE_URL; default: SQLite in the data dir].")] = None,
+    preload: Annotated[list[str] | None, typer.Option(
+        help="Load this model at start (repeatable).")] = None,
+) -> None:
+    """Run the API server (until interrupted; shuts down gracefully within 30 s)."""
+    import uvicorn
+
+    from aiaas.api.app import create_app
+    from aiaas.config import load_settings
+    from aiaas.logs import configure
+
+    settings = load_settings(data_dir=data_dir, host=host, port=port, database_url=database_url,
+                             preload=preload or None)
+    configure(settings.log_level, json_lines=settings.log_json)
+    err.print(f"aiaas {__version__} serving on http://{settings.host}:{settings.port} "
+              f"(data dir {settings.data_dir}); create a key with: "
+              f"aiaas keys create --name me --admin --data-dir {settings.data_dir}", soft_wrap=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                timeout_graceful_shutdown=30)
+
+
+@app.command()
+def whoami(url: UrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False) -> None:
+    """The tenant, key id and scopes of your API key."""
+    with client(url, api_key) as api:
+        me = api.me()
+    if as_json:
+        print_json(me)
+        return
+    out.print(f"tenant {me.tenant}, key {me.key_id}, scopes: {' '.join(me.scopes)}")
+
+
+@app.command()
+def version(as_json: JsonOption = False) -> None:
+    """The CLI and SDK version."""
+    if as_json:
+        print_json({"version": __version__})
+        return
+    out.print(f"aiaas {__version__}")

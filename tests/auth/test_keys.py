@@ -1,0 +1,96 @@
+"""API keys: stored hashed, scoped, expiring, revoked at once; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from aiaas.auth.principal import Principal, Scope
+from aiaas.db.tables import ApiKey, utcnow
+from aiaas.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from aiaas.services import Services
+
+
+def test_key_authenticates_to_its_tenant_and_scopes(services: Services) -> None:
+    created = services.keys.create(name="app", tenant="clinic")
+    principal = services.keys.authenticate(created.secret)
+    assert principal == Principal("clinic", created.info.id,
+                                  frozenset({"models:read", "models:write", "predict"}))
+    assert not principal.allows(Scope.ADMIN)
+    with pytest.raises(Forbidden, match="admin"):
+        principal.require(Scope.ADMIN)
+
+
+def test_only_a_hash_is_stored(services: Services) -> None:
+    created = services.keys.create(name="app", tenant="clinic")
+    with services.db.session() as session:
+        row = session.scalar(select(ApiKey).where(ApiKey.id == created.info.id))
+        assert row is not None
+        assert created.secret not in row.secret_hash
+        assert created.secret.split("-")[2] not in str(row.__dict__)
+
+
+def test_admin_implies_every_scope(services: Services) -> None:
+    created = services.keys.create(name="ops", tenant="default", admin=True)
+    principal = services.keys.authenticate(created.secret)
+    assert all(principal.allows(scope) for scope in Scope)
+
+
+@pytest.mark.parametrize("token", ["", "nope", "aiaas-zz-abc", "aiaas-0123456789abcdef-wrong",
+                                   "Bearer aiaas-", "aiaas-0123456789abcdef"])
+def test_bad_tokens_are_unauthenticated(services: Services, token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        services.keys.authenticate(token)
+
+
+def test_a_tampered_secret_is_refused(services: Services) -> None:
+    secret = services.keys.create(name="app", tenant="clinic").secret
+    with pytest.raises(Unauthenticated, match="unknown"):
+        services.keys.authenticate(secret[:-2] + ("AA" if not secret.endswith("AA") else "BB"))
+
+
+def test_revocation_is_immediate_and_listed(services: Services) -> None:
+    created = services.keys.create(name="app", tenant="clinic")
+    services.keys.revoke(created.info.id)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        services.keys.authenticate(created.secret)
+    assert created.info.id not in {k.id for k in services.keys.list()}
+    revoked = {k.id: k for k in services.keys.list(include_revoked=True)}
+    assert revoked[created.info.id].revoked_at is not None
+    with pytest.raises(NotFound):
+        services.keys.revoke("0" * 16)
+    with pytest.raises(NotFound):
+        services.keys.revoke("../../etc/passwd")
+
+
+def test_expired_keys_are_refused(services: Services) -> None:
+    created = services.keys.create(name="temp", tenant="clinic",
+                                   expires_at=utcnow() + timedelta(seconds=60))
+    assert services.keys.authenticate(created.secret).tenant == "clinic"
+    with services.db.session() as session:
+        row = session.get(ApiKey, created.info.id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        services.keys.authenticate(created.secret)
+    with pytest.raises(Invalid, match="past"):
+        services.keys.create(name="x", tenant="clinic", expires_at=utcnow() - timedelta(days=1))
+
+
+@pytest.mark.parametrize("tenant", ["", "Upper", "../x", "builtin", "a" * 65, "sp ace"])
+def test_tenant_names_are_checked(services: Services, tenant: str) -> None:
+    with pytest.raises(Invalid, match="tenant"):
+        services.keys.create(name="x", tenant=tenant)
+
+
+def test_unknown_scopes_are_refused_by_name(services: Services) -> None:
+    with pytest.raises(Invalid, match="root"):
+        services.keys.create(name="x", tenant="clinic", scopes=["predict", "root"])
+
+
+def test_list_filters_by_tenant(services: Services) -> None:
+    services.keys.create(name="a", tenant="clinic")
+    services.keys.create(name="b", tenant="bank")
+    assert {k.tenant for k in services.keys.list(tenant="bank")} == {"bank"}
