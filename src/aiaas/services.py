@@ -6,7 +6,10 @@ No HTTP here. The API, the CLI's offline commands and the tests all start from `
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiaas.auth.keys import KeyService
 from aiaas.config import Settings
@@ -19,6 +22,15 @@ from aiaas.runtime.manager import RuntimeManager
 from aiaas.usage.service import UsageService
 
 log = logging.getLogger("aiaas")
+STALE_STAGING_S = 3600.0
+
+
+def sweep_staging(tmp_dir: Path, older_than_s: float = STALE_STAGING_S) -> None:
+    """Remove uploads and staging dirs left by a crash; recent ones may belong to a live peer."""
+    cutoff = time.time() - older_than_s
+    for path in tmp_dir.glob("stage-*"):
+        if path.stat().st_mtime < cutoff:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
@@ -50,6 +62,7 @@ class Services:
             from aiaas.builtin import ensure_builtins
 
             await asyncio.to_thread(ensure_builtins, self.registry)
+        await asyncio.to_thread(sweep_staging, self.settings.tmp_dir)
         self.usage.start()
         await self.runtime.start()
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from tests.conftest import POSTGRES_SKIP, LiveServer, start_server, stop_server
+from tests.conftest import LiveServer, start_server, stop_server
 
 EMBED = "/api/v1/models/all-minilm-l6-v2/predict"
 DIAGNOSE = "/api/v1/models/breast-cancer-diagnosis/predict"
@@ -173,3 +173,50 @@ def test_cli_keys_create_works_without_a_server(tmp_path: Path) -> None:
                           "--tenant", "city"], env=env, capture_output=True, text=True, check=True)
     secret: Any = out.stdout.strip().splitlines()[-1]
     assert secret.startswith("aiaas-")
+
+
+def test_kill_9_during_upload_leaves_no_artifact_and_no_model(
+    tmp_path: Path, tiny_model_archive: bytes
+) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir)
+    key = server.create_key("crash")
+    sent = 0
+
+    def slow_body() -> Any:
+        nonlocal sent
+        padding = tiny_model_archive + b"\0" * 4_000_000
+        for start in range(0, len(padding), 65536):
+            if start > len(padding) // 2:
+                server.process.kill()
+            sent = start
+            yield padding[start:start + 65536]
+            time.sleep(0.002)
+
+    with server.client(key) as client, pytest.raises(httpx.HTTPError):
+        client.post("/api/v1/models/iris/versions", content=slow_body(),
+                    params={"task": "tabular-classification"})
+    server.process.wait(timeout=30)
+    assert sent > 0
+    server = start_server(data_dir)
+    try:
+        with server.client(key) as client:
+            names = {m["name"] for m in client.get("/api/v1/models").json()["models"]}
+        assert "iris" not in names
+        stored = {p.name for p in (data_dir / "artifacts").glob("*/*")}
+        with server.client() as admin:
+            known = {v["sha256"] for m in admin.get("/api/v1/models").json()["models"]
+                     for v in m["versions"]}
+        assert stored == known
+    finally:
+        stop_server(server)
+
+
+def test_stored_artifacts_match_their_checksums(live_server: LiveServer) -> None:
+    from aiaas.registry.store import directory_digest
+
+    with live_server.client() as client:
+        versions = [v for m in client.get("/api/v1/models").json()["models"] for v in m["versions"]]
+    for version in versions:
+        path = live_server.data_dir / "artifacts" / version["sha256"][:2] / version["sha256"]
+        assert directory_digest(path) == (version["sha256"], version["size_bytes"])
