@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,9 +13,13 @@ from aiaas.errors import AiaasError
 
 UrlOption = Annotated[str | None, typer.Option(
     "--url", envvar="AIAAS_URL", show_envvar=True,
-    help="Server URL [default: http://127.0.0.1:8000].")]
+    help="Server URL (default: http://127.0.0.1:8000).")]
 ApiKeyOption = Annotated[str | None, typer.Option(
     "--api-key", envvar="AIAAS_API_KEY", show_envvar=True, help="API key (aiaas-...).")]
+DataDirOption = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Data dir (env AIAAS_DATA_DIR; default ~/.aiaas).")]
+DatabaseUrlOption = Annotated[str | None, typer.Option(
+    "--database-url", help="SQLAlchemy URL (env AIAAS_DATABASE_URL; default SQLite in the data dir).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON, and only that.")]
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
-from aiaas.cli.common import JsonOption
+from aiaas.cli.common import DatabaseUrlOption, DataDirOption, JsonOption
 from aiaas.cli.output import line, note, out, print_json, when
 
 if TYPE_CHECKING:
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Create, list and revoke API keys on the data dir; no server needed.",
                   no_args_is_help=True)
-
-DataDirOption = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Data dir [env: AIAAS_DATA_DIR; default: ~/.aiaas].")]
-DatabaseUrlOption = Annotated[str | None, typer.Option(
-    "--database-url", help="SQLAlchemy URL [env: AIAAS_DATABASE_URL; default: SQLite in the data dir].")]
 
 
 @contextmanager
@@ -41,11 +36,12 @@ def key_service(data_dir: Path | None, database_url: str | None) -> Iterator[Key
 
 
 def _table(keys: list[KeyInfo], *, revoked: bool = False) -> Table:
-    table = Table("id", "name", "tenant", "scopes", "created", "expires")
+    table = Table(Column("id", no_wrap=True), "name", "tenant", "scopes", Column("created", no_wrap=True),
+                  "expires")
     if revoked:
         table.add_column("revoked")
     for key in keys:
-        row = [key.id, key.name, key.tenant, " ".join(key.scopes), when(key.created_at),
+        row = [key.id, key.name, key.tenant, ", ".join(key.scopes), when(key.created_at),
                when(key.expires_at)]
         table.add_row(*row, *([when(key.revoked_at)] if revoked else []))
     return table
@@ -57,7 +53,7 @@ def create(
     tenant: Annotated[str, typer.Option(help="Tenant the key acts for.")] = "default",
     admin: Annotated[bool, typer.Option("--admin", help="Add the admin scope.")] = False,
     scope: Annotated[list[str] | None, typer.Option(
-        "--scope", help="A scope (repeatable) [default: models:read models:write predict].")] = None,
+        "--scope", help="A scope (repeatable; default: models:read, models:write, predict).")] = None,
     expires_in_days: Annotated[float | None, typer.Option(min=0.0, help="Expire after D days.")] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,

@@ -6,14 +6,21 @@ takes ``--json``. Failures print one ``error: ...`` line on stderr and exit non-
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from aiaas import __version__
 from aiaas.cli import keys, models
-from aiaas.cli.common import ApiKeyOption, App, JsonOption, UrlOption, client
+from aiaas.cli.common import (
+    ApiKeyOption,
+    App,
+    DatabaseUrlOption,
+    DataDirOption,
+    JsonOption,
+    UrlOption,
+    client,
+)
 from aiaas.cli.output import err, out, print_json
 from aiaas.cli.predict import predict
 from aiaas.cli.usage import usage
@@ -28,12 +35,10 @@ app.command()(usage)
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface [env: AIAAS_HOST; default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env: AIAAS_PORT; default: 8000].")] = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        help="Data dir [env: AIAAS_DATA_DIR; default: ~/.aiaas].")] = None,
-    database_url: Annotated[str | None, typer.Option(
-        help="SQLAlchemy URL [env: AIAAS_DATABASE_URL; default: SQLite in the data dir].")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (env AIAAS_HOST; default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env AIAAS_PORT; default 8000).")] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
     preload: Annotated[list[str] | None, typer.Option(
         help="Load this model at start (repeatable).")] = None,
 ) -> None:

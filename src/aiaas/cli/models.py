@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from aiaas.cli.common import ApiKeyOption, JsonOption, UrlOption, client
 from aiaas.cli.output import err, number, out, pairs, print_json, size, when
@@ -35,7 +35,8 @@ def list_models(url: UrlOption = None, api_key: ApiKeyOption = None, as_json: Js
     if as_json:
         print_json(models)
         return
-    table = Table("name", "task", "owner", "production", "latest", "description")
+    table = Table(Column("name", no_wrap=True), Column("task", no_wrap=True), "owner", "production",
+                  "latest", Column("description", ratio=1))
     for model in models:
         production = model.aliases.get("production")
         table.add_row(model.name, model.task, _owner(model), str(production or "-"),
@@ -61,14 +62,15 @@ def show(
         out.print(model.description)
     out.print(f"created {when(model.created_at)} by {model.created_by}; "
               f"aliases: {pairs(model.aliases)}; latest: {model.latest_version or '-'}")
-    table = Table("version", "aliases", "format", "size", "created", "labels", "metrics")
+    table = Table("version", "aliases", "format", Column("size", no_wrap=True),
+                  Column("created", no_wrap=True), "labels", "metrics")
     for version in model.versions:
         labels = ", ".join(str(label) for label in version.labels[:6])
         if len(version.labels) > 6:
             labels += ", ..."
         table.add_row(str(version.version), ", ".join(version.aliases) or "-", version.format,
                       size(version.size_bytes), when(version.created_at), labels or "-",
-                      pairs({k: number(v) for k, v in version.metrics.items()}))
+                      "\n".join(f"{k}={number(v)}" for k, v in version.metrics.items()) or "-")
     out.print(table)
 
 

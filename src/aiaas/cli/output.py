@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,7 +16,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-out = Console(highlight=False, soft_wrap=False)
+# Piped output is not squeezed into Rich's default 80 columns (ids must stay whole).
+_PIPE_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+out = Console(highlight=False, width=_PIPE_WIDTH)
 err = Console(stderr=True, highlight=False)
 
 

@@ -105,12 +105,12 @@ def predict(
     inputs: Annotated[list[str] | None, typer.Option(
         "--input", "-i", help="One input (repeatable); parsed as JSON when it parses, else text.")] = None,
     file: Annotated[str | None, typer.Option(
-        "--file", "-f", help="JSON list of inputs, {\"inputs\": [...]} body, one JSON value, or "
+        "--file", "-f", help="JSON list of inputs, an {\"inputs\": ...} body, one JSON value, or "
                              "JSON Lines; '-' reads stdin.")] = None,
     params: Annotated[list[str] | None, typer.Option(
         "--param", "-p", help="KEY=VALUE parameter (repeatable); VALUE parsed as JSON when it can.")] = None,
     version: Annotated[str | None, typer.Option(
-        help="Version number or alias [default: production, else the latest].")] = None,
+        help="Version number or alias (default: production, else the latest).")] = None,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,

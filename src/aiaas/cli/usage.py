@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from aiaas.cli.common import ApiKeyOption, JsonOption, UrlOption, client
 from aiaas.cli.output import out, print_json, when
@@ -49,7 +49,8 @@ def usage(
     if as_json:
         print_json(report)
         return
-    table = Table("time (UTC)", "model", "ver", "surface", "key", "items", "tokens", "ms", "status")
+    table = Table(Column("time (UTC)", no_wrap=True), Column("model", no_wrap=True), "ver", "surface",
+                  Column("key", no_wrap=True), "items", "tokens", "ms", "status")
     for record in report.records:
         table.add_row(when(record.created_at), record.model, str(record.version or "-"),
                       record.surface, record.key_id, str(record.units.items),

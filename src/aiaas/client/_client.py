@@ -7,7 +7,6 @@ differs between the two: it sends, retries transient failures, and parses or rai
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -64,15 +63,14 @@ class Client:
         return self._settings.base_url
 
     def _send(self, call: Call[T]) -> T:
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             try:
                 body = call.upload.chunks() if call.upload else None
-                response = self._http.request(**request_options(call), content=body)
-                result: T = result_of(call, response)
-                return result
+                return result_of(call, self._http.request(**request_options(call), content=body))
             except (httpx.TransportError, AiaasAPIError) as exc:
                 time.sleep(retry_delay(self._settings, call, exc, attempt))
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -184,15 +182,14 @@ class AsyncClient:
         return self._settings.base_url
 
     async def _send(self, call: Call[T]) -> T:
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             try:
                 body = call.upload.achunks() if call.upload else None
-                response = await self._http.request(**request_options(call), content=body)
-                result: T = result_of(call, response)
-                return result
+                return result_of(call, await self._http.request(**request_options(call), content=body))
             except (httpx.TransportError, AiaasAPIError) as exc:
                 await asyncio.sleep(retry_delay(self._settings, call, exc, attempt))
-        raise AssertionError("unreachable")
+                attempt += 1
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -8,7 +8,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -21,6 +21,8 @@ from aiaas.client._errors import (
     error_from_response,
     error_from_transport,
 )
+
+T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_RETRY_WAIT_S = 60.0
@@ -63,7 +65,7 @@ def request_options(call: Call[Any]) -> dict[str, Any]:
             "json": call.json, "headers": call.headers()}
 
 
-def result_of(call: Call[Any], response: httpx.Response) -> Any:
+def result_of(call: Call[T], response: httpx.Response) -> T:
     """The parsed result, or the typed error for a 4xx/5xx response raised."""
     if response.is_error:
         raise error_from_response(response)

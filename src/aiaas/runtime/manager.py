@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiaas.auth.principal import Principal, Scope
+from aiaas.auth.principal import BUILTIN_TENANT, Principal, Scope
 from aiaas.config import Settings
 from aiaas.errors import AiaasError, Unavailable
 from aiaas.metrics import Metrics
@@ -62,8 +62,11 @@ class RuntimeManager:
 
     async def start(self) -> None:
         for name in self.settings.preload:
-            version = await asyncio.to_thread(self.registry.resolve, "builtin", name)
-            await self.ensure_loaded(version)
+            try:
+                version = await asyncio.to_thread(self.registry.resolve, BUILTIN_TENANT, name)
+                await self.ensure_loaded(version)
+            except AiaasError as exc:
+                log.error("preload of %r skipped: %s", name, exc.message)
         self._reaper = asyncio.create_task(self._reap_idle(), name="idle-reaper")
 
     async def stop(self) -> None:
