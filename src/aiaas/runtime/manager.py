@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiaas.auth.principal import BUILTIN_TENANT, Principal, Scope
 from aiaas.config import Settings
-from aiaas.errors import AiaasError, Unavailable
+from aiaas.errors import AiaasError, BackendError, Invalid, Unavailable
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
 from aiaas.runtime.backends import Backend, backend_for
+from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.batcher import Batcher
 from aiaas.runtime.tasks import get_task
-from aiaas.runtime.tasks.base import Limits, Prediction
+from aiaas.runtime.tasks.base import Limits, Prediction, StreamEvent
 from aiaas.usage.service import UsageEntry, UsageService
 
 log = logging.getLogger("aiaas.runtime")
@@ -98,33 +100,117 @@ class RuntimeManager:
             items, params = task.check(inputs, parameters, version.config, self.limits)
             loaded = await self.ensure_loaded(version)
             loaded.last_used = time.monotonic()
-            predictions = await loaded.batcher.submit(items, params)
+            if task.streaming:
+                predictions = list(await asyncio.gather(
+                    *(self._collect(loaded, item, params) for item in items)
+                ))
+            else:
+                predictions = await loaded.batcher.submit(items, params)
             loaded.last_used = time.monotonic()
-        except AiaasError as exc:
-            status = exc.code
-            self.metrics.prediction_errors.labels(version.model, exc.code).inc()
-            raise
-        except BaseException:
-            status = "cancelled"
+        except BaseException as exc:
+            status = self._status_of(exc, version)
             raise
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
-            tokens = sum(p.tokens for p in predictions)
-            self.usage.record(UsageEntry(
-                tenant=principal.tenant, key_id=principal.key_id, model=version.model,
-                version=version.version, surface=surface, latency_ms=latency_ms, status=status,
-                items=len(predictions), prompt_tokens=tokens,
-            ))
-            self.metrics.predictions.labels(version.model, status).inc()
-            self.metrics.prediction_latency.labels(version.model).observe(latency_ms / 1000)
+            self._meter(principal, version, surface, status, latency_ms, predictions)
         return PredictResult(
             model=version.model,
             version=version.version,
             outputs=[p.output for p in predictions],
-            usage={"items": len(predictions), "prompt_tokens": tokens,
-                   "latency_ms": round(latency_ms, 3)},
+            usage=_usage_summary(predictions, latency_ms),
             predictions=predictions,
         )
+
+    async def open_stream(
+        self,
+        principal: Principal,
+        name: str,
+        item: Any,
+        parameters: Any = None,
+        *,
+        ref: str | int | None = None,
+        surface: str = "native",
+    ) -> tuple[VersionInfo, AsyncIterator[StreamEvent]]:
+        """Validate, load and start one generation; errors before the first event are raised
+        here (so they become HTTP statuses), later ones end the stream. One usage row is written
+        when the stream ends, however it ends."""
+        principal.require(Scope.PREDICT)
+        version = await asyncio.to_thread(self.registry.resolve, principal.tenant, name, ref)
+        started = time.perf_counter()
+        try:
+            task = get_task(version.task)
+            if not task.streaming:
+                raise Invalid(f"model {name!r} (task {task.name}) does not generate text")
+            [checked], params = task.check([item], parameters, version.config, self.limits)
+            loaded = await self.ensure_loaded(version)
+            loaded.last_used = time.monotonic()
+            events = self._streaming(loaded).stream(checked, params)
+            first = await anext(events)
+        except BaseException as exc:
+            self._meter(principal, version, surface, self._status_of(exc, version),
+                        (time.perf_counter() - started) * 1000, [])
+            raise
+        return version, self._metered(events, first, loaded, principal, version, surface, started)
+
+    async def _metered(
+        self, events: AsyncIterator[StreamEvent], first: StreamEvent, loaded: LoadedModel,
+        principal: Principal, version: VersionInfo, surface: str, started: float,
+    ) -> AsyncIterator[StreamEvent]:
+        last = first
+        status = "cancelled"
+        try:
+            yield first
+            async for event in events:
+                last = event
+                yield event
+            status = "ok"
+        except AiaasError as exc:
+            status = self._status_of(exc, version)
+            raise
+        finally:
+            loaded.last_used = time.monotonic()
+            done = Prediction(None, tokens=last.prompt_tokens,
+                              completion_tokens=last.completion_tokens)
+            self._meter(principal, version, surface, status,
+                        (time.perf_counter() - started) * 1000, [done])
+
+    async def _collect(self, loaded: LoadedModel, item: Any, params: dict[str, Any]) -> Prediction:
+        parts: list[str] = []
+        last = StreamEvent()
+        async for event in self._streaming(loaded).stream(item, params):
+            parts.append(event.text)
+            last = event
+        return Prediction({"text": "".join(parts), "finish_reason": last.finish_reason},
+                          tokens=last.prompt_tokens, completion_tokens=last.completion_tokens)
+
+    @staticmethod
+    def _streaming(loaded: LoadedModel) -> StreamingBackend:
+        if not isinstance(loaded.backend, StreamingBackend):
+            raise BackendError(f"backend of {loaded.version.model!r} cannot stream")
+        return loaded.backend
+
+    def _status_of(self, exc: BaseException, version: VersionInfo) -> str:
+        if isinstance(exc, AiaasError):
+            self.metrics.prediction_errors.labels(version.model, exc.code).inc()
+            return exc.code
+        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            return "cancelled"
+        self.metrics.prediction_errors.labels(version.model, "internal_error").inc()
+        return "internal_error"
+
+    def _meter(self, principal: Principal, version: VersionInfo, surface: str, status: str,
+               latency_ms: float, predictions: list[Prediction]) -> None:
+        """The one place a call becomes a usage row and prediction metrics."""
+        self.usage.record(UsageEntry(
+            tenant=principal.tenant, key_id=principal.key_id, model=version.model,
+            version=version.version, surface=surface, latency_ms=latency_ms, status=status,
+            items=len(predictions) if status == "ok" else 0,
+            prompt_tokens=sum(p.tokens for p in predictions),
+            completion_tokens=sum(p.completion_tokens for p in predictions),
+            audio_seconds=sum(p.audio_seconds for p in predictions),
+        ))
+        self.metrics.predictions.labels(version.model, status).inc()
+        self.metrics.prediction_latency.labels(version.model).observe(latency_ms / 1000)
 
     async def ensure_loaded(self, version: VersionInfo) -> LoadedModel:
         key = version.key
@@ -203,3 +289,14 @@ class RuntimeManager:
                 idle = now - loaded.last_used
                 if idle > self.settings.idle_unload_s and not loaded.batcher.busy:
                     await self.unload(key)
+
+
+def _usage_summary(predictions: list[Prediction], latency_ms: float) -> dict[str, Any]:
+    summary: dict[str, Any] = {"items": len(predictions)}
+    for name in ("tokens", "completion_tokens", "audio_seconds"):
+        total = sum(getattr(p, name) for p in predictions)
+        if total:
+            summary["prompt_tokens" if name == "tokens" else name] = total
+    summary.setdefault("prompt_tokens", 0)
+    summary["latency_ms"] = round(latency_ms, 3)
+    return summary

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.runtime.tasks.base import Prediction, StreamEvent
 
 
 class Backend(ABC):
@@ -32,3 +33,15 @@ class Backend(ABC):
     def memory_bytes(self) -> int:
         """An estimate used against the memory budget: on-disk size by default."""
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+
+class StreamingBackend(Backend):
+    """A generative backend that owns its scheduling (e.g. iteration-level batching of many
+    streams in one engine thread). ``stream`` is called on the event loop for one validated
+    item; it raises ``Overloaded`` when its queue is full. ``predict_batch`` is not used."""
+
+    @abstractmethod
+    def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]: ...
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        raise NotImplementedError("streaming backends are driven through stream()")

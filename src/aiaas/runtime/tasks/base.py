@@ -21,15 +21,29 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """One output, plus the tokens it took where the backend counts them."""
+    """One output, plus the units it took where the backend counts them (for usage rows)."""
 
     output: Any
     tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """A piece of a streamed generation. The last event has ``finish_reason`` and the counts."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class Task(ABC):
     name: str
     unit: str = "items"
+    streaming: bool = False
+    """True for generative tasks: the backend streams (``StreamingBackend``), no batcher."""
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
         """Derive what the backend needs at load time from the directory and its manifest."""
