@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -37,7 +38,7 @@ def _minilm(registry: Registry) -> None:
             target = staged / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if path.is_file():
-                shutil.copyfile(path, target)
+                _link_or_copy(path, target)
         (staged / "aiaas.json").write_text(json.dumps({
             "task": "embedding",
             "description": "all-MiniLM-L6-v2 sentence embeddings (384-d, normalised), "
@@ -47,6 +48,19 @@ def _minilm(registry: Registry) -> None:
                           move=True)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link a packaged file into staging, else copy it.
+
+    Only for weights shipped in installed packages: pip replaces such files (new inodes) and
+    never writes them in place, so the link cannot change a stored artifact, and each data dir
+    saves a copy of hundreds of MB. (The store marks the shared inode read-only.) Anything a user
+    supplies is copied by ``ArtifactStore.put_copy`` instead."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def train_breast_cancer(target: Path, *, seed: int = 0) -> dict[str, float]:

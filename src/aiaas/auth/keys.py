@@ -59,7 +59,7 @@ def _hash(token: str) -> str:
 
 
 def validate_tenant(tenant: str) -> str:
-    if not TENANT_PATTERN.match(tenant) or tenant == BUILTIN_TENANT:
+    if not TENANT_PATTERN.fullmatch(tenant) or tenant == BUILTIN_TENANT:
         raise Invalid(
             f"invalid tenant {tenant!r}: use 1-64 lowercase letters, digits, '-' or '_' "
             f"(and not '{BUILTIN_TENANT}')",
@@ -119,7 +119,7 @@ class KeyService:
     def authenticate(self, token: str) -> Principal:
         """Turn a bearer token into a Principal, or raise ``Unauthenticated`` saying why."""
         parts = token.split("-", 2)
-        if len(parts) != 3 or parts[0] != PREFIX or not _KEY_ID.match(parts[1]):
+        if len(parts) != 3 or parts[0] != PREFIX or not _KEY_ID.fullmatch(parts[1]):
             raise Unauthenticated("malformed API key")
         with self.db.session() as session:
             row = session.get(ApiKey, parts[1])
@@ -142,7 +142,7 @@ class KeyService:
 
     def revoke(self, key_id: str) -> KeyInfo:
         with self.db.session() as session:
-            row = session.get(ApiKey, key_id) if _KEY_ID.match(key_id) else None
+            row = session.get(ApiKey, key_id) if _KEY_ID.fullmatch(key_id) else None
             if row is None:
                 raise NotFound(f"no API key with id {key_id!r}")
             if row.revoked_at is None:

@@ -6,8 +6,10 @@ model that does not exist, so names never leak across tenants.
 
 from __future__ import annotations
 
+import logging
+import math
 import re
-import shutil
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,12 +24,15 @@ from aiaas.db.engine import Database
 from aiaas.db.tables import Model, ModelAlias, ModelVersion, utcnow
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
 from aiaas.registry.formats import Detected, detect
-from aiaas.registry.store import ArtifactStore
+from aiaas.registry.store import ArtifactStore, directory_digest, remove_tree
 from aiaas.runtime.tasks import get_task
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+# \Z, not $: ``$`` also matches before a trailing newline ("name\n" must not pass).
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}\Z")
+ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")
 PRODUCTION = "production"
+MAX_VERSION_DIGITS = 9
+log = logging.getLogger("aiaas.registry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,9 @@ class Registry:
     def __init__(self, db: Database, store: ArtifactStore) -> None:
         self.db = db
         self.store = store
+        # Held while an artifact is stored and its row inserted, and while an unused artifact is
+        # collected: a collection never removes an artifact a registration is about to record.
+        self._artifacts = threading.Lock()
 
     def _find(self, session: Session, tenant: str, name: str) -> Model:
         """Own model first, then a built-in one; anything else is NotFound."""
@@ -149,21 +157,82 @@ class Registry:
     ) -> VersionInfo:
         """Check, store and record a model directory as the next version of ``name``.
 
-        ``move=True`` hands over a staging directory that already lies in the data dir.
+        ``move=True`` hands over a staging directory that already lies in the data dir: it is
+        moved into the store, or removed when the registration fails. Whatever fails, no
+        artifact is left in the store without a version that uses it.
         """
+        try:
+            return self._register(source, tenant=tenant, name=name, created_by=created_by,
+                                  task=task, description=description, metrics=metrics,
+                                  preload=preload, move=move)
+        finally:
+            if move:
+                remove_tree(source)
+
+    def _register(
+        self,
+        source: Path,
+        *,
+        tenant: str,
+        name: str,
+        created_by: str,
+        task: str | None,
+        description: str | None,
+        metrics: dict[str, float] | None,
+        preload: bool,
+        move: bool,
+    ) -> VersionInfo:
         validate_name(name)
+        if description is not None and "\x00" in description:
+            raise Invalid("description must not contain NUL characters",
+                          details={"field": "description"})
+        if metrics and not all(math.isfinite(value) for value in metrics.values()):
+            raise Invalid("metrics must be finite numbers", details={"field": "metrics"})
         detected = detect(source)
         chosen_task = self._choose_task(detected, task)
         spec = get_task(chosen_task)
         config = spec.prepare_config(detected, source)
-        digest, size = self.store.put_staged(source) if move else self.store.put_copy(source)
+        known = directory_digest(source) if move else None
+        with self._artifacts:
+            if move:
+                digest, size = self.store.put_staged(source, known=known)
+            else:
+                digest, size = self.store.put_copy(source)
+            try:
+                return self._record(tenant, name, chosen_task, detected, digest, size, config,
+                                    created_by=created_by, description=description,
+                                    metrics={**detected.manifest.metrics, **(metrics or {})},
+                                    preload=preload)
+            except BaseException:
+                try:
+                    self._collect_locked(digest)
+                except Exception:
+                    log.exception("could not collect artifact %s after a failed registration",
+                                  digest)
+                raise
+
+    def _record(
+        self,
+        tenant: str,
+        name: str,
+        task: str,
+        detected: Detected,
+        digest: str,
+        size: int,
+        config: dict[str, Any],
+        *,
+        created_by: str,
+        description: str | None,
+        metrics: dict[str, float],
+        preload: bool,
+    ) -> VersionInfo:
         for _attempt in range(3):
             try:
                 with self.db.session() as session:
                     return self._insert_version(
-                        session, tenant, name, chosen_task, detected, digest, size, config,
-                        created_by=created_by, description=description,
-                        metrics={**detected.manifest.metrics, **(metrics or {})}, preload=preload,
+                        session, tenant, name, task, detected, digest, size, config,
+                        created_by=created_by, description=description, metrics=metrics,
+                        preload=preload,
                     )
             except IntegrityError:
                 continue
@@ -265,7 +334,12 @@ class Registry:
             if not model.versions:
                 raise NotFound(f"model {model.name!r} has no versions")
             return model.versions[-1].version
-        if isinstance(ref, int) or ref.isdigit():
+        if isinstance(ref, int):
+            return ref
+        # ASCII digits only ("²".isdigit() is true) and a bounded length (int() refuses 4300+).
+        if ref.isascii() and ref.isdigit():
+            if len(ref) > MAX_VERSION_DIGITS:
+                raise NotFound(f"model {model.name!r} has no version {ref}")
             return int(ref)
         if ref == "latest" and model.versions:
             return model.versions[-1].version
@@ -323,6 +397,11 @@ class Registry:
             self._collect(digest)
 
     def _collect(self, digest: str) -> None:
+        with self._artifacts:
+            self._collect_locked(digest)
+
+    def _collect_locked(self, digest: str) -> None:
+        """Remove an artifact no version uses any more (the caller holds ``_artifacts``)."""
         with self.db.session() as session:
             still_used = session.scalar(
                 select(func.count()).select_from(ModelVersion).where(ModelVersion.sha256 == digest)
@@ -334,4 +413,4 @@ class Registry:
         return self.store.open(version.sha256)
 
     def discard(self, staged: Path) -> None:
-        shutil.rmtree(staged, ignore_errors=True)
+        remove_tree(staged)

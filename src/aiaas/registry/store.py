@@ -2,11 +2,14 @@
 
 The digest covers each file's relative path, size and SHA-256, so two identical uploads share one
 directory. Artifacts are built in the data dir's tmp folder and moved into place with one
-``rename``: a crash or a full disk leaves either the whole artifact or nothing.
+``rename``: a crash or a full disk leaves either the whole artifact or nothing. A stored artifact
+is read-only (files 0444, directories 0555); removal first renames it out of the store, so a
+half-deleted artifact is never visible either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from aiaas.errors import Invalid, NotFound, UnsafeArtifact
 
-_DIGEST = re.compile(r"^[a-f0-9]{64}$")
+_DIGEST = re.compile(r"[a-f0-9]{64}")
 _CHUNK = 1024 * 1024
 
 
@@ -63,7 +66,7 @@ class ArtifactStore:
         tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def path_of(self, digest: str) -> Path:
-        if not _DIGEST.match(digest):
+        if not _DIGEST.fullmatch(digest):
             raise Invalid(f"not a sha256 digest: {digest!r}")
         return self.root / digest[:2] / digest
 
@@ -77,39 +80,84 @@ class ArtifactStore:
         """A fresh directory inside the data dir to build an artifact in."""
         return Path(tempfile.mkdtemp(prefix="stage-", dir=self.tmp_dir))
 
-    def put_staged(self, staged: Path) -> tuple[str, int]:
-        """Move a fully written staging directory into the store; returns (digest, size)."""
-        digest, size = directory_digest(staged)
+    def put_staged(self, staged: Path, *, known: tuple[str, int] | None = None) -> tuple[str, int]:
+        """Move a fully written staging directory into the store; returns (digest, size).
+
+        ``known`` is the ``directory_digest`` of ``staged`` when the caller has computed it.
+        """
+        digest, size = known or directory_digest(staged)
         target = self.path_of(digest)
         if target.is_dir():
-            shutil.rmtree(staged, ignore_errors=True)
+            remove_tree(staged)
             return digest, size
         target.parent.mkdir(parents=True, exist_ok=True)
-        for path in iter_files(staged):
-            path.chmod(0o444)
+        _make_read_only(staged)
         try:
             staged.rename(target)
         except OSError:
             if not target.is_dir():
+                _make_writable(staged)
                 raise
-            shutil.rmtree(staged, ignore_errors=True)
+            remove_tree(staged)
+            return digest, size
+        target.chmod(0o555)
         return digest, size
 
     def put_copy(self, source: Path) -> tuple[str, int]:
-        """Copy (hard-linking where the filesystem allows) a directory into the store."""
+        """Copy a directory into the store.
+
+        A real copy, not a hard link: a link would share the inode, so making the artifact
+        read-only would change the caller's file, and a later write to the caller's file would
+        change an artifact whose digest says it cannot change.
+        """
         staged = self.staging_dir()
         try:
             for path in iter_files(source):
                 target = staged / path.relative_to(source)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(path, target)
-                except OSError:
-                    shutil.copyfile(path, target)
+                shutil.copyfile(path, target)
             return self.put_staged(staged)
         except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
+            remove_tree(staged)
             raise
 
     def remove(self, digest: str) -> None:
-        shutil.rmtree(self.path_of(digest), ignore_errors=True)
+        """Take an artifact out of the store at once (one rename), then delete its files."""
+        path = self.path_of(digest)
+        if not path.is_dir():
+            return
+        trash = Path(tempfile.mkdtemp(prefix="trash-", dir=self.tmp_dir))
+        try:
+            path.chmod(0o755)  # moving a directory to a new parent rewrites its '..' entry
+            path.rename(trash / digest)
+        except FileNotFoundError:
+            pass
+        finally:
+            remove_tree(trash)
+
+
+def _make_read_only(root: Path) -> None:
+    """Files 0444 and directories below ``root`` 0555 (``root`` itself after its rename)."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            (Path(dirpath) / name).chmod(0o444)
+        for name in dirnames:
+            (Path(dirpath) / name).chmod(0o555)
+
+
+def _make_writable(root: Path) -> None:
+    if not root.is_dir() or root.is_symlink():
+        return
+    root.chmod(0o755)
+    for dirpath, dirnames, _filenames in os.walk(root):
+        for name in dirnames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                path.chmod(0o755)
+
+
+def remove_tree(root: Path) -> None:
+    """``rmtree`` that also works on a read-only tree when not running as root."""
+    with contextlib.suppress(OSError):
+        _make_writable(root)
+    shutil.rmtree(root, ignore_errors=True)

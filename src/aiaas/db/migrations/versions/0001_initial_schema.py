@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('format', sa.String(length=64), nullable=False),
     sa.Column('framework', sa.String(length=64), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
     sa.Column('input_schema', sa.JSON(), nullable=False),
     sa.Column('output_schema', sa.JSON(), nullable=False),
     sa.Column('labels', sa.JSON(), nullable=False),
