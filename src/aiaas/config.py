@@ -29,10 +29,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
-    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0)
     max_inputs: int = Field(default=256, gt=0, description="Most inputs in one predict call.")
     max_input_chars: int = Field(default=20_000, gt=0)
+    max_image_pixels: int = Field(
+        default=40_000_000, gt=0, description="Most pixels (width x height) of one input image."
+    )
 
     max_batch_size: int = Field(default=64, gt=0)
     batch_wait_ms: float = Field(default=2.0, ge=0)

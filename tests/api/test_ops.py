@@ -77,7 +77,9 @@ async def test_docs_need_a_key_and_accept_basic_auth(api: Api) -> None:
     predict = schema["paths"]["/api/v1/models/{name}/predict"]["post"]
     assert {"401", "404", "413", "422", "429"} <= set(predict["responses"])
     assert "ErrorResponse" in schema["components"]["schemas"]
-    assert "PredictRequest" in schema["components"]["schemas"]
+    body = predict["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert "inputs" in body["application/json"]["schema"]["properties"]
 
 
 async def test_unknown_route_uses_the_error_shape(api: Api) -> None:

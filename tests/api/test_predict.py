@@ -151,3 +151,18 @@ async def test_every_predict_writes_one_usage_row(
     # Another tenant's usage is not visible.
     other = await api.client.get("/api/v1/usage", headers=api.auth(api.new_key("bank")))
     assert other.json()["totals"]["requests"] == 0
+
+
+async def test_multipart_bodies_are_checked(api: Api, diagnosis: str) -> None:
+    no_file = await api.client.post(URL, data={"parameters": "{}"}, files={"other": b"x"},
+                                    headers=api.auth())
+    assert no_file.status_code == 422
+    assert "'file'" in no_file.json()["error"]["message"]
+    bad_params = await api.client.post(URL, data={"parameters": "{nope"},
+                                       files={"file": ("a.bin", b"abc")}, headers=api.auth())
+    assert bad_params.status_code == 422
+    assert "parameters" in bad_params.json()["error"]["message"]
+    # A file reaches the task as base64 text; a tabular model says what it expected instead.
+    wrong_task = await api.client.post(URL, files={"file": ("a.bin", b"abc")}, headers=api.auth())
+    assert wrong_task.status_code == 422
+    assert "inputs[0]" in wrong_task.json()["error"]["message"]

@@ -72,7 +72,9 @@ def validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str,
     for item in exc.errors():
         location = ".".join(str(part) for part in item.get("loc", ()))
         details.append({"field": location, "problem": item.get("msg", "invalid")})
-    if any(d["problem"].startswith("JSON decode error") for d in details):
+    if any(item.get("type") in {"json_invalid", "json_type"} for item in exc.errors()) or any(
+        d["problem"].startswith("JSON decode error") for d in details
+    ):
         return "the request body is not valid JSON", details
     first = details[0] if details else {"field": "body", "problem": "invalid"}
     return f"{first['field']}: {first['problem']}", details

@@ -1,18 +1,73 @@
-"""Native predict: ``POST /api/v1/models/{name}[/versions/{ref}]/predict``."""
+"""Native predict: ``POST /api/v1/models/{name}[/versions/{ref}]/predict``.
+
+The body is JSON (``{"inputs": [...], "parameters": {...}}``) or, for images and audio,
+``multipart/form-data`` with one ``file`` part per input and an optional ``parameters`` part
+holding JSON. Files are handed to the task as base64 strings, the same as JSON callers send.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from aiaas.api.deps import PredictorDep, ServicesDep
 from aiaas.api.schemas import ERRORS, PredictRequest, PredictResponse
+from aiaas.errors import Invalid
 
 router = APIRouter(prefix="/api/v1/models", tags=["predict"], responses=ERRORS)
 
+BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": PredictRequest.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                 "description": "One part per input (images, audio)."},
+        "parameters": {"type": "string", "description": "JSON object of parameters."},
+    }, "required": ["file"]}},
+}}}
+
+
+async def read_body(request: Request) -> PredictRequest:
+    """Parse a JSON or multipart predict body into a ``PredictRequest`` (4xx naming the field)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return await _read_multipart(request)
+    try:
+        return PredictRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+
+
+async def _read_multipart(request: Request) -> PredictRequest:
+    form = await request.form()
+    files = [part for key, part in form.multi_items()
+             if key in {"file", "files"} and isinstance(part, UploadFile)]
+    if not files:
+        raise Invalid("a multipart predict needs at least one 'file' part",
+                      details={"field": "file"})
+    inputs = [base64.b64encode(await part.read()).decode("ascii") for part in files]
+    raw = form.get("parameters")
+    try:
+        parameters: Any = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError as exc:
+        raise Invalid(f"'parameters' is not valid JSON: {exc}",
+                      details={"field": "parameters"}) from None
+    if not isinstance(parameters, dict):
+        raise Invalid("'parameters' must be a JSON object", details={"field": "parameters"})
+    return PredictRequest(inputs=inputs, parameters=parameters)
+
 
 async def _predict(services: ServicesDep, principal: PredictorDep, name: str,
-                   body: PredictRequest, ref: str | None) -> ORJSONResponse:
+                   request: Request, ref: str | None) -> ORJSONResponse:
+    body = await read_body(request)
     result = await services.runtime.predict(
         principal, name, body.inputs, body.parameters, ref=ref, surface="native"
     )
@@ -20,15 +75,16 @@ async def _predict(services: ServicesDep, principal: PredictorDep, name: str,
                            "outputs": result.outputs, "usage": result.usage})
 
 
-@router.post("/{name}/predict", response_model=PredictResponse)
-async def predict(name: str, body: PredictRequest, principal: PredictorDep,
+@router.post("/{name}/predict", response_model=PredictResponse, openapi_extra=BODY)
+async def predict(name: str, request: Request, principal: PredictorDep,
                   services: ServicesDep) -> ORJSONResponse:
     """Run the ``production`` version (or the latest when no alias is set)."""
-    return await _predict(services, principal, name, body, None)
+    return await _predict(services, principal, name, request, None)
 
 
-@router.post("/{name}/versions/{ref}/predict", response_model=PredictResponse)
-async def predict_version(name: str, ref: str, body: PredictRequest, principal: PredictorDep,
+@router.post("/{name}/versions/{ref}/predict", response_model=PredictResponse,
+             openapi_extra=BODY)
+async def predict_version(name: str, ref: str, request: Request, principal: PredictorDep,
                           services: ServicesDep) -> ORJSONResponse:
     """Run one version, by number or alias."""
-    return await _predict(services, principal, name, body, ref)
+    return await _predict(services, principal, name, request, ref)
