@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     )
 
     max_batch_size: int = Field(default=64, gt=0)
-    batch_wait_ms: float = Field(default=2.0, ge=0)
+    batch_wait_ms: float = Field(
+        default=0.0, ge=0, description="Extra wait for a batch to fill; 0 = take what is queued."
+    )
     max_queue: int = Field(default=256, gt=0, description="Queued requests per model before 429.")
     request_timeout_s: float = Field(default=60.0, gt=0)
     memory_budget_mb: float = Field(default=4096, gt=0)
