@@ -166,3 +166,20 @@ async def test_multipart_bodies_are_checked(api: Api, diagnosis: str) -> None:
     wrong_task = await api.client.post(URL, files={"file": ("a.bin", b"abc")}, headers=api.auth())
     assert wrong_task.status_code == 422
     assert "inputs[0]" in wrong_task.json()["error"]["message"]
+
+
+async def test_preload_flag_is_the_only_mutable_field(api: Api, tiny_model_archive: bytes) -> None:
+    key = api.new_key("clinic")
+    upload = await api.client.post("/api/v1/models/iris/versions", content=tiny_model_archive,
+                                   headers=api.auth(key))
+    assert upload.status_code == 201, upload.text
+    marked = await api.client.patch("/api/v1/models/iris/versions/1", json={"preload": True},
+                                    headers=api.auth(key))
+    assert marked.status_code == 200 and marked.json()["preload"] is True
+    refused = await api.client.patch("/api/v1/models/iris/versions/1",
+                                     json={"preload": True, "task": "embedding"},
+                                     headers=api.auth(key))
+    assert refused.status_code == 422
+    other = await api.client.patch("/api/v1/models/iris/versions/1", json={"preload": False},
+                                   headers=api.auth(api.new_key("bank")))
+    assert other.status_code == 404

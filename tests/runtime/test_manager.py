@@ -106,3 +106,15 @@ async def test_usage_is_recorded_once_per_call_at_inference(services: Services,
     assert (row["model"], row["version"], row["key_id"], row["surface"], row["status"]) == (
         "first", 1, "k1", "native", "ok")
     assert row["units"]["items"] == 2 and row["latency_ms"] > 0
+
+
+async def test_versions_marked_preload_load_at_start(settings: Settings, tmp_path: Path) -> None:
+    services = build(settings)
+    register_two(services, tmp_path)
+    services.registry.set_preload("clinic", "second", 1, True)
+    assert [v.model for v in services.registry.preloaded()] == ["second"]
+    await services.start()
+    try:
+        assert [m.version.model for m in services.runtime.loaded()] == ["second"]
+    finally:
+        await services.stop()

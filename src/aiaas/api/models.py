@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from aiaas.api.deps import ReaderDep, ServicesDep, WriterDep
-from aiaas.api.schemas import ERRORS, AliasUpdate, ModelList, ModelOut, VersionOut
+from aiaas.api.schemas import ERRORS, AliasUpdate, ModelList, ModelOut, VersionOut, VersionUpdate
 from aiaas.registry import archive
 from aiaas.registry.service import ModelInfo, VersionInfo
 
@@ -99,6 +99,16 @@ async def set_alias(name: str, alias: str, body: AliasUpdate, principal: WriterD
         services.registry.set_alias, principal.tenant, name, alias, body.version
     )
     return model_out(info)
+
+
+@router.patch("/{name}/versions/{version}", response_model=VersionOut)
+async def update_version(name: str, version: int, body: VersionUpdate, principal: WriterDep,
+                         services: ServicesDep) -> VersionOut:
+    """Versions are immutable; only serving options such as ``preload`` change."""
+    info = await asyncio.to_thread(
+        services.registry.set_preload, principal.tenant, name, version, body.preload
+    )
+    return version_out(info)
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)

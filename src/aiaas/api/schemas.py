@@ -87,6 +87,11 @@ class AliasUpdate(BaseModel):
     version: int = Field(ge=1)
 
 
+class VersionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    preload: bool = Field(description="Load this version when the server starts.")
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

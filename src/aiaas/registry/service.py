@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,103 +21,20 @@ from aiaas.db.engine import Database
 from aiaas.db.tables import Model, ModelAlias, ModelVersion, utcnow
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
 from aiaas.registry.formats import Detected, detect
+from aiaas.registry.records import (
+    ALIAS_PATTERN,
+    MAX_VERSION_DIGITS,
+    NAME_PATTERN,
+    PRODUCTION,
+    ModelInfo,
+    VersionInfo,
+    validate_name,
+)
 from aiaas.registry.store import ArtifactStore, directory_digest, remove_tree
 from aiaas.runtime.tasks import get_task
 
-# \Z, not $: ``$`` also matches before a trailing newline ("name\n" must not pass).
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}\Z")
-ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")
-PRODUCTION = "production"
-MAX_VERSION_DIGITS = 9
 log = logging.getLogger("aiaas.registry")
-
-
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
-    model: str
-    tenant: str
-    version: int
-    task: str
-    format: str
-    framework: str
-    sha256: str
-    size_bytes: int
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any]
-    labels: list[Any]
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    preload: bool
-    created_by: str
-    created_at: datetime
-    aliases: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.tenant, self.model, self.version)
-
-    @classmethod
-    def of(cls, row: ModelVersion, model: Model) -> VersionInfo:
-        return cls(
-            model=model.name,
-            tenant=model.tenant,
-            version=row.version,
-            task=row.task,
-            format=row.format,
-            framework=row.framework,
-            sha256=row.sha256,
-            size_bytes=row.size_bytes,
-            input_schema=row.input_schema,
-            output_schema=row.output_schema,
-            labels=row.labels,
-            metrics=row.metrics,
-            config=row.config,
-            preload=row.preload,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            aliases=sorted(a.alias for a in model.aliases if a.version == row.version),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    name: str
-    tenant: str
-    builtin: bool
-    task: str
-    description: str
-    created_by: str
-    created_at: datetime
-    aliases: dict[str, int]
-    versions: list[VersionInfo]
-
-    @property
-    def latest_version(self) -> int | None:
-        return self.versions[-1].version if self.versions else None
-
-    @classmethod
-    def of(cls, model: Model) -> ModelInfo:
-        return cls(
-            name=model.name,
-            tenant=model.tenant,
-            builtin=model.builtin,
-            task=model.task,
-            description=model.description,
-            created_by=model.created_by,
-            created_at=model.created_at,
-            aliases={a.alias: a.version for a in model.aliases},
-            versions=[VersionInfo.of(v, model) for v in model.versions],
-        )
-
-
-def validate_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
-        raise Invalid(
-            f"invalid model name {name!r}: use 1-128 lowercase letters, digits, '.', '-' or '_', "
-            "starting with a letter or digit",
-            details={"field": "name"},
-        )
-    return name
+__all__ = ["ModelInfo", "Registry", "VersionInfo", "validate_name"]
 
 
 class Registry:
@@ -367,6 +281,23 @@ class Registry:
                 current.version = version
             session.flush()
             return ModelInfo.of(model)
+
+    def set_preload(self, tenant: str, name: str, version: int, preload: bool) -> VersionInfo:
+        """Mark a version to be loaded when the server starts (it still loads on first use)."""
+        with self.db.session() as session:
+            model = self._own(session, tenant, name)
+            row = next((v for v in model.versions if v.version == version), None)
+            if row is None:
+                raise NotFound(f"model {name!r} has no version {version}")
+            row.preload = preload
+            session.flush()
+            return VersionInfo.of(row, model)
+
+    def preloaded(self) -> list[VersionInfo]:
+        """Every version marked preload, of any tenant (for the runtime manager at start)."""
+        with self.db.session() as session:
+            rows = session.scalars(select(ModelVersion).where(ModelVersion.preload.is_(True)))
+            return [VersionInfo.of(row, row.model) for row in rows]
 
     def delete_version(self, tenant: str, name: str, version: int) -> None:
         with self.db.session() as session:

@@ -69,6 +69,12 @@ class RuntimeManager:
                 await self.ensure_loaded(version)
             except AiaasError as exc:
                 log.error("preload of %r skipped: %s", name, exc.message)
+        for version in await asyncio.to_thread(self.registry.preloaded):
+            try:
+                await self.ensure_loaded(version)
+            except AiaasError as exc:
+                log.error("preload of %s:%s skipped: %s", version.model, version.version,
+                          exc.message)
         self._reaper = asyncio.create_task(self._reap_idle(), name="idle-reaper")
 
     async def stop(self) -> None:

@@ -1,0 +1,105 @@
+"""What the registry hands out: plain snapshots of models and versions, and name rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiaas.db.tables import Model, ModelVersion
+from aiaas.errors import Invalid
+
+# \Z, not $: ``$`` also matches before a trailing newline ("name\n" must not pass).
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}\Z")
+ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")
+PRODUCTION = "production"
+MAX_VERSION_DIGITS = 9
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    model: str
+    tenant: str
+    version: int
+    task: str
+    format: str
+    framework: str
+    sha256: str
+    size_bytes: int
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    labels: list[Any]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    preload: bool
+    created_by: str
+    created_at: datetime
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.tenant, self.model, self.version)
+
+    @classmethod
+    def of(cls, row: ModelVersion, model: Model) -> VersionInfo:
+        return cls(
+            model=model.name,
+            tenant=model.tenant,
+            version=row.version,
+            task=row.task,
+            format=row.format,
+            framework=row.framework,
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            input_schema=row.input_schema,
+            output_schema=row.output_schema,
+            labels=row.labels,
+            metrics=row.metrics,
+            config=row.config,
+            preload=row.preload,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            aliases=sorted(a.alias for a in model.aliases if a.version == row.version),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    tenant: str
+    builtin: bool
+    task: str
+    description: str
+    created_by: str
+    created_at: datetime
+    aliases: dict[str, int]
+    versions: list[VersionInfo]
+
+    @property
+    def latest_version(self) -> int | None:
+        return self.versions[-1].version if self.versions else None
+
+    @classmethod
+    def of(cls, model: Model) -> ModelInfo:
+        return cls(
+            name=model.name,
+            tenant=model.tenant,
+            builtin=model.builtin,
+            task=model.task,
+            description=model.description,
+            created_by=model.created_by,
+            created_at=model.created_at,
+            aliases={a.alias: a.version for a in model.aliases},
+            versions=[VersionInfo.of(v, model) for v in model.versions],
+        )
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise Invalid(
+            f"invalid model name {name!r}: use 1-128 lowercase letters, digits, '.', '-' or '_', "
+            "starting with a letter or digit",
+            details={"field": "name"},
+        )
+    return name
