@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,23 @@ from aiaas.runtime.tasks import get_task
 
 log = logging.getLogger("aiaas.registry")
 __all__ = ["ModelInfo", "Registry", "VersionInfo", "validate_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A checked, stored artifact about to become a version row."""
+
+    tenant: str
+    name: str
+    task: str
+    detected: Detected
+    digest: str
+    size: int
+    config: dict[str, Any]
+    created_by: str
+    description: str | None
+    metrics: dict[str, float]
+    preload: bool
 
 
 class Registry:
@@ -112,11 +130,13 @@ class Registry:
                 digest, size = self.store.put_staged(source, known=known)
             else:
                 digest, size = self.store.put_copy(source)
+            pending = _Pending(
+                tenant=tenant, name=name, task=chosen_task, detected=detected, digest=digest,
+                size=size, config=config, created_by=created_by, description=description,
+                metrics={**detected.manifest.metrics, **(metrics or {})}, preload=preload,
+            )
             try:
-                return self._record(tenant, name, chosen_task, detected, digest, size, config,
-                                    created_by=created_by, description=description,
-                                    metrics={**detected.manifest.metrics, **(metrics or {})},
-                                    preload=preload)
+                return self._record(pending)
             except BaseException:
                 try:
                     self._collect_locked(digest)
@@ -125,32 +145,14 @@ class Registry:
                                   digest)
                 raise
 
-    def _record(
-        self,
-        tenant: str,
-        name: str,
-        task: str,
-        detected: Detected,
-        digest: str,
-        size: int,
-        config: dict[str, Any],
-        *,
-        created_by: str,
-        description: str | None,
-        metrics: dict[str, float],
-        preload: bool,
-    ) -> VersionInfo:
+    def _record(self, pending: _Pending) -> VersionInfo:
         for _attempt in range(3):
             try:
                 with self.db.session() as session:
-                    return self._insert_version(
-                        session, tenant, name, task, detected, digest, size, config,
-                        created_by=created_by, description=description, metrics=metrics,
-                        preload=preload,
-                    )
+                    return self._insert_version(session, pending)
             except IntegrityError:
                 continue
-        raise Conflict(f"model {name!r} is being changed by another request; try again")
+        raise Conflict(f"model {pending.name!r} is being changed by another request; try again")
 
     @staticmethod
     def _choose_task(detected: Detected, task: str | None) -> str:
@@ -164,22 +166,8 @@ class Registry:
             )
         return chosen
 
-    def _insert_version(
-        self,
-        session: Session,
-        tenant: str,
-        name: str,
-        task: str,
-        detected: Detected,
-        digest: str,
-        size: int,
-        config: dict[str, Any],
-        *,
-        created_by: str,
-        description: str | None,
-        metrics: dict[str, float],
-        preload: bool,
-    ) -> VersionInfo:
+    def _insert_version(self, session: Session, pending: _Pending) -> VersionInfo:
+        tenant, name, task = pending.tenant, pending.name, pending.task
         model = session.scalar(select(Model).where(Model.tenant == tenant, Model.name == name))
         if model is None:
             if tenant != BUILTIN_TENANT and session.scalar(
@@ -188,8 +176,8 @@ class Registry:
                 raise Conflict(f"{name!r} is the name of a built-in model; choose another")
             model = Model(
                 tenant=tenant, name=name, builtin=tenant == BUILTIN_TENANT, task=task,
-                description=description or detected.manifest.description,
-                created_by=created_by, created_at=utcnow(),
+                description=pending.description or pending.detected.manifest.description,
+                created_by=pending.created_by, created_at=utcnow(),
             )
             session.add(model)
             session.flush()
@@ -201,19 +189,20 @@ class Registry:
         number = (session.scalar(
             select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
         ) or 0) + 1
-        spec = get_task(task)
+        spec, config = get_task(task), pending.config
         row = ModelVersion(
-            model_id=model.id, version=number, task=task, format=detected.format,
-            framework=detected.framework, sha256=digest, size_bytes=size,
-            input_schema=spec.input_schema(config), output_schema=spec.output_schema(config),
-            labels=list(config.get("labels", [])), metrics=metrics, config=config,
-            preload=preload, created_by=created_by, created_at=utcnow(),
+            model_id=model.id, version=number, task=task, format=pending.detected.format,
+            framework=pending.detected.framework, sha256=pending.digest,
+            size_bytes=pending.size, input_schema=spec.input_schema(config),
+            output_schema=spec.output_schema(config), labels=list(config.get("labels", [])),
+            metrics=pending.metrics, config=config, preload=pending.preload,
+            created_by=pending.created_by, created_at=utcnow(),
         )
         session.add(row)
         if number == 1:
             session.add(ModelAlias(model_id=model.id, alias=PRODUCTION, version=1))
-        if description is not None:
-            model.description = description
+        if pending.description is not None:
+            model.description = pending.description
         session.flush()
         session.refresh(model)
         return VersionInfo.of(row, model)
