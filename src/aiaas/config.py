@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         default=40_000_000, gt=0, description="Most pixels (width x height) of one input image."
     )
+    max_audio_seconds: float = Field(
+        default=600, gt=0, description="Longest audio input, in seconds (checked before decoding)."
+    )
 
     max_batch_size: int = Field(default=64, gt=0)
     batch_wait_ms: float = Field(

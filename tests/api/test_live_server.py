@@ -31,7 +31,9 @@ def embed(client: httpx.Client, texts: list[str]) -> np.ndarray:
 def test_builtin_models_are_listed(live_server: LiveServer) -> None:
     with live_server.client() as client:
         models = {m["name"]: m for m in client.get("/api/v1/models").json()["models"]}
-    assert set(models) == {"all-minilm-l6-v2", "breast-cancer-diagnosis"}
+    assert set(models) >= {"all-minilm-l6-v2", "breast-cancer-diagnosis", "whisper-tiny-en",
+                           "smollm2-135m-instruct"}
+    assert all(m["builtin"] and m["tenant"] == "builtin" for m in models.values())
     diagnosis = models["breast-cancer-diagnosis"]["versions"][0]
     assert diagnosis["metrics"]["test_accuracy"] > 0.93
     assert diagnosis["format"] == "onnx" and len(diagnosis["sha256"]) == 64

@@ -162,7 +162,7 @@ async def test_multipart_bodies_are_checked(api: Api, diagnosis: str) -> None:
                                        files={"file": ("a.bin", b"abc")}, headers=api.auth())
     assert bad_params.status_code == 422
     assert "parameters" in bad_params.json()["error"]["message"]
-    # A file reaches the task as base64 text; a tabular model says what it expected instead.
+    # A file reaches the task as bytes; a tabular model says what it expected instead.
     wrong_task = await api.client.post(URL, files={"file": ("a.bin", b"abc")}, headers=api.auth())
     assert wrong_task.status_code == 422
     assert "inputs[0]" in wrong_task.json()["error"]["message"]

@@ -205,7 +205,7 @@ def test_onnx_that_does_not_parse_is_invalid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("files", "problem"), [
     ({}, "empty"),
     ({"README.md": b"hello", "weights.safetensors": b"{}"}, "unrecognised model format"),
-    ({"model.gguf": b"GGUF"}, "unrecognised model format"),
+    ({"model.gguf": b"GGUF"}, "not a valid GGUF file"),
 ])
 def test_unrecognised_directory_is_invalid(
     tmp_path: Path, files: dict[str, bytes], problem: str

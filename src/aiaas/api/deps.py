@@ -45,7 +45,20 @@ def scoped(scope: Scope) -> object:
     return Depends(dependency)
 
 
+def any_scope(*scopes: Scope) -> object:
+    """A dependency that authenticates and requires at least one of ``scopes``."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        if not any(principal.allows(scope) for scope in scopes):
+            principal.require(scopes[0])
+        return principal
+
+    return Depends(dependency)
+
+
 AdminDep = Annotated[Principal, scoped(Scope.ADMIN)]
 ReaderDep = Annotated[Principal, scoped(Scope.MODELS_READ)]
 WriterDep = Annotated[Principal, scoped(Scope.MODELS_WRITE)]
 PredictorDep = Annotated[Principal, scoped(Scope.PREDICT)]
+ReaderOrPredictorDep = Annotated[Principal, any_scope(Scope.MODELS_READ, Scope.PREDICT)]
+"""For what a client reads before it calls a model (V2 metadata and readiness)."""

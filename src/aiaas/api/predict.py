@@ -2,12 +2,12 @@
 
 The body is JSON (``{"inputs": [...], "parameters": {...}}``) or, for images and audio,
 ``multipart/form-data`` with one ``file`` part per input and an optional ``parameters`` part
-holding JSON. Files are handed to the task as base64 strings, the same as JSON callers send.
+holding JSON. File parts reach the task as raw bytes (tasks that take files accept bytes as well
+as the base64 strings JSON callers send).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -53,7 +53,7 @@ async def _read_multipart(request: Request) -> PredictRequest:
     if not files:
         raise Invalid("a multipart predict needs at least one 'file' part",
                       details={"field": "file"})
-    inputs = [base64.b64encode(await part.read()).decode("ascii") for part in files]
+    inputs: list[Any] = [await part.read() for part in files]
     raw = form.get("parameters")
     try:
         parameters: Any = json.loads(raw) if isinstance(raw, str) and raw else {}

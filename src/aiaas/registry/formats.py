@@ -46,8 +46,8 @@ UNSAFE_SUFFIXES = {
 }
 # ``model.pkl.gz`` is still a pickle: a compression suffix does not hide the one before it.
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".lzma", ".z", ".zst", ".zip", ".tar"}
-SAFE_HINT = ("accepted formats: sentence-transformers directories with safetensors weights, "
-             "ONNX (tabular)")
+SAFE_HINT = ("accepted formats: sentence-transformers and Hugging Face directories with "
+             "safetensors weights, ONNX (tabular, image), GGUF, CTranslate2 Whisper")
 
 
 class Manifest(BaseModel):
@@ -57,6 +57,10 @@ class Manifest(BaseModel):
     description: str = ""
     labels: list[str | int] = Field(default_factory=list)
     feature_names: list[str] = Field(default_factory=list)
+    # ONNX image models: input side (or [height, width]) and per-channel normalisation.
+    image_size: int | list[int] | None = None
+    image_mean: list[FiniteFloat] = Field(default_factory=list)
+    image_std: list[FiniteFloat] = Field(default_factory=list)
     metrics: dict[str, FiniteFloat] = Field(default_factory=dict)
 
     @field_validator("task", "description", "labels", "feature_names", "metrics", mode="before")
@@ -117,9 +121,10 @@ def unsafe_reason(path: Path) -> str | None:
 
 def refuse_unsafe_files(root: Path) -> list[Path]:
     files = iter_files(root)
+    ctranslate2 = ctranslate2_spec(root) is not None
     for path in files:
         reason = unsafe_reason(path)
-        if reason:
+        if reason and not (ctranslate2 and path == root / CT2_WEIGHTS):
             raise UnsafeArtifact(
                 f"refused {path.relative_to(root).as_posix()}: it is {reason}, which can run code "
                 f"when loaded; {SAFE_HINT}",
@@ -138,20 +143,76 @@ def detect(root: Path) -> Detected:
     if "modules.json" in names and any(n.endswith(".safetensors") for n in names):
         _check_sentence_transformers(root)
         return Detected("sentence-transformers", "sentence-transformers", ("embedding",), manifest)
+    from aiaas.runtime.generation.detect import detect_causal_lm
+
+    causal_lm = detect_causal_lm(root, names, manifest)
+    if causal_lm is not None:
+        return causal_lm
+    from aiaas.registry.hf_detect import detect_hf, is_hf_directory
+
+    if is_hf_directory(names):
+        return detect_hf(root, names, manifest)
     onnx_files = sorted(n for n in names if n.endswith(".onnx"))
     if onnx_files:
         model_file = "model.onnx" if "model.onnx" in names else onnx_files[0]
-        _check_onnx(root / model_file, root)
+        graph = _check_onnx(root / model_file, root)
+        image = manifest.task == "image-classification" or _onnx_image_input(graph)
         return Detected(
             "onnx",
             "onnxruntime",
-            ("tabular-classification", "tabular-regression"),
+            ("image-classification",) if image else ("tabular-classification", "tabular-regression"),
             manifest,
             config={"model_file": model_file},
         )
+    spec = ctranslate2_spec(root)
+    if spec is not None:
+        return _ctranslate2_whisper(root, spec, names, manifest)
     raise Invalid(
         f"unrecognised model format (files: {', '.join(sorted(names)[:8])}); {SAFE_HINT}",
     )
+
+
+# CTranslate2: ``model.bin`` is CTranslate2's own binary format (read by C++, never unpickled),
+# allowed only at the top of a directory that also has ``config.json`` and a vocabulary, and only
+# when its header is CTranslate2's: uint32 binary version, uint16 length, NUL-ended spec name.
+CT2_WEIGHTS = "model.bin"
+_CT2_VOCABULARIES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json")
+_CT2_SPEC = re.compile(rb"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def ctranslate2_spec(root: Path) -> str | None:
+    """The spec name (e.g. ``WhisperSpec``) of a CTranslate2 model directory, or ``None``.
+    A ``model.bin`` there that is a pickle (0x80) or a zip (``PK``: torch.save) is refused."""
+    weights = root / CT2_WEIGHTS
+    if not (weights.is_file() and (root / "config.json").is_file()
+            and any((root / name).is_file() for name in _CT2_VOCABULARIES)):
+        return None
+    with weights.open("rb") as handle:
+        head = handle.read(6 + 65)
+    kind = "a pickle" if head[:1] == b"\x80" else "a zip" if head[:2] == b"PK" else None
+    if kind:
+        raise UnsafeArtifact(
+            f"refused {CT2_WEIGHTS}: it is {kind} (torch.save), not CTranslate2 weights, and can "
+            f"run code when loaded; {SAFE_HINT}",
+            details={"file": CT2_WEIGHTS},
+        )
+    version = int.from_bytes(head[:4], "little")
+    length = int.from_bytes(head[4:6], "little")
+    name = head[6:6 + length]
+    if not 2 <= version <= 32 or len(name) != length or name[-1:] != b"\0":
+        return None
+    return name[:-1].decode("ascii") if _CT2_SPEC.fullmatch(name[:-1]) else None
+
+
+def _ctranslate2_whisper(root: Path, spec: str, names: set[str], manifest: Manifest) -> Detected:
+    if spec != "WhisperSpec":
+        raise Invalid(f"a CTranslate2 {spec} model is not served; CTranslate2 Whisper models are")
+    if "tokenizer.json" not in names:
+        raise Invalid("a CTranslate2 Whisper directory needs its tokenizer.json (faster-whisper "
+                      "would otherwise download one)")
+    read_json(root / "config.json", "config.json")
+    return Detected("ctranslate2-whisper", "faster-whisper", ("speech-recognition",), manifest,
+                    config={"model_file": CT2_WEIGHTS})
 
 
 def _onnx_tensors(graph: Any) -> Iterator[Any]:
@@ -181,8 +242,18 @@ def _onnx_attribute_tensors(attributes: Any) -> Iterator[Any]:
             yield from _onnx_tensors(subgraph)
 
 
-def _check_onnx(path: Path, root: Path) -> None:
-    """Parse the graph without loading weights and keep external-data paths inside ``root``."""
+def _onnx_image_input(model: Any) -> bool:
+    """True when the first graph input is a 4-D float tensor with 1 or 3 channels (NCHW/NHWC)."""
+    if not model.graph.input:
+        return False
+    tensor = model.graph.input[0].type.tensor_type
+    dims = [d.dim_value for d in tensor.shape.dim]
+    return tensor.elem_type == 1 and len(dims) == 4 and (dims[1] in (1, 3) or dims[3] in (1, 3))
+
+
+def _check_onnx(path: Path, root: Path) -> Any:
+    """Parse the graph without loading weights and keep external-data paths inside ``root``;
+    return the parsed model (without its external data)."""
     import onnx
 
     try:
@@ -216,6 +287,7 @@ def _check_onnx(path: Path, root: Path) -> None:
                     f"ONNX external data {location!r} is missing from the upload",
                     details={"file": path.name, "location": location},
                 )
+    return model
 
 
 def _escapes(relative: str) -> bool:

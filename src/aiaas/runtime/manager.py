@@ -23,7 +23,7 @@ from aiaas.runtime.backends import Backend, backend_for
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.batcher import Batcher
 from aiaas.runtime.tasks import get_task
-from aiaas.runtime.tasks.base import Limits, Prediction, StreamEvent
+from aiaas.runtime.tasks.base import Limits, Prediction, StreamEvent, Task
 from aiaas.usage.service import UsageEntry, UsageService
 
 log = logging.getLogger("aiaas.runtime")
@@ -38,6 +38,10 @@ class LoadedModel:
     memory_bytes: int
     loaded_at: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def busy(self) -> bool:
+        return self.batcher.busy or self.backend.busy
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,8 @@ class RuntimeManager:
         self.registry = registry
         self.usage = usage
         self.metrics = metrics
-        self.limits = Limits(settings.max_inputs, settings.max_input_chars)
+        self.limits = Limits(settings.max_inputs, settings.max_input_chars,
+                             settings.max_image_pixels, settings.max_audio_seconds)
         self._loaded: dict[VersionKey, LoadedModel] = {}
         self._locks: dict[VersionKey, asyncio.Lock] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -103,7 +108,7 @@ class RuntimeManager:
         status = "ok"
         try:
             task = get_task(version.task)
-            items, params = task.check(inputs, parameters, version.config, self.limits)
+            items, params = await self._check(task, inputs, parameters, version)
             loaded = await self.ensure_loaded(version)
             loaded.last_used = time.monotonic()
             if task.streaming:
@@ -147,7 +152,7 @@ class RuntimeManager:
             task = get_task(version.task)
             if not task.streaming:
                 raise Invalid(f"model {name!r} (task {task.name}) does not generate text")
-            [checked], params = task.check([item], parameters, version.config, self.limits)
+            [checked], params = await self._check(task, [item], parameters, version)
             loaded = await self.ensure_loaded(version)
             loaded.last_used = time.monotonic()
             events = self._streaming(loaded).stream(checked, params)
@@ -188,6 +193,13 @@ class RuntimeManager:
             last = event
         return Prediction({"text": "".join(parts), "finish_reason": last.finish_reason},
                           tokens=last.prompt_tokens, completion_tokens=last.completion_tokens)
+
+    async def _check(self, task: Task, inputs: Any, parameters: Any,
+                     version: VersionInfo) -> tuple[list[Any], dict[str, Any]]:
+        if task.heavy_check:
+            return await asyncio.to_thread(task.check, inputs, parameters, version.config,
+                                           self.limits)
+        return task.check(inputs, parameters, version.config, self.limits)
 
     @staticmethod
     def _streaming(loaded: LoadedModel) -> StreamingBackend:
@@ -271,7 +283,7 @@ class RuntimeManager:
         for candidate in idle_first:
             if sum(m.memory_bytes for m in self._loaded.values()) + needed <= budget:
                 return
-            if candidate.version.key != keep and not candidate.batcher.busy:
+            if candidate.version.key != keep and not candidate.busy:
                 await self.unload(candidate.version.key)
         if sum(m.memory_bytes for m in self._loaded.values()) + needed > budget:
             raise Unavailable("every loaded model is busy and memory is at its budget; retry",
@@ -293,7 +305,7 @@ class RuntimeManager:
             now = time.monotonic()
             for key, loaded in list(self._loaded.items()):
                 idle = now - loaded.last_used
-                if idle > self.settings.idle_unload_s and not loaded.batcher.busy:
+                if idle > self.settings.idle_unload_s and not loaded.busy:
                     await self.unload(key)
 
 

@@ -18,10 +18,34 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int) -> Backend:
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
 
         return SentenceTransformersBackend(path, version.config, threads=threads)
+    if version.format == "transformers" and version.task == "text-classification":
+        from aiaas.runtime.backends.hf_sequence import HFSequenceBackend
+
+        return HFSequenceBackend(path, version.config, threads=threads)
+    if version.format == "transformers" and version.task == "image-classification":
+        from aiaas.runtime.backends.hf_image import HFImageBackend
+
+        return HFImageBackend(path, version.config, threads=threads)
+    if version.format == "transformers" and version.task == "text2text":
+        from aiaas.runtime.backends.hf_seq2seq import HFSeq2SeqBackend
+
+        return HFSeq2SeqBackend(path, version.config, threads=threads)
+    if version.format == "onnx" and version.task == "image-classification":
+        from aiaas.runtime.backends.onnx_image import OnnxImageBackend
+
+        return OnnxImageBackend(path, version.config, threads=threads)
     if version.format == "onnx":
         from aiaas.runtime.backends.onnx_tabular import OnnxTabularBackend
 
         return OnnxTabularBackend(path, version.config, task=version.task, threads=threads)
+    if version.format in ("gguf", "transformers-causal-lm"):
+        from aiaas.runtime.backends.causal_lm import CausalLMBackend
+
+        return CausalLMBackend(path, version.config, threads=threads)
+    if version.format == "ctranslate2-whisper":
+        from aiaas.runtime.backends.whisper import WhisperBackend
+
+        return WhisperBackend(path, version.config, threads=threads)
     raise Invalid(f"no backend serves format {version.format!r}")
 
 

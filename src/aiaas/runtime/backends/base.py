@@ -30,6 +30,11 @@ class Backend(ABC):
     def unload(self) -> None:
         """Drop references so the memory can be freed."""
 
+    @property
+    def busy(self) -> bool:
+        """Work in flight that the batcher cannot see (a streaming engine's sequences)."""
+        return False
+
     def memory_bytes(self) -> int:
         """An estimate used against the memory budget: on-disk size by default."""
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from aiaas.errors import Invalid
 from aiaas.runtime.tasks.base import Task
+from aiaas.runtime.tasks.chat import ChatTask, CompletionTask
 from aiaas.runtime.tasks.embedding import EmbeddingTask
+from aiaas.runtime.tasks.image_classification import ImageClassificationTask
+from aiaas.runtime.tasks.speech import SpeechRecognitionTask
 from aiaas.runtime.tasks.tabular import TabularClassificationTask, TabularRegressionTask
+from aiaas.runtime.tasks.text2text import Text2TextTask
+from aiaas.runtime.tasks.text_classification import TextClassificationTask
 
 TASKS: dict[str, Task] = {
     task.name: task
-    for task in (EmbeddingTask(), TabularClassificationTask(), TabularRegressionTask())
+    for task in (EmbeddingTask(), TabularClassificationTask(), TabularRegressionTask(),
+                 TextClassificationTask(), ImageClassificationTask(), Text2TextTask(),
+                 SpeechRecognitionTask(), ChatTask(), CompletionTask())
 }
 
 

