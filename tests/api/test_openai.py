@@ -349,9 +349,13 @@ def test_completions_continue_a_prompt(live_server: LiveServer, completion_key: 
         with pytest.raises(openai.BadRequestError) as caught:
             client.completions.create(model="smol-completion", prompt=["one", "two"])
         assert_openai_error(caught.value, 400, param="prompt")
+        # The built-in chat model also serves raw completion (same weights, no chat template).
+        builtin = client.completions.create(model=CHAT_MODEL, prompt="The capital of France is",
+                                            max_tokens=8, temperature=0)
+        assert "Paris" in builtin.choices[0].text
         with pytest.raises(openai.BadRequestError) as caught:
-            client.completions.create(model=CHAT_MODEL, prompt="The capital of France is")
-        assert "/v1/chat/completions" in assert_openai_error(caught.value, 400, param="model")["message"]
+            client.completions.create(model="all-minilm-l6-v2", prompt="The capital of France is")
+        assert "/v1/embeddings" in assert_openai_error(caught.value, 400, param="model")["message"]
     assert {r["surface"] for r in usage_records(live_server, completion_key, "smol-completion")} \
         == {"openai"}
 

@@ -37,6 +37,11 @@ class VersionInfo:
     created_at: datetime
     aliases: list[str] = field(default_factory=list)
 
+    def serves(self, task: str) -> bool:
+        """The version's own task, or another its artifact also serves (a chat GGUF also serves
+        raw completion)."""
+        return task == self.task or task in self.config.get("tasks", ())
+
     @property
     def key(self) -> tuple[str, str, int]:
         return (self.tenant, self.model, self.version)

@@ -100,18 +100,21 @@ class RuntimeManager:
         *,
         ref: str | int | None = None,
         surface: str = "native",
+        task: str | None = None,
     ) -> PredictResult:
+        """Run ``inputs`` through a version; ``task`` asks for another task the version also
+        serves (e.g. completion on a chat model)."""
         principal.require(Scope.PREDICT)
         version = await asyncio.to_thread(self.registry.resolve, principal.tenant, name, ref)
         started = time.perf_counter()
         predictions: list[Prediction] = []
         status = "ok"
         try:
-            task = get_task(version.task)
-            items, params = await self._check(task, inputs, parameters, version)
+            spec = _task_for(version, task)
+            items, params = await self._check(spec, inputs, parameters, version)
             loaded = await self.ensure_loaded(version)
             loaded.last_used = time.monotonic()
-            if task.streaming:
+            if spec.streaming:
                 predictions = list(await asyncio.gather(
                     *(self._collect(loaded, item, params) for item in items)
                 ))
@@ -141,6 +144,7 @@ class RuntimeManager:
         *,
         ref: str | int | None = None,
         surface: str = "native",
+        task: str | None = None,
     ) -> tuple[VersionInfo, AsyncIterator[StreamEvent]]:
         """Validate, load and start one generation; errors before the first event are raised
         here (so they become HTTP statuses), later ones end the stream. One usage row is written
@@ -149,10 +153,10 @@ class RuntimeManager:
         version = await asyncio.to_thread(self.registry.resolve, principal.tenant, name, ref)
         started = time.perf_counter()
         try:
-            task = get_task(version.task)
-            if not task.streaming:
-                raise Invalid(f"model {name!r} (task {task.name}) does not generate text")
-            [checked], params = await self._check(task, [item], parameters, version)
+            spec = _task_for(version, task)
+            if not spec.streaming:
+                raise Invalid(f"model {name!r} (task {spec.name}) does not generate text")
+            [checked], params = await self._check(spec, [item], parameters, version)
             loaded = await self.ensure_loaded(version)
             loaded.last_used = time.monotonic()
             events = self._streaming(loaded).stream(checked, params)
@@ -307,6 +311,13 @@ class RuntimeManager:
                 idle = now - loaded.last_used
                 if idle > self.settings.idle_unload_s and not loaded.busy:
                     await self.unload(key)
+
+
+def _task_for(version: VersionInfo, task: str | None) -> Task:
+    if task is not None and not version.serves(task):
+        raise Invalid(f"model {version.model!r} serves task {version.task!r}, not {task!r}",
+                      details={"field": "model"})
+    return get_task(task or version.task)
 
 
 def _usage_summary(predictions: list[Prediction], latency_ms: float) -> dict[str, Any]:

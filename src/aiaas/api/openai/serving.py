@@ -73,7 +73,7 @@ async def resolve(services: Services, principal: Principal, model: str, task: st
     """The version ``model`` names, checked to serve ``task`` (a 400 naming the right route)."""
     name, ref = split_model(model)
     version = await asyncio.to_thread(services.registry.resolve, principal.tenant, name, ref)
-    if version.task != task:
+    if not version.serves(task):
         hint = f"; use {ROUTE_OF[version.task]}" if version.task in ROUTE_OF else ""
         raise Invalid(f"model {model!r} is a {version.task} model, not a {task} model{hint}",
                       details={"field": "model"})
@@ -227,7 +227,8 @@ async def open_generation(services: Services, principal: Principal, model: str, 
     version = await resolve(services, principal, model, task)
     with fields_renamed(GENERATION_RENAMES):
         _, events = await services.runtime.open_stream(
-            principal, version.model, item, parameters, ref=version.version, surface="openai")
+            principal, version.model, item, parameters, ref=version.version, surface="openai",
+            task=task)
     return events
 
 

@@ -32,7 +32,9 @@ class _GenerationTask(Task):
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
         """What detection found (GGUF file name, context length); ``max_tokens_limit`` may be
         set in a version's config, else ``MAX_TOKENS_LIMIT`` applies."""
-        return dict(detected.config)
+        config = dict(detected.config)
+        config["tasks"] = [task for task in detected.tasks if task in ("chat", "completion")]
+        return config
 
     def output_schema(self, config: dict[str, Any]) -> dict[str, Any]:
         return {"type": "object", "required": ["text", "finish_reason"], "properties": {
