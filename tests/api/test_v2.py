@@ -390,3 +390,26 @@ def test_tasks_without_tensors_have_metadata_but_no_inference(live_server: LiveS
         message = "task text2text is not served over V2 (model 'rewriter'); use the native predict API"
         assert v2_error(http.get("/v2/models/rewriter/ready"), 400) == message
         assert v2_error(http.post("/v2/models/rewriter/infer", json=TEXT_BODY), 400) == message
+
+
+async def test_oversized_body_is_413_in_v2_shape(api: Any) -> None:
+    limit = api.services.settings.max_body_bytes
+    response = await api.client.post("/v2/models/anything/infer", content=b" " * (limit + 1),
+                                      headers={**api.auth(), "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"error": f"request body exceeds the limit of {limit} bytes"}
+    native = await api.client.post("/api/v1/models/anything/predict", content=b" " * (limit + 1),
+                                   headers={**api.auth(), "Content-Type": "application/json"})
+    assert native.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_predict_only_keys_read_metadata(api: Any, tiny_model_archive: bytes) -> None:
+    writer = api.new_key("meta")
+    assert (await api.client.post("/api/v1/models/iris/versions", content=tiny_model_archive,
+                                  headers=api.auth(writer))).status_code == 201
+    predict_only = api.new_key("meta", scopes=["predict"])
+    metadata = await api.client.get("/v2/models/iris", headers=api.auth(predict_only))
+    assert metadata.status_code == 200, metadata.text
+    assert [t["name"] for t in metadata.json()["inputs"]] == ["input"]
+    neither = api.new_key("meta", scopes=["models:write"])
+    assert (await api.client.get("/v2/models/iris", headers=api.auth(neither))).status_code == 403

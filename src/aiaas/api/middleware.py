@@ -48,7 +48,7 @@ class RequestContext:
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(send, rid, limit)
+            await self._reject(send, rid, limit, v2=scope["path"].startswith("/v2/"))
             request_id.reset(token)
             self._observe(scope, 413, started)
             return
@@ -79,11 +79,12 @@ class RequestContext:
             self._observe(scope, status, started)
             request_id.reset(token)
 
-    async def _reject(self, send: Send, rid: str, limit: int) -> None:
-        body = json.dumps(error_body(
-            "payload_too_large", f"request body exceeds the limit of {limit} bytes",
-            {"limit": limit},
-        )).encode()
+    async def _reject(self, send: Send, rid: str, limit: int, *, v2: bool) -> None:
+        """413 before the app runs; the Open Inference Protocol's error shape on ``/v2`` (the
+        OpenAI surface reshapes its own in ``OpenAIErrorShape``)."""
+        message = f"request body exceeds the limit of {limit} bytes"
+        body = json.dumps({"error": message} if v2 else error_body(
+            "payload_too_large", message, {"limit": limit})).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"x-request-id", rid.encode()), (b"connection", b"close"),
