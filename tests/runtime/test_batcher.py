@@ -112,3 +112,11 @@ async def test_cancelled_request_is_skipped() -> None:
     await first
     await batcher.stop()
     assert [2] not in backend.batches
+
+
+async def test_exclusive_requests_never_share_a_batch() -> None:
+    backend = SlowDoubler()
+    batcher = make(backend)
+    await asyncio.gather(*(batcher.submit([i], {}, exclusive=True) for i in range(4)))
+    await batcher.stop()
+    assert sorted(backend.batches) == [[0], [1], [2], [3]]

@@ -72,7 +72,9 @@ class Batcher:
     async def run_in_worker(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 
-    async def submit(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+    async def submit(self, items: list[Any], parameters: dict[str, Any], *,
+                     exclusive: bool = False) -> list[Prediction]:
+        """Queue one request; ``exclusive`` keeps it out of other requests' batches."""
         if len(self._queue) >= self.max_queue:
             raise Overloaded(
                 f"model {self.name!r} has {len(self._queue)} requests queued; try again shortly",
@@ -80,6 +82,8 @@ class Batcher:
             )
         future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
         key = tuple(sorted((k, repr(v)) for k, v in parameters.items()))
+        if exclusive:
+            key += (("#request", str(id(future))),)
         self._queue.append(_Request(items, parameters, key, future))
         self._on_depth(len(self._queue))
         self._wake.set()

@@ -119,7 +119,8 @@ class RuntimeManager:
                     *(self._collect(loaded, item, params) for item in items)
                 ))
             else:
-                predictions = await loaded.batcher.submit(items, params)
+                predictions = await loaded.batcher.submit(items, params,
+                                                          exclusive=not spec.shares_batches)
             loaded.last_used = time.monotonic()
         except BaseException as exc:
             status = self._status_of(exc, version)

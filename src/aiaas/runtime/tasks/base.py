@@ -46,6 +46,8 @@ class Task(ABC):
     unit: str = "items"
     streaming: bool = False
     """True for generative tasks: the backend streams (``StreamingBackend``), no batcher."""
+    shares_batches: bool = True
+    """False when one request's items must never share a backend call with another's."""
     heavy_check: bool = False
     """True when checking an input decodes it (images, audio): the check then runs on a
     worker thread, never on the event loop."""

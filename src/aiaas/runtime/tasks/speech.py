@@ -19,7 +19,6 @@ Usage: ``audio_seconds`` per item (the decoded length).
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -40,9 +39,6 @@ MULTILINGUAL_VOCABULARY = 51865
 PARAMETERS = ("language", "timestamps", "beam_size", "temperature", "prompt")
 _BASE64 = {"type": "string", "contentEncoding": "base64",
            "description": "a WAV, FLAC, MP3 or Ogg audio file, base64-encoded"}
-# Each request is its own batch: Whisper transcribes items one by one anyway, and a clip that
-# only fails while decoding (on the worker) must fail its own request, not others batched with it.
-_requests = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +50,9 @@ class SpeechItem:
 class SpeechRecognitionTask(Task):
     name = "speech-recognition"
     unit = "audio_seconds"
+    # Whisper transcribes items one by one anyway, and a clip that only fails while decoding (on
+    # the worker) must fail its own request, not others batched with it.
+    shares_batches = False
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
         multilingual = vocabulary_size(source) >= MULTILINGUAL_VOCABULARY
@@ -145,8 +144,7 @@ class SpeechRecognitionTask(Task):
         if language is not None and not isinstance(language, str):
             raise _parameter("language", "must be a language code such as 'en'")
         return {"language": language, "timestamps": timestamps, "beam_size": beam,
-                "temperature": float(temperature), "prompt": prompt or None,
-                "request": next(_requests)}
+                "temperature": float(temperature), "prompt": prompt or None}
 
 
 def check_language(value: Any, config: dict[str, Any], where: str) -> str:
