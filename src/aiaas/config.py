@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(
         default=600, gt=0, description="Longest audio input, in seconds (checked before decoding)."
     )
+    max_tokens: int = Field(
+        default=1024, gt=0, description="Most tokens one generation may ask for (max_tokens)."
+    )
 
     max_batch_size: int = Field(default=64, gt=0)
     batch_wait_ms: float = Field(
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")
 
     builtin_models: bool = True
+    embedded_worker: bool = Field(
+        default=True, description="Start one training worker process with the server."
+    )
+    job_heartbeat_s: float = Field(
+        default=2.0, gt=0, description="Training heartbeat interval; 5 missed beats fail the job."
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

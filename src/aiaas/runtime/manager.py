@@ -62,7 +62,8 @@ class RuntimeManager:
         self.usage = usage
         self.metrics = metrics
         self.limits = Limits(settings.max_inputs, settings.max_input_chars,
-                             settings.max_image_pixels, settings.max_audio_seconds)
+                             settings.max_image_pixels, settings.max_audio_seconds,
+                             settings.max_tokens)
         self._loaded: dict[VersionKey, LoadedModel] = {}
         self._locks: dict[VersionKey, asyncio.Lock] = {}
         self._reaper: asyncio.Task[None] | None = None

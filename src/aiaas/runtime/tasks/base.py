@@ -19,6 +19,7 @@ class Limits:
     max_input_chars: int
     max_image_pixels: int = 40_000_000
     max_audio_seconds: float = 600.0
+    max_tokens: int = 1024
 
 
 @dataclass(frozen=True, slots=True)

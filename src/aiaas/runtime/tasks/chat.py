@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.generation.params import MAX_TOKENS_LIMIT, check_generation_parameters
+from aiaas.runtime.generation.params import check_generation_parameters
 from aiaas.runtime.tasks.base import Limits, Task, item_error
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class _GenerationTask(Task):
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
         """What detection found (GGUF file name, context length); ``max_tokens_limit`` may be
-        set in a version's config, else ``MAX_TOKENS_LIMIT`` applies."""
+        set in a version's config, else ``AIAAS_MAX_TOKENS`` applies."""
         config = dict(detected.config)
         config["tasks"] = [task for task in detected.tasks if task in ("chat", "completion")]
         return config
@@ -53,7 +53,7 @@ class _GenerationTask(Task):
         if not isinstance(parameters, dict):
             raise Invalid("'parameters' must be an object", details={"field": "parameters"})
         items, _ = super().check(inputs, {}, config, limits)
-        limit = int(config.get("max_tokens_limit", MAX_TOKENS_LIMIT))
+        limit = int(config.get("max_tokens_limit", limits.max_tokens))
         return items, check_generation_parameters(parameters, max_tokens_limit=limit)
 
 
