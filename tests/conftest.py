@@ -69,7 +69,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url, builtin_models=False,
-                    log_json=False)
+                    embedded_worker=False, log_json=False)
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ class LiveServer:
 def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
     port = free_port()
     env = {**os.environ, "AIAAS_DATA_DIR": str(data_dir), "AIAAS_PORT": str(port),
-           "AIAAS_HOST": "127.0.0.1", **env_overrides}
+           "AIAAS_HOST": "127.0.0.1", "AIAAS_EMBEDDED_WORKER": "false", **env_overrides}
     log = (data_dir.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "aiaas.api.app:app_from_env",

@@ -6,7 +6,10 @@ No HTTP here. The API, the CLI's offline commands and the tests all start from `
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry
 from aiaas.registry.store import ArtifactStore
 from aiaas.runtime.manager import RuntimeManager
+from aiaas.training.jobs import JobService
 from aiaas.usage.service import UsageService
 
 log = logging.getLogger("aiaas")
@@ -33,6 +37,26 @@ def sweep_staging(tmp_dir: Path, older_than_s: float = STALE_STAGING_S) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start the embedded training worker (``aiaas.training.worker``) as a separate process; it
+    exits by itself when this process is gone. The database URL travels in the environment,
+    not on the command line, where ``ps`` would show a password."""
+    command = [sys.executable, "-m", "aiaas.training.worker", "--data-dir", str(settings.data_dir),
+               "--heartbeat-s", str(settings.job_heartbeat_s), "--parent-pid", str(os.getpid())]
+    env = {**os.environ, "AIAAS_DATABASE_URL": settings.sqlalchemy_url}
+    return subprocess.Popen(command, env=env)  # noqa: S603  (our own module, no shell)
+
+
+def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """SIGTERM (the worker marks a job in hand failed and exits), then SIGKILL after a timeout."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -42,6 +66,8 @@ class Services:
     usage: UsageService
     metrics: Metrics
     runtime: RuntimeManager
+    jobs: JobService
+    worker_process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -53,7 +79,8 @@ class Services:
         usage = UsageService(db)
         metrics = Metrics()
         runtime = RuntimeManager(settings, registry, usage, metrics)
-        return cls(settings, db, KeyService(db), registry, usage, metrics, runtime)
+        jobs = JobService(db, settings.data_dir)
+        return cls(settings, db, KeyService(db), registry, usage, metrics, runtime, jobs)
 
     async def start(self) -> None:
         import asyncio
@@ -65,8 +92,15 @@ class Services:
         await asyncio.to_thread(sweep_staging, self.settings.tmp_dir)
         self.usage.start()
         await self.runtime.start()
+        if self.settings.embedded_worker:
+            self.worker_process = start_worker(self.settings)
 
     async def stop(self) -> None:
+        if self.worker_process is not None:
+            import asyncio
+
+            await asyncio.to_thread(stop_worker, self.worker_process)
+            self.worker_process = None
         await self.runtime.stop()
         self.usage.stop()
         self.db.dispose()

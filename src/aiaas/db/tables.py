@@ -133,3 +133,6 @@ class UsageRecord(Base):
     audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(64))
+
+
+from aiaas.db import training_tables as _training_tables  # noqa: E402, F401  (one metadata)

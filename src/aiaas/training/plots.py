@@ -1,0 +1,89 @@
+"""Evaluation plots drawn to PNG with matplotlib's Agg backend (no display, thread-safe figures).
+
+Each function writes one file and returns its path. Names used by jobs: ``confusion_matrix``,
+``roc_curve``, ``training_curve``, ``predicted_vs_actual``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _figure(size: tuple[float, float] = (6.0, 5.0)) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, dpi=100)
+
+
+def _save(figure: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path
+
+
+def confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path) -> Path:
+    """Rows are true labels, columns predicted ones; each cell shows its count."""
+    values = np.asarray(matrix)
+    size = max(5.0, 0.5 * len(labels) + 3)
+    figure = _figure((size, size * 0.85))
+    axes = figure.add_subplot()
+    image = axes.imshow(values, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title("Confusion matrix (test split)")
+    threshold = values.max() / 2 if values.size else 0
+    for (row, column), count in np.ndenumerate(values):
+        axes.text(column, row, str(count), ha="center", va="center",
+                  color="white" if count > threshold else "black")
+    return _save(figure, path)
+
+
+def roc_curve(y_true: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], auc: float,
+              path: Path) -> Path:
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    fpr, tpr, _ = sk_roc_curve(y_true, scores)
+    figure = _figure()
+    axes = figure.add_subplot()
+    axes.plot(fpr, tpr, label=f"ROC (AUC = {auc:.3f})")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    axes.set_xlabel("false positive rate")
+    axes.set_ylabel("true positive rate")
+    axes.set_title("ROC curve (test split)")
+    axes.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def training_curve(curves: dict[str, list[float]], path: Path) -> Path:
+    """One line per named series over boosting stages (or epochs)."""
+    figure = _figure((7.0, 4.5))
+    axes = figure.add_subplot()
+    for name, values in curves.items():
+        axes.plot(range(1, len(values) + 1), values, label=name)
+    axes.set_xlabel("step")
+    axes.set_title("Training curve")
+    axes.legend()
+    return _save(figure, path)
+
+
+def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any],
+                        path: Path) -> Path:
+    figure = _figure()
+    axes = figure.add_subplot()
+    axes.scatter(y_true, y_pred, s=12, alpha=0.7)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    axes.plot([low, high], [low, high], linestyle="--", color="grey")
+    axes.set_xlabel("actual")
+    axes.set_ylabel("predicted")
+    axes.set_title("Predicted vs actual (test split)")
+    return _save(figure, path)

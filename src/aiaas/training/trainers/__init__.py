@@ -1,0 +1,1 @@
+"""Trainers: one module per family of models (tabular first)."""

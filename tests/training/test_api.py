@@ -1,0 +1,179 @@
+"""Training through the HTTP API with the embedded worker running as a separate process."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn import metrics as sk
+
+from aiaas.training import datasets
+from tests.conftest import Api
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+async def _follow(api: Api, job_id: str, key: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Read the job's SSE stream to its end; return (event type, data) pairs."""
+    response = await api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.auth(key))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = []
+    for block in response.text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def _records(split: datasets.Split, names: list[str]) -> list[dict[str, float]]:
+    return [{n: float(v) for n, v in zip(names, row, strict=True)} for row in split.x_test]
+
+
+async def _train(api: Api, **body: Any) -> dict[str, Any]:
+    response = await api.client.post("/api/v1/jobs", json=body, headers=api.auth())
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["status"] == "queued"
+    events = await _follow(api, job["id"])
+    assert events[0] == ("status", {"status": "queued", "time": events[0][1]["time"]})
+    final_type, final = events[-1]
+    assert final_type == "status" and final["status"] in {"succeeded", "failed", "cancelled"}
+    shown = (await api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth())).json()
+    assert shown["status"] == final["status"], shown
+    shown["events"] = events
+    return shown
+
+
+async def test_breast_cancer_auto_trains_evaluates_serves_and_plots(train_api: Api) -> None:
+    job = await _train(train_api, task="tabular-classification", dataset="builtin:breast_cancer",
+                       name="cancer", params={"algorithm": "auto", "seed": 0},
+                       promote_if="accuracy>=0.95")
+    assert job["status"] == "succeeded", job
+    metrics, result = job["metrics"], job["result"]
+    assert metrics["accuracy"] >= 0.95
+    assert set(result["cv_scores"]) == {"logistic", "random_forest", "gradient_boosting"}
+    assert result["algorithm"] == max(result["cv_scores"], key=result["cv_scores"].get)
+    assert result["promoted"] is True and result["promotion_reason"].startswith("accuracy 0.9")
+    assert ">= 0.95" in result["promotion_reason"]
+    stages = [data["stage"] for kind, data in job["events"] if kind == "progress"]
+    assert stages[0] == "split" and "cross_validation" in stages and stages[-1] == "evaluated"
+    assert any("eta_s" in data for _, data in job["events"])
+
+    data = datasets.load("builtin:breast_cancer")
+    split = datasets.split(data, seed=0)
+    assert result["split"]["test"] == len(split.y_test) == metrics["samples"]
+    response = await train_api.client.post(
+        "/api/v1/models/cancer/predict", headers=train_api.auth(),
+        json={"inputs": _records(split, data.feature_names)},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == job["version"] == 1
+    outputs = response.json()["outputs"]
+    predicted = np.asarray([out["label"] for out in outputs])
+    labels = metrics["confusion_matrix"]["labels"]
+    scores = np.asarray([out["probabilities"][labels[1]] for out in outputs])
+    assert metrics["accuracy"] == sk.accuracy_score(split.y_test, predicted)
+    assert metrics["f1_macro"] == sk.f1_score(split.y_test, predicted, average="macro")
+    assert metrics["precision_macro"] == sk.precision_score(split.y_test, predicted, average="macro")
+    assert metrics["recall_macro"] == sk.recall_score(split.y_test, predicted, average="macro")
+    assert metrics["confusion_matrix"]["matrix"] == sk.confusion_matrix(
+        split.y_test, predicted, labels=labels).tolist()
+    assert metrics["roc_auc"] == pytest.approx(sk.roc_auc_score(split.y_test == labels[1], scores),
+                                               abs=1e-6)
+    per_class = sk.f1_score(split.y_test, predicted, average=None, labels=labels)
+    assert [metrics["per_class"][label]["f1"] for label in labels] == per_class.tolist()
+
+    version = (await train_api.client.get("/api/v1/models/cancer/versions/1",
+                                          headers=train_api.auth())).json()
+    assert version["metrics"]["test_accuracy"] == metrics["accuracy"]
+
+    assert set(result["plots"]) == {"confusion_matrix", "roc_curve"}
+    for name in result["plots"]:
+        png = await train_api.client.get(f"/api/v1/jobs/{job['id']}/plots/{name}.png",
+                                         headers=train_api.auth())
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        assert png.content.startswith(PNG_SIGNATURE)
+        with Image.open(io.BytesIO(png.content)) as image:
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 0 and image.size[1] > 0
+    missing = await train_api.client.get(f"/api/v1/jobs/{job['id']}/plots/training_curve.png",
+                                         headers=train_api.auth())
+    assert missing.status_code == 404
+
+    logs = await train_api.client.get(f"/api/v1/jobs/{job['id']}/logs", headers=train_api.auth())
+    assert "cross_validation" in logs.text and "succeeded" in logs.text
+
+
+async def test_diabetes_regression_reports_sklearn_metrics(train_api: Api) -> None:
+    job = await _train(train_api, task="tabular-regression", dataset="builtin:diabetes",
+                       name="diabetes", params={"algorithm": "gradient_boosting", "n_estimators": 30,
+                                                "seed": 3}, promote_if="rmse<=1")
+    assert job["status"] == "succeeded", job
+    result, metrics = job["result"], job["metrics"]
+    assert result["promoted"] is False and result["promotion_reason"].startswith("not rmse")
+    assert set(result["plots"]) == {"predicted_vs_actual", "training_curve"}
+    data = datasets.load("builtin:diabetes")
+    split = datasets.split(data, seed=3)
+    response = await train_api.client.post(
+        "/api/v1/models/diabetes/predict", headers=train_api.auth(),
+        json={"inputs": _records(split, data.feature_names)},
+    )
+    predicted = np.asarray([out["value"] for out in response.json()["outputs"]])
+    # The served ONNX tree ensemble sums in float32 over a thread-dependent order: the served
+    # values may differ from the worker's in the 7th digit, not more.
+    assert metrics["mae"] == pytest.approx(sk.mean_absolute_error(split.y_test, predicted), rel=1e-6)
+    assert metrics["rmse"] == pytest.approx(sk.root_mean_squared_error(split.y_test, predicted),
+                                            rel=1e-6)
+    assert metrics["r2"] == pytest.approx(sk.r2_score(split.y_test, predicted), rel=1e-6)
+    assert metrics["samples"] == len(split.y_test)
+
+
+BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
+    ({"dataset": "builtin:nope"}, "unknown dataset 'builtin:nope'"),
+    ({"dataset": "/etc/passwd"}, "unknown dataset"),
+    ({"params": {"algorithm": "svm"}}, "params.algorithm"),
+    ({"params": {"algorithm": "linear"}}, "'linear' does not fit tabular-classification"),
+    ({"params": {"n_estimators": 0}}, "params.n_estimators"),
+    ({"params": {"bogus": 1}}, "params.bogus"),
+    ({"promote_if": "__import__('os')"}, "promote_if"),
+    ({"promote_if": "rmse<=3"}, "unknown metric 'rmse'"),
+    ({"dataset": "builtin:diabetes"}, "is for tabular-regression, not tabular-classification"),
+    ({"task": "image-classification"}, "unknown task"),
+    ({"name": "bad name!"}, "name"),
+]
+
+
+async def test_bad_requests_name_the_problem(train_api: Api) -> None:
+    for body, named in BAD_REQUESTS:
+        request = {"task": "tabular-classification", "dataset": "builtin:iris", "name": "m", **body}
+        response = await train_api.client.post("/api/v1/jobs", json=request, headers=train_api.auth())
+        assert response.status_code == 422, (body, response.text)
+        assert named in response.json()["error"]["message"], body
+    assert (await train_api.client.get("/api/v1/jobs", headers=train_api.auth())).json() == {"jobs": []}
+
+
+async def test_keys_scopes_and_tenants(train_api: Api) -> None:
+    assert (await train_api.client.get("/api/v1/jobs")).status_code == 401
+    reader = train_api.new_key(scopes=["models:read"])
+    forbidden = await train_api.client.post("/api/v1/jobs", headers=train_api.auth(reader), json={
+        "task": "tabular-classification", "dataset": "builtin:iris", "name": "m"})
+    assert forbidden.status_code == 403
+    job = (await train_api.client.post("/api/v1/jobs", headers=train_api.auth(), json={
+        "task": "tabular-classification", "dataset": "builtin:iris", "name": "iris",
+        "params": {"algorithm": "logistic"}})).json()
+    other = train_api.new_key(tenant="other")
+    for method, path in (("GET", ""), ("GET", "/events"), ("GET", "/logs"), ("POST", "/cancel"),
+                         ("GET", "/plots/confusion_matrix.png")):
+        response = await train_api.client.request(method, f"/api/v1/jobs/{job['id']}{path}",
+                                                  headers=train_api.auth(other))
+        assert response.status_code == 404, (path, response.text)
+    assert (await train_api.client.get("/api/v1/jobs", headers=train_api.auth(other))).json() == {
+        "jobs": []}
+    events = await _follow(train_api, job["id"], reader)
+    assert events[-1][1]["status"] == "succeeded"
+    listed = (await train_api.client.get("/api/v1/jobs", headers=train_api.auth(reader))).json()
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]]
