@@ -3,9 +3,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.client.conftest import write_speech
 
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
@@ -30,3 +33,9 @@ def aiaas(live_server: LiveServer, cli_key: str) -> RunCli:
                               capture_output=True, text=True, timeout=120)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WAV of ``tests.client.conftest.SPEECH_TEXT`` made with espeak-ng."""
+    return write_speech(tmp_path_factory.mktemp("speech") / "out.wav")

@@ -2,6 +2,9 @@
 
 Remote commands take ``--url``/``--api-key`` (or ``AIAAS_URL``/``AIAAS_API_KEY``); every command
 takes ``--json``. Failures print one ``error: ...`` line on stderr and exit non-zero.
+
+Model families: ``chat`` (streamed, interactive or one-shot), ``transcribe``, ``embed``,
+``classify``; ``predict`` sends raw inputs to any model.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import typer
 
 from aiaas import __version__
 from aiaas.cli import keys, models
+from aiaas.cli.chat import chat
+from aiaas.cli.classify import classify
 from aiaas.cli.common import (
     ApiKeyOption,
     App,
@@ -21,8 +26,10 @@ from aiaas.cli.common import (
     UrlOption,
     client,
 )
+from aiaas.cli.embed import embed
 from aiaas.cli.output import err, out, print_json
 from aiaas.cli.predict import predict
+from aiaas.cli.transcribe import transcribe
 from aiaas.cli.usage import usage
 
 app = App(name="aiaas", help="Self-hosted AI models as a service.", no_args_is_help=True,
@@ -30,6 +37,10 @@ app = App(name="aiaas", help="Self-hosted AI models as a service.", no_args_is_h
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
 app.command()(predict)
+app.command()(chat)
+app.command()(transcribe)
+app.command()(embed)
+app.command()(classify)
 app.command()(usage)
 
 

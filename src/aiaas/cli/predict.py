@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from aiaas.cli.common import ApiKeyOption, JsonOption, UrlOption, client
 from aiaas.cli.output import out, print_json
+from aiaas.cli.results import classification_table, embedding_table
 from aiaas.client import Prediction
 
 
@@ -81,20 +80,9 @@ def render(result: Prediction) -> None:
               f"{usage.latency_ms:.1f} ms")
     outputs = result.outputs
     if outputs and _is_classification(outputs):
-        table = Table("#", "label", "score", "probabilities")
-        for index, output in enumerate(outputs):
-            ranked = sorted((output.get("probabilities") or {}).items(), key=lambda kv: -kv[1])
-            probabilities = ", ".join(f"{label} {p:.3f}" for label, p in ranked[:5])
-            table.add_row(str(index), str(output["label"]), f"{output['score']:.3f}", probabilities)
-        out.print(table)
+        out.print(classification_table(outputs))
     elif outputs and _is_embedding(outputs):
-        table = Table("#", "dims", "norm", "first values")
-        for index, output in enumerate(outputs):
-            vector = output["embedding"]
-            head = ", ".join(f"{x:+.4f}" for x in vector[:5])
-            norm = math.sqrt(sum(x * x for x in vector))
-            table.add_row(str(index), str(len(vector)), f"{norm:.4f}", f"[{head}, ...]")
-        out.print(table)
+        out.print(embedding_table([output["embedding"] for output in outputs]))
     else:
         for index, output in enumerate(outputs):
             out.print(f"{index}: {json.dumps(output, ensure_ascii=False)}", soft_wrap=True)

@@ -5,11 +5,16 @@
     with Client("http://127.0.0.1:8000", api_key="aiaas-...") as client:
         vectors = client.embed(["hello", "world"])
         prediction = client.predict("breast-cancer-diagnosis", [record])
+        answer = client.chat("smollm2-135m-instruct", "What is the capital of France?")
+        with client.chat_stream("smollm2-135m-instruct", history) as stream:
+            for delta in stream:
+                print(delta, end="", flush=True)
+        transcript = client.transcribe("whisper-tiny-en", "meeting.wav")
 
 This package talks HTTP only: it never imports the server.
 """
 
-from aiaas.client._calls import ProgressCallback
+from aiaas.client._calls import Messages, ProgressCallback
 from aiaas.client._client import AsyncClient, Client
 from aiaas.client._errors import (
     AiaasAPIError,
@@ -27,34 +32,47 @@ from aiaas.client._errors import (
 )
 from aiaas.client._models import (
     ApiKey,
+    ChatResult,
+    ChatUsage,
     Classification,
     CreatedKey,
     Health,
+    LabelScore,
     Model,
     ModelVersion,
     Prediction,
     PredictionUsage,
+    Segment,
+    Transcription,
     UsageRecord,
     UsageReport,
     UsageTotals,
     UsageUnits,
     Whoami,
+    Word,
 )
+from aiaas.client._streams import AsyncChatStream, ChatStream
 
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "AiaasAPIError",
     "ApiKey",
+    "AsyncChatStream",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "ChatResult",
+    "ChatStream",
+    "ChatUsage",
     "Classification",
     "Client",
     "ConflictError",
     "CreatedKey",
     "Health",
     "InternalServerError",
+    "LabelScore",
+    "Messages",
     "Model",
     "ModelVersion",
     "NotFoundError",
@@ -64,10 +82,13 @@ __all__ = [
     "PredictionUsage",
     "ProgressCallback",
     "RateLimitError",
+    "Segment",
     "ServiceUnavailableError",
+    "Transcription",
     "UsageRecord",
     "UsageReport",
     "UsageTotals",
     "UsageUnits",
     "Whoami",
+    "Word",
 ]

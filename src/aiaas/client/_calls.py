@@ -7,6 +7,7 @@ except reading an upload's file in chunks, which each client drives in its own w
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,17 +18,22 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from aiaas.client._errors import AiaasAPIError
 from aiaas.client._models import (
     ApiKey,
+    ChatResult,
+    ChatUsage,
     Classification,
     CreatedKey,
     Health,
     Model,
     ModelVersion,
     Prediction,
+    Transcription,
     UsageReport,
     Whoami,
 )
+from aiaas.client._streams import ChatEvents
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -39,6 +45,10 @@ ProgressCallback = Callable[[int, int], object]
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
 DEFAULT_CLASSIFIER = "breast-cancer-diagnosis"
 CHUNK_BYTES = 1024 * 1024
+
+Messages = str | Sequence[Mapping[str, str]]
+"""A conversation: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]`` ending with
+a user message; a lone string is one user message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,32 @@ class Upload:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """A file's bytes sent as one ``file`` part of a multipart predict (images, audio)."""
+
+    name: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How a chat model generates; None leaves the server's default."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: str | Sequence[str] | None = None
+    seed: int | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        values = {"max_tokens": self.max_tokens, "temperature": self.temperature,
+                  "top_p": self.top_p, "seed": self.seed,
+                  "stop": self.stop if self.stop is None or isinstance(self.stop, str) else list(self.stop)}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     """One HTTP exchange. ``retryable``: safe to send again after 429, 503 or a broken connection."""
 
@@ -83,17 +119,29 @@ class Call(Generic[T]):
     json: Any = None
     upload: Upload | None = None
     retryable: bool = True
+    files: list[Media] = field(default_factory=list)
+    form: dict[str, str] = field(default_factory=dict)
+    accept: str | None = None
 
     def then(self, convert: Callable[[T], U]) -> Call[U]:
         """The same request, with ``convert`` applied to the parsed result."""
         parse = self.parse
         return Call(self.method, self.path, lambda response: convert(parse(response)), self.params,
-                    self.json, self.upload, self.retryable)
+                    self.json, self.upload, self.retryable, self.files, self.form, self.accept)
 
     def headers(self) -> dict[str, str]:
-        if self.upload is None:
+        headers = {"Accept": self.accept} if self.accept else {}
+        if self.upload is not None:
+            headers |= {"Content-Type": "application/octet-stream",
+                        "Content-Length": str(self.upload.size)}
+        return headers
+
+    def multipart(self) -> dict[str, Any]:
+        """``files``/``data`` arguments for httpx when the body is multipart, else nothing."""
+        if not self.files:
             return {}
-        return {"Content-Type": "application/octet-stream", "Content-Length": str(self.upload.size)}
+        return {"files": [("file", (media.name, media.data, media.content_type)) for media in self.files],
+                "data": self.form}
 
 
 def _one(cls: type[M]) -> Callable[[httpx.Response], M]:
@@ -172,17 +220,84 @@ def predict(name: str, inputs: Sequence[Any], *, parameters: Mapping[str, Any] |
     return Call("POST", path, _one(Prediction), json=body)
 
 
+def outputs_with(result: Prediction, key: str, task: str) -> list[dict[str, Any]]:
+    """The outputs, checked to be objects holding ``key``: what a ``task`` model returns."""
+    outputs = result.outputs
+    if not all(isinstance(output, dict) and key in output for output in outputs):
+        raise AiaasAPIError(f"model {result.model!r} did not answer with {key!r}: it is not a {task} "
+                            f"model", code="unexpected_output")
+    return outputs
+
+
 def embed(texts: str | Sequence[str], *, model: str) -> Call[list[list[float]]]:
     items = [texts] if isinstance(texts, str) else list(texts)
     return predict(model, items, parameters=None, version=None).then(
-        lambda result: [[float(x) for x in output["embedding"]] for output in result.outputs])
+        lambda result: [[float(x) for x in output["embedding"]]
+                        for output in outputs_with(result, "embedding", "embedding")])
 
 
-def classify(records: Mapping[str, float] | Sequence[Mapping[str, float] | Sequence[float]], *,
-             model: str) -> Call[list[Classification]]:
-    items = [records] if isinstance(records, Mapping) else list(records)
-    return predict(model, items, parameters=None, version=None).then(
-        lambda result: [Classification.model_validate(output) for output in result.outputs])
+def _items(value: Any, lone: tuple[type, ...]) -> list[Any]:
+    return [value] if isinstance(value, lone) else list(value)
+
+
+def classify(inputs: Any, *, model: str, top_k: int | None) -> Call[list[Classification]]:
+    """Tabular records (mappings or value lists), texts, or images (``Media``, sent multipart);
+    a lone record, text or image counts as one input. Images cannot be mixed with the rest."""
+    items = _items(inputs, (Mapping, str, Media))
+    parameters = {} if top_k is None else {"top_k": top_k}
+    images = [item for item in items if isinstance(item, Media)]
+    if not images:
+        call = predict(model, items, parameters=parameters, version=None)
+    elif len(images) == len(items):
+        call = Call("POST", _model_path(model, "predict"), _one(Prediction), files=images,
+                    form={"parameters": json.dumps(parameters)})
+    else:
+        raise ValueError("classify: images cannot be sent together with records or texts")
+    return call.then(lambda result: [Classification.model_validate(output)
+                                     for output in outputs_with(result, "label", "classification")])
+
+
+def chat_messages(messages: Messages) -> list[dict[str, str]]:
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    return [{"role": str(message["role"]), "content": str(message["content"])} for message in messages]
+
+
+def chat(model: str, messages: Messages, sampling: Sampling) -> Call[ChatResult]:
+    """One answer through native predict (the item is ``{"messages": [...]}``); ``model`` is
+    ``name`` or ``name:ref`` (a version number or alias), as on ``/v1/chat/completions``."""
+    item = {"messages": chat_messages(messages)}
+
+    def answer(result: Prediction) -> ChatResult:
+        [output] = outputs_with(result, "text", "chat")
+        return ChatResult(model=result.model, text=str(output["text"]),
+                          finish_reason=output.get("finish_reason"),
+                          usage=ChatUsage.of(result.usage.prompt_tokens, result.usage.completion_tokens))
+
+    name, _, ref = model.partition(":")
+    return predict(name, [item], parameters=sampling.parameters(), version=ref or None).then(answer)
+
+
+def chat_stream(model: str, messages: Messages, sampling: Sampling) -> Call[ChatEvents]:
+    """A streamed answer through ``/v1/chat/completions``; the parse only checks the headers:
+    the events are read as they arrive (``ChatStream``). Sent again only on 429/503."""
+    body = {"model": model, "messages": chat_messages(messages), "stream": True,
+            "stream_options": {"include_usage": True}, **sampling.parameters()}
+    return Call("POST", "/v1/chat/completions",
+                lambda response: ChatEvents(model, response.headers.get("x-request-id")),
+                json=body, accept="text/event-stream")
+
+
+def transcribe(model: str, audio: Media, *, language: str | None,
+               timestamps: bool) -> Call[Transcription]:
+    """The audio file uploaded as is (multipart), transcribed by a speech-recognition model."""
+    parameters: dict[str, Any] = {"timestamps": timestamps}
+    if language is not None:
+        parameters["language"] = language
+    call = Call("POST", _model_path(model, "predict"), _one(Prediction), files=[audio],
+                form={"parameters": json.dumps(parameters)})
+    return call.then(lambda result: Transcription.model_validate(
+        outputs_with(result, "segments", "speech-recognition")[0]))
 
 
 def create_key(name: str, *, tenant: str | None, scopes: Sequence[str] | None, admin: bool,

@@ -17,22 +17,35 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from aiaas.client import _calls
-from aiaas.client._calls import DEFAULT_CLASSIFIER, DEFAULT_EMBEDDER, Call, ProgressCallback
+from aiaas.client._calls import (
+    DEFAULT_CLASSIFIER,
+    DEFAULT_EMBEDDER,
+    Call,
+    Messages,
+    ProgressCallback,
+    Sampling,
+)
 from aiaas.client._errors import AiaasAPIError
 from aiaas.client._models import (
     ApiKey,
+    ChatResult,
     Classification,
     CreatedKey,
     Health,
     Model,
     ModelVersion,
     Prediction,
+    Transcription,
     UsageReport,
     Whoami,
 )
+from aiaas.client._streams import AsyncChatStream, ChatStream
 from aiaas.client._transport import (
     ClientSettings,
+    MediaSource,
     prepare_archive,
+    read_classify_inputs,
+    read_media,
     request_options,
     result_of,
     retry_delay,
@@ -41,6 +54,8 @@ from aiaas.client._transport import (
 T = TypeVar("T")
 Record = Mapping[str, float] | Sequence[float]
 PathLike = str | os.PathLike[str]
+ClassifyInput = Record | str | bytes | os.PathLike[str]
+"""A tabular record, a text, or an image (``os.PathLike``, bytes or a binary file object)."""
 
 
 class Client:
@@ -68,6 +83,23 @@ class Client:
             try:
                 body = call.upload.chunks() if call.upload else None
                 return result_of(call, self._http.request(**request_options(call), content=body))
+            except (httpx.TransportError, AiaasAPIError) as exc:
+                time.sleep(retry_delay(self._settings, call, exc, attempt))
+                attempt += 1
+
+    def _open(self, call: Call[T]) -> tuple[T, httpx.Response]:
+        """Like ``_send``, for a response whose body is read later, as it arrives."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(self._http.build_request(**request_options(call)), stream=True)
+                try:
+                    if response.is_error:
+                        response.read()
+                    return result_of(call, response), response
+                except BaseException:
+                    response.close()
+                    raise
             except (httpx.TransportError, AiaasAPIError) as exc:
                 time.sleep(retry_delay(self._settings, call, exc, attempt))
                 attempt += 1
@@ -141,10 +173,41 @@ class Client:
         """One embedding per text (a lone string counts as one text)."""
         return self._send(_calls.embed(texts, model=model))
 
-    def classify(self, records: Mapping[str, float] | Sequence[Record], *,
-                 model: str = DEFAULT_CLASSIFIER) -> list[Classification]:
-        """Classify records: feature name -> number mappings, or lists of values in feature order."""
-        return self._send(_calls.classify(records, model=model))
+    def classify(self, inputs: ClassifyInput | Sequence[ClassifyInput], *,
+                 model: str = DEFAULT_CLASSIFIER, top_k: int | None = None) -> list[Classification]:
+        """Classify tabular records (feature name -> number mappings, or value lists in feature
+        order), texts (``str``), or images (paths as ``os.PathLike``, bytes or binary file
+        objects, uploaded as multipart). A lone record, text or image is one input. ``top_k``:
+        how many best labels text and image models list (tabular models take no parameters)."""
+        return self._send(_calls.classify(read_classify_inputs(inputs), model=model, top_k=top_k))
+
+    def chat(self, model: str, messages: Messages, *, max_tokens: int | None = None,
+             temperature: float | None = None, top_p: float | None = None,
+             stop: str | Sequence[str] | None = None, seed: int | None = None) -> ChatResult:
+        """One answer from a chat model to ``messages`` (``[{"role", "content"}, ...]`` ending
+        with the user's; a lone string is one user message). Pass the whole history each turn.
+        ``model`` may name a version: ``"name:2"``, ``"name:production"``.
+        ``temperature=0`` answers deterministically; ``seed`` fixes sampling otherwise."""
+        sampling = Sampling(max_tokens, temperature, top_p, stop, seed)
+        return self._send(_calls.chat(model, messages, sampling))
+
+    def chat_stream(self, model: str, messages: Messages, *, max_tokens: int | None = None,
+                    temperature: float | None = None, top_p: float | None = None,
+                    stop: str | Sequence[str] | None = None, seed: int | None = None) -> ChatStream:
+        """Like ``chat``, but the answer arrives as text deltas: iterate the returned
+        ``ChatStream``; then read ``.text``, ``.finish_reason`` and ``.usage``. Errors before the
+        first token raise here. Use ``with`` (or ``close()``) to stop early."""
+        sampling = Sampling(max_tokens, temperature, top_p, stop, seed)
+        events, response = self._open(_calls.chat_stream(model, messages, sampling))
+        return ChatStream(response, events, self.base_url)
+
+    def transcribe(self, model: str, audio: MediaSource, *, language: str | None = None,
+                   timestamps: bool = False) -> Transcription:
+        """Transcribe an audio file (WAV, FLAC, MP3, Ogg): a path, its bytes or a binary file
+        object, uploaded as is. ``language``: a code such as ``"en"`` (default: detected or the
+        model's only one); ``timestamps`` adds per-word times to each segment."""
+        return self._send(_calls.transcribe(model, read_media(audio, "audio"), language=language,
+                                            timestamps=timestamps))
 
     def create_key(self, name: str, *, tenant: str | None = None, scopes: Sequence[str] | None = None,
                    admin: bool = False, expires_at: datetime | None = None) -> CreatedKey:
@@ -187,6 +250,23 @@ class AsyncClient:
             try:
                 body = call.upload.achunks() if call.upload else None
                 return result_of(call, await self._http.request(**request_options(call), content=body))
+            except (httpx.TransportError, AiaasAPIError) as exc:
+                await asyncio.sleep(retry_delay(self._settings, call, exc, attempt))
+                attempt += 1
+
+    async def _open(self, call: Call[T]) -> tuple[T, httpx.Response]:
+        attempt = 0
+        while True:
+            try:
+                request = self._http.build_request(**request_options(call))
+                response = await self._http.send(request, stream=True)
+                try:
+                    if response.is_error:
+                        await response.aread()
+                    return result_of(call, response), response
+                except BaseException:
+                    await response.aclose()
+                    raise
             except (httpx.TransportError, AiaasAPIError) as exc:
                 await asyncio.sleep(retry_delay(self._settings, call, exc, attempt))
                 attempt += 1
@@ -246,9 +326,34 @@ class AsyncClient:
                     model: str = DEFAULT_EMBEDDER) -> list[list[float]]:
         return await self._send(_calls.embed(texts, model=model))
 
-    async def classify(self, records: Mapping[str, float] | Sequence[Record], *,
-                       model: str = DEFAULT_CLASSIFIER) -> list[Classification]:
-        return await self._send(_calls.classify(records, model=model))
+    async def classify(self, inputs: ClassifyInput | Sequence[ClassifyInput], *,
+                       model: str = DEFAULT_CLASSIFIER, top_k: int | None = None) -> list[Classification]:
+        """See ``Client.classify``; image files are read in a worker thread."""
+        items = await asyncio.to_thread(read_classify_inputs, inputs)
+        return await self._send(_calls.classify(items, model=model, top_k=top_k))
+
+    async def chat(self, model: str, messages: Messages, *, max_tokens: int | None = None,
+                   temperature: float | None = None, top_p: float | None = None,
+                   stop: str | Sequence[str] | None = None, seed: int | None = None) -> ChatResult:
+        sampling = Sampling(max_tokens, temperature, top_p, stop, seed)
+        return await self._send(_calls.chat(model, messages, sampling))
+
+    async def chat_stream(self, model: str, messages: Messages, *, max_tokens: int | None = None,
+                          temperature: float | None = None, top_p: float | None = None,
+                          stop: str | Sequence[str] | None = None,
+                          seed: int | None = None) -> AsyncChatStream:
+        """See ``Client.chat_stream``: ``stream = await client.chat_stream(...)``, then
+        ``async for delta in stream``."""
+        sampling = Sampling(max_tokens, temperature, top_p, stop, seed)
+        events, response = await self._open(_calls.chat_stream(model, messages, sampling))
+        return AsyncChatStream(response, events, self.base_url)
+
+    async def transcribe(self, model: str, audio: MediaSource, *, language: str | None = None,
+                         timestamps: bool = False) -> Transcription:
+        """See ``Client.transcribe``; the file is read in a worker thread."""
+        media = await asyncio.to_thread(read_media, audio, "audio")
+        return await self._send(_calls.transcribe(model, media, language=language,
+                                                  timestamps=timestamps))
 
     async def create_key(self, name: str, *, tenant: str | None = None,
                          scopes: Sequence[str] | None = None, admin: bool = False,

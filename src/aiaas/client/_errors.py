@@ -129,6 +129,18 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
+def _read_error(error: dict[str, Any], code: str, message: str) -> tuple[str, str, Any]:
+    """Code, message and details of an error object, native (``{"code", "message", "details"}``)
+    or OpenAI-shaped (``{"message", "type", "param", "code"}``, the ``/v1`` routes): there the
+    code is ``code``, else ``type``, and ``details`` holds ``type`` and ``field`` (the param)."""
+    code = str(error.get("code") or error.get("type") or code)
+    message = str(error.get("message") or message)
+    if "details" in error or "type" not in error:
+        return code, message, error.get("details")
+    details = {"type": error.get("type"), "field": error.get("param")}
+    return code, message, {key: value for key, value in details.items() if value is not None}
+
+
 def error_from_response(response: httpx.Response) -> AiaasAPIError:
     """Build the typed error for a 4xx/5xx response, whatever its body looks like."""
     status = response.status_code
@@ -139,9 +151,7 @@ def error_from_response(response: httpx.Response) -> AiaasAPIError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        code = str(error.get("code") or code)
-        message = str(error.get("message") or message)
-        details = error.get("details")
+        code, message, details = _read_error(error, code, message)
     elif isinstance(body, dict) and "status" in body:
         message, details = f"server says {body['status']!r}", body
     elif response.text:
@@ -152,6 +162,25 @@ def error_from_response(response: httpx.Response) -> AiaasAPIError:
         request_id=response.headers.get("x-request-id"),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
+
+
+_BY_OPENAI_TYPE: dict[str, type[AiaasAPIError]] = {
+    "invalid_request_error": BadRequestError,
+    "authentication_error": AuthenticationError,
+    "permission_error": PermissionDeniedError,
+    "rate_limit_error": RateLimitError,
+    "server_error": InternalServerError,
+}
+
+
+def error_from_event(error: dict[str, Any], request_id: str | None) -> AiaasAPIError:
+    """The typed error for an ``{"error": {...}}`` event sent in the middle of a stream (after
+    the 200 status went out, so ``status`` is None and the class follows the error's type)."""
+    code, message, details = _read_error(error, "stream_error", "the stream failed")
+    cls = _BY_OPENAI_TYPE.get(str(error.get("type")), AiaasAPIError)
+    if code == "unavailable":
+        cls = ServiceUnavailableError
+    return cls(message, code=code, details=details, request_id=request_id)
 
 
 def error_from_transport(exc: httpx.TransportError, url: str) -> APIConnectionError:

@@ -68,10 +68,12 @@ class Model(_Result):
 
 
 class PredictionUsage(_Result):
-    """What one predict call consumed."""
+    """What one predict call consumed (tokens for text models, seconds for audio)."""
 
     items: int = 0
     prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
     latency_ms: float = 0.0
 
 
@@ -84,12 +86,89 @@ class Prediction(_Result):
     usage: PredictionUsage = Field(default_factory=PredictionUsage)
 
 
+class LabelScore(_Result):
+    label: str
+    score: float
+
+
 class Classification(_Result):
-    """One output of a classification model."""
+    """One output of a classification model. ``top_k`` (text and image models) lists the best
+    labels, best first; tabular models leave it empty."""
 
     label: str
     score: float
     probabilities: dict[str, float] = Field(default_factory=dict)
+    top_k: list[LabelScore] = Field(default_factory=list)
+
+
+class ChatUsage(_Result):
+    """Tokens one chat answer took: the prompt (the whole history) and the answer."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @classmethod
+    def of(cls, prompt_tokens: int, completion_tokens: int) -> ChatUsage:
+        return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                   total_tokens=prompt_tokens + completion_tokens)
+
+
+class ChatResult(_Result):
+    """A chat model's answer. ``finish_reason``: ``"stop"`` (end of turn or a stop string) or
+    ``"length"`` (``max_tokens`` reached)."""
+
+    model: str
+    text: str
+    finish_reason: str | None = None
+    usage: ChatUsage = Field(default_factory=ChatUsage)
+
+
+class Word(_Result):
+    """One word with its time span in seconds (``transcribe(..., timestamps=True)``)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+
+class Segment(_Result):
+    """A stretch of speech; times in seconds from the start of the audio."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: list[Word] | None = None
+
+
+class Transcription(_Result):
+    """What a speech model heard: the whole ``text`` and its timed ``segments``."""
+
+    text: str
+    language: str | None = None
+    duration: float = 0.0
+    segments: list[Segment] = Field(default_factory=list)
+
+    def to_srt(self) -> str:
+        """The segments as SubRip subtitles."""
+        return "".join(f"{index}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n\n"
+                       for index, s in enumerate(self.segments, start=1))
+
+    def to_vtt(self) -> str:
+        """The segments as WebVTT subtitles."""
+        return "WEBVTT\n\n" + "".join(
+            f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n\n" for s in self.segments)
+
+
+def _clock(seconds: float, separator: str) -> str:
+    """``HH:MM:SS<separator>mmm`` (SRT separates milliseconds with a comma, WebVTT with a dot)."""
+    millis = max(0, round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
 class ApiKey(_Result):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import random
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 
 from aiaas import __version__
-from aiaas.client._calls import Call
+from aiaas.client._calls import Call, Media
 from aiaas.client._errors import (
     AiaasAPIError,
     RateLimitError,
@@ -23,6 +25,8 @@ from aiaas.client._errors import (
 )
 
 T = TypeVar("T")
+MediaSource = str | os.PathLike[str] | bytes | bytearray | IO[bytes]
+"""An image or audio file: a path, its bytes, or a binary file object."""
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_RETRY_WAIT_S = 60.0
@@ -62,7 +66,7 @@ class ClientSettings:
 def request_options(call: Call[Any]) -> dict[str, Any]:
     """Everything for ``httpx.request`` except the body stream of an upload."""
     return {"method": call.method, "url": call.path, "params": call.params or None,
-            "json": call.json, "headers": call.headers()}
+            "json": call.json, "headers": call.headers(), **call.multipart()}
 
 
 def result_of(call: Call[T], response: httpx.Response) -> T:
@@ -130,3 +134,34 @@ def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info
+
+
+def read_media(source: MediaSource, default_name: str = "upload") -> Media:
+    """The bytes of a path, a binary file object or bytes, named for the multipart part."""
+    if isinstance(source, bytes | bytearray):
+        return Media(default_name, bytes(source))
+    if isinstance(source, str | os.PathLike):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        return Media(path.name, path.read_bytes(), _content_type(path.name))
+    name = Path(str(getattr(source, "name", "") or default_name)).name
+    return Media(name, source.read(), _content_type(name))
+
+
+def _content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def read_classify_inputs(inputs: Any) -> Any:
+    """``classify`` inputs with every image (``os.PathLike``, bytes or a binary file object) read
+    into ``Media``; a lone input stays lone. Strings are texts, never paths."""
+    if isinstance(inputs, Mapping | str):
+        return inputs
+    if _is_image(inputs):
+        return read_media(inputs, "image")
+    return [read_media(item, "image") if _is_image(item) else item for item in inputs]
+
+
+def _is_image(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray | os.PathLike) or hasattr(value, "read")

@@ -75,7 +75,7 @@ async def resolve(services: Services, principal: Principal, model: str, task: st
     version = await asyncio.to_thread(services.registry.resolve, principal.tenant, name, ref)
     if not version.serves(task):
         hint = f"; use {ROUTE_OF[version.task]}" if version.task in ROUTE_OF else ""
-        raise Invalid(f"model {model!r} is a {version.task} model, not a {task} model{hint}",
+        raise Invalid(f"model {model!r} serves {version.task}, not {task}{hint}",
                       details={"field": "model"})
     return version
 
