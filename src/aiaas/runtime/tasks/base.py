@@ -95,5 +95,16 @@ class Task(ABC):
         return items, self.check_parameters(parameters)
 
 
+def check_text(item: Any, index: int, limits: Limits) -> str:
+    """A non-empty string within ``limits.max_input_chars``, or a 422 naming ``inputs[index]``."""
+    if not isinstance(item, str):
+        raise item_error(index, f"expected a string, got {type(item).__name__}")
+    if not item.strip():
+        raise item_error(index, "empty string")
+    if len(item) > limits.max_input_chars:
+        raise item_error(index, f"longer than {limits.max_input_chars} characters")
+    return item
+
+
 def item_error(index: int, message: str) -> Invalid:
     return Invalid(f"inputs[{index}]: {message}", details={"field": f"inputs[{index}]"})

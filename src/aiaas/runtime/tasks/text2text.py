@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.tasks.base import Limits, Task, item_error
+from aiaas.runtime.tasks.base import Limits, Task, check_text
 
 if TYPE_CHECKING:
     from aiaas.registry.formats import Detected
@@ -49,13 +49,7 @@ class Text2TextTask(Task):
         return {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
 
     def check_item(self, item: Any, index: int, config: dict[str, Any], limits: Limits) -> Any:
-        if not isinstance(item, str):
-            raise item_error(index, f"expected a string, got {type(item).__name__}")
-        if not item.strip():
-            raise item_error(index, "empty string")
-        if len(item) > limits.max_input_chars:
-            raise item_error(index, f"longer than {limits.max_input_chars} characters")
-        return item
+        return check_text(item, index, limits)
 
     def check_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         unknown = set(parameters) - {"max_tokens", "num_beams"}

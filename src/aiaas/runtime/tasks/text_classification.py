@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.tasks.base import Limits, Task, item_error
+from aiaas.runtime.tasks.base import Limits, Task, check_text
 
 if TYPE_CHECKING:
     from aiaas.registry.formats import Detected
@@ -97,13 +97,7 @@ class TextClassificationTask(Task):
         return classification_schema(list(config.get("labels", [])))
 
     def check_item(self, item: Any, index: int, config: dict[str, Any], limits: Limits) -> Any:
-        if not isinstance(item, str):
-            raise item_error(index, f"expected a string, got {type(item).__name__}")
-        if not item.strip():
-            raise item_error(index, "empty string")
-        if len(item) > limits.max_input_chars:
-            raise item_error(index, f"longer than {limits.max_input_chars} characters")
-        return item
+        return check_text(item, index, limits)
 
     def check_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         return {"top_k": check_top_k(parameters, self.name, None)}
