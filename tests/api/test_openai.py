@@ -182,7 +182,7 @@ def test_a_key_without_the_predict_scope_is_refused(live_server: LiveServer) -> 
     ({"input": [[101, 102]]}, "input", "token-id arrays are not supported"),
     ({"input": "hello", "dimensions": 128}, "dimensions", "384"),
     ({"input": "hello", "extra_body": {"truncate": True}}, "truncate", "truncate"),
-    ({"input": "hello", "model": "breast-cancer-diagnosis"}, "model", "not a embedding model"),
+    ({"input": "hello", "model": "breast-cancer-diagnosis"}, "model", "not embedding"),
 ])
 def test_invalid_embedding_requests_are_bad_requests(oai: openai.OpenAI, kwargs: dict[str, Any],
                                                      param: str, mentions: str) -> None:
