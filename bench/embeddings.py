@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
-WORDS = ("the city hospital keeps patient records on site while traffic sensors report counts "
-         "every minute and the bank checks each payment for fraud before it clears").split()
+SENTENCE = ("the city hospital keeps patient records on site while traffic sensors report counts "
+            "every minute and the bank checks each payment for fraud before it clears")
+WORDS = SENTENCE.split(" ")
 
 
 def sentences(count: int, seed: int = 0) -> list[str]:
