@@ -15,7 +15,7 @@ from typing import Any
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.hf_sequence import prepare_torch, release
+from aiaas.runtime.backends.hf_sequence import check_label_count, prepare_torch, release
 from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
 
@@ -43,10 +43,7 @@ class HFImageBackend(Backend):
         self.model = AutoModelForImageClassification.from_pretrained(
             str(self.path), local_files_only=True, trust_remote_code=False, use_safetensors=True
         ).to(self.device).eval()
-        outputs = int(self.model.config.num_labels)
-        if outputs != len(self.config["labels"]):
-            raise BackendError(f"the model has {outputs} outputs but {len(self.config['labels'])} "
-                               "labels are registered")
+        check_label_count(self.model, self.config["labels"])
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         import torch

@@ -57,6 +57,14 @@ def release(device: str) -> None:
         torch.cuda.empty_cache()
 
 
+def check_label_count(model: Any, labels: list[str]) -> None:
+    """A classifier whose head size differs from the registered labels cannot be served."""
+    outputs = int(model.config.num_labels)
+    if outputs != len(labels):
+        raise BackendError(f"the model has {outputs} outputs but {len(labels)} labels are "
+                           "registered")
+
+
 class HFSequenceBackend(Backend):
     def __init__(self, path: Path, config: dict[str, Any], *, threads: int) -> None:
         super().__init__(path, config)
@@ -83,10 +91,7 @@ class HFSequenceBackend(Backend):
             model.config.pad_token_id = self.tokenizer.pad_token_id
         self.model = model.to(self.device).eval()
         self.max_length = max_length(self.tokenizer, self.model.config)
-        outputs = int(self.model.config.num_labels)
-        if outputs != len(self.config["labels"]):
-            raise BackendError(f"the model has {outputs} outputs but {len(self.config['labels'])} "
-                               "labels are registered")
+        check_label_count(self.model, self.config["labels"])
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         import torch

@@ -17,6 +17,7 @@ import numpy as np
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
 
@@ -42,15 +43,7 @@ class OnnxImageBackend(Backend):
         self.session: Any = None
 
     def load(self) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(self.path / self.config["model_file"]), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(self.path / self.config["model_file"], threads=self.threads)
 
     def _tensor(self, images: list[Any]) -> np.ndarray[Any, Any]:
         from PIL import Image

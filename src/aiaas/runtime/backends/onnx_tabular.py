@@ -9,6 +9,7 @@ import numpy as np
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.tasks.base import Prediction
 
 
@@ -20,15 +21,7 @@ class OnnxTabularBackend(Backend):
         self.session: Any = None
 
     def load(self) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(self.path / self.config["model_file"]), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(self.path / self.config["model_file"], threads=self.threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
