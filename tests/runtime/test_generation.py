@@ -69,6 +69,14 @@ async def wait_until_idle(engine: Engine, seconds: float = 10) -> None:
     assert not engine.busy
 
 
+async def wait_until_running(engine: Engine, count: int, seconds: float = 10) -> None:
+    """The first token is streamed a moment before its sequence joins a decode group."""
+    deadline = time.monotonic() + seconds
+    while engine.running != count and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert engine.running == count
+
+
 # -- with the model -------------------------------------------------------------------------------
 
 
@@ -147,7 +155,8 @@ async def test_a_consumer_that_stops_frees_its_sequence(backend: CausalLMBackend
     assert backend.engine is not None
     events = backend.stream(chat("Tell me a very long story."), params(max_tokens=200))
     first = await anext(events)
-    assert first.finish_reason is None and backend.engine.running == 1
+    assert first.finish_reason is None
+    await wait_until_running(backend.engine, 1)
     await events.aclose()
     await wait_until_idle(backend.engine)
 

@@ -63,7 +63,7 @@ async def test_breast_cancer_auto_trains_evaluates_serves_and_plots(train_api: A
     assert stages[0] == "split" and "cross_validation" in stages and stages[-1] == "evaluated"
     assert any("eta_s" in data for _, data in job["events"])
 
-    data = datasets.load("builtin:breast_cancer")
+    data = datasets.tabular(datasets.Catalog().load("t", "builtin:breast_cancer"), datasets.CLASSIFICATION)
     split = datasets.split(data, seed=0)
     assert result["split"]["test"] == len(split.y_test) == metrics["samples"]
     response = await train_api.client.post(
@@ -116,7 +116,7 @@ async def test_diabetes_regression_reports_sklearn_metrics(train_api: Api) -> No
     result, metrics = job["result"], job["metrics"]
     assert result["promoted"] is False and result["promotion_reason"].startswith("not rmse")
     assert set(result["plots"]) == {"predicted_vs_actual", "training_curve"}
-    data = datasets.load("builtin:diabetes")
+    data = datasets.tabular(datasets.Catalog().load("t", "builtin:diabetes"), datasets.REGRESSION)
     split = datasets.split(data, seed=3)
     response = await train_api.client.post(
         "/api/v1/models/diabetes/predict", headers=train_api.auth(),
@@ -133,8 +133,8 @@ async def test_diabetes_regression_reports_sklearn_metrics(train_api: Api) -> No
 
 
 BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
-    ({"dataset": "builtin:nope"}, "unknown dataset 'builtin:nope'"),
-    ({"dataset": "/etc/passwd"}, "unknown dataset"),
+    ({"dataset": "builtin:nope"}, "dataset 'builtin:nope' not found"),
+    ({"dataset": "/etc/passwd"}, "dataset '/etc/passwd' not found"),
     ({"params": {"algorithm": "svm"}}, "params.algorithm"),
     ({"params": {"algorithm": "linear"}}, "'linear' does not fit tabular-classification"),
     ({"params": {"n_estimators": 0}}, "params.n_estimators"),
@@ -142,7 +142,7 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"promote_if": "__import__('os')"}, "promote_if"),
     ({"promote_if": "rmse<=3"}, "unknown metric 'rmse'"),
     ({"dataset": "builtin:diabetes"}, "is for tabular-regression, not tabular-classification"),
-    ({"task": "image-classification"}, "unknown task"),
+    ({"task": "juggling"}, "unknown task"),
     ({"name": "bad name!"}, "name"),
 ]
 

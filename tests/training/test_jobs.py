@@ -89,4 +89,4 @@ def test_failure_is_recorded_with_its_reason(quiet_services: Services, worker: W
     assert claimed is not None
     worker.execute(claimed)
     job = quiet_services.jobs.get("t", job_id)
-    assert job.status == "failed" and "unknown dataset 'builtin:gone'" in (job.error or "")
+    assert job.status == "failed" and "dataset 'builtin:gone' not found" in (job.error or "")

@@ -53,6 +53,7 @@ class _Pending:
     description: str | None
     metrics: dict[str, float]
     preload: bool
+    promote_first: bool = True
 
 
 class Registry:
@@ -86,8 +87,12 @@ class Registry:
         metrics: dict[str, float] | None = None,
         preload: bool = False,
         move: bool = False,
+        promote_first: bool = True,
     ) -> VersionInfo:
         """Check, store and record a model directory as the next version of ``name``.
+
+        The first version of a model gets the ``production`` alias unless ``promote_first`` is
+        False (a training job with a deploy gate that decides for itself).
 
         ``move=True`` hands over a staging directory that already lies in the data dir: it is
         moved into the store, or removed when the registration fails. Whatever fails, no
@@ -96,7 +101,7 @@ class Registry:
         try:
             return self._register(source, tenant=tenant, name=name, created_by=created_by,
                                   task=task, description=description, metrics=metrics,
-                                  preload=preload, move=move)
+                                  preload=preload, move=move, promote_first=promote_first)
         finally:
             if move:
                 remove_tree(source)
@@ -113,6 +118,7 @@ class Registry:
         metrics: dict[str, float] | None,
         preload: bool,
         move: bool,
+        promote_first: bool,
     ) -> VersionInfo:
         validate_name(name)
         if description is not None and "\x00" in description:
@@ -134,6 +140,7 @@ class Registry:
                 tenant=tenant, name=name, task=chosen_task, detected=detected, digest=digest,
                 size=size, config=config, created_by=created_by, description=description,
                 metrics={**detected.manifest.metrics, **(metrics or {})}, preload=preload,
+                promote_first=promote_first,
             )
             try:
                 return self._record(pending)
@@ -199,7 +206,7 @@ class Registry:
             created_by=pending.created_by, created_at=utcnow(),
         )
         session.add(row)
-        if number == 1:
+        if number == 1 and pending.promote_first:
             session.add(ModelAlias(model_id=model.id, alias=PRODUCTION, version=1))
         if pending.description is not None:
             model.description = pending.description

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiaas.errors import Invalid
-from aiaas.training.evaluation import SCALARS_CLASSIFICATION, SCALARS_REGRESSION
 
 PATTERN = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*(>=|<=|==|>|<)\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -37,18 +36,16 @@ class Condition:
         return holds, shown if holds else f"not {shown}"
 
 
-def parse(text: str, task: str) -> Condition:
-    """Parse ``METRIC OP NUMBER`` for ``task``; ``Invalid`` naming the problem otherwise."""
-    from aiaas.training.datasets import CLASSIFICATION
-
+def parse(text: str, known: tuple[str, ...]) -> Condition:
+    """Parse ``METRIC OP NUMBER`` where METRIC is one of ``known`` (the trainer's test metrics);
+    ``Invalid`` naming the problem otherwise."""
     match = PATTERN.match(text)
     if match is None:
         raise Invalid(f"promote_if {text!r} is not of the form METRIC OP NUMBER "
                       "(e.g. accuracy>=0.95); OP is one of >=, <=, >, <, ==",
                       details={"field": "promote_if"})
     metric, op, number = match.groups()
-    known = SCALARS_CLASSIFICATION if task == CLASSIFICATION else SCALARS_REGRESSION
     if metric not in known:
-        raise Invalid(f"promote_if names unknown metric {metric!r} for {task}; "
+        raise Invalid(f"promote_if names unknown metric {metric!r}; "
                       f"known: {', '.join(known)}", details={"field": "promote_if"})
     return Condition(metric, op, float(number))

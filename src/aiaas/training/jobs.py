@@ -21,8 +21,9 @@ from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, Job, JobEvent
 from aiaas.errors import Conflict, Invalid, NotFound
 from aiaas.registry.records import validate_name
-from aiaas.training import datasets, gate
-from aiaas.training.trainers.tabular import validate_params
+from aiaas.training import gate
+from aiaas.training.datasets import Catalog
+from aiaas.training.trainers import spec_for
 
 PLOT_NAME = re.compile(r"^[a-z_]{1,40}$")
 WORKER_STOPPED = "worker stopped"
@@ -73,6 +74,11 @@ def jobs_dir(data_dir: Path) -> Path:
     return data_dir / "jobs"
 
 
+def work_dir(data_dir: Path, job_id: str) -> Path:
+    """A job's scratch space (checkpoints): ``<data dir>/jobs/<job id>/work/``."""
+    return jobs_dir(data_dir) / job_id / "work"
+
+
 def changed_rows(session: Session, statement: Executable) -> int:
     """Run an UPDATE and return how many rows it changed (a conditional update claims a row)."""
     result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
@@ -96,24 +102,27 @@ def fail_stale(db: Database, timeout_s: float) -> list[str]:
 
 
 class JobService:
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, catalog: Catalog | None = None) -> None:
         self.db = db
         self.data_dir = data_dir
+        self.catalog = catalog or Catalog(db, data_dir)
 
     def create(self, *, tenant: str, key_id: str, task: str, dataset: str, name: str,
                params: dict[str, Any], promote_if: str | None = None) -> JobInfo:
         """Check the request fully (4xx naming the problem) and queue the job."""
-        if task not in datasets.TASKS:
-            raise Invalid(f"unknown task {task!r}; training supports: {', '.join(datasets.TASKS)}",
-                          details={"field": "task"})
-        dataset_task = datasets.task_of(dataset)
-        if dataset_task != task:
-            raise Invalid(f"dataset {dataset!r} is for {dataset_task}, not {task}",
-                          details={"field": "dataset"})
+        spec = spec_for(task)
         validate_name(name)
-        checked = validate_params(task, params)
+        checked = spec.validate(params)
+        try:
+            info = self.catalog.describe(tenant, dataset)
+        except NotFound as exc:
+            raise Invalid(exc.message, details={"field": "dataset"}) from exc
+        if info.tasks and task not in info.tasks:
+            raise Invalid(f"dataset {dataset!r} is for {', '.join(info.tasks)}, not {task}",
+                          details={"field": "dataset"})
+        spec.check(info, checked)
         if promote_if is not None:
-            gate.parse(promote_if, task)
+            gate.parse(promote_if, spec.metrics)
         job = Job(id=uuid.uuid4().hex, tenant=tenant, key_id=key_id, task=task, dataset=dataset,
                   model_name=name, params=checked.model_dump(), promote_if=promote_if,
                   status=QUEUED, cancel_requested=False, metrics={}, result={},

@@ -87,3 +87,16 @@ def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, An
     axes.set_ylabel("predicted")
     axes.set_title("Predicted vs actual (test split)")
     return _save(figure, path)
+
+
+def classification(metrics: dict[str, Any], labels: list[str], y_true: np.ndarray[Any, Any],
+                   probabilities: np.ndarray[Any, Any] | None, plot_dir: Path) -> list[str]:
+    """The confusion matrix, and the ROC curve when ``metrics`` has ROC-AUC (two classes,
+    ``labels[1]`` positive); returns the plot names drawn."""
+    confusion_matrix(metrics["confusion_matrix"]["matrix"], labels, plot_dir / "confusion_matrix.png")
+    names = ["confusion_matrix"]
+    if "roc_auc" in metrics and probabilities is not None:
+        roc_curve(y_true == labels[1], probabilities[:, 1], metrics["roc_auc"],
+                  plot_dir / "roc_curve.png")
+        names.append("roc_curve")
+    return names

@@ -2,24 +2,25 @@
 
 ``auto`` scores every candidate by k-fold cross-validation on the training split only (accuracy
 for classification, RMSE for regression) and refits the best on the whole training split. The
-``progress`` callback is called at every fold and fit; it raises to cancel the job.
+``progress`` callback is called at every fold and fit; it raises to cancel the job. The result is
+exported to ONNX and evaluated through that graph with the decision the serving backend makes
+(the most probable label), so the stored metrics describe what the API serves.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.errors import Invalid
-from aiaas.training.datasets import CLASSIFICATION, Split
-
-Progress = Callable[..., None]
-"""``progress(stage, step=, total=, **values)``; may raise to stop the job."""
+from aiaas.training import evaluation, plots
+from aiaas.training.datasets import CLASSIFICATION, REGRESSION, DatasetInfo, Split, split, tabular
+from aiaas.training.trainers.base import Progress, TrainContext, TrainerSpec, TrainResult
 
 CANDIDATES = {
     CLASSIFICATION: ("logistic", "random_forest", "gradient_boosting"),
@@ -41,21 +42,14 @@ class TabularParams(BaseModel):
     c: float = Field(default=1.0, gt=0, le=1e6, description="Inverse regularisation (logistic).")
     test_fraction: float = Field(default=0.2, ge=0.05, le=0.5)
     validation_fraction: float = Field(default=0.1, ge=0.0, le=0.4)
+    label: str | None = Field(default=None, max_length=200,
+                              description="Target column (default: the dataset's label column).")
 
 
-def validate_params(task: str, params: dict[str, Any]) -> TabularParams:
-    """Check ``params`` for ``task``; ``Invalid`` naming the parameter otherwise."""
-    try:
-        checked = TabularParams.model_validate(params)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "params"
-        raise Invalid(f"params.{where}: {first['msg']}",
-                      details={"field": f"params.{where}"}) from exc
-    if checked.algorithm != "auto" and checked.algorithm not in CANDIDATES[task]:
-        raise Invalid(f"params.algorithm: {checked.algorithm!r} does not fit {task}; use one of "
+def check_algorithm(task: str, params: TabularParams) -> None:
+    if params.algorithm != "auto" and params.algorithm not in CANDIDATES[task]:
+        raise Invalid(f"params.algorithm: {params.algorithm!r} does not fit {task}; use one of "
                       f"auto, {', '.join(CANDIDATES[task])}", details={"field": "params.algorithm"})
-    return checked
 
 
 @dataclass
@@ -138,3 +132,85 @@ def train(data: Split, task: str, params: TabularParams, progress: Progress) -> 
         values["validation_score"] = abs(_score(task, data.y_val, estimator.predict(data.x_val)))
     progress("fit", algorithm=algorithm, **values)
     return trained
+
+
+def _export(trained: Trained, x_sample: np.ndarray[Any, Any], task: str, target: Path) -> None:
+    from skl2onnx import to_onnx
+
+    options = {"zipmap": False} if task == CLASSIFICATION else None
+    onnx_model = to_onnx(trained.estimator, x_sample, options=options, target_opset=17)
+    (target / "model.onnx").write_bytes(onnx_model.SerializeToString())
+
+
+def _onnx_outputs(path: Path, x: np.ndarray[Any, Any]) -> list[Any]:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    result: list[Any] = session.run(None, {session.get_inputs()[0].name: x})
+    return result
+
+
+def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext) -> TrainResult:
+    outputs = _onnx_outputs(ctx.staged / "model.onnx", data.x_test)
+    if task != CLASSIFICATION:
+        predicted = np.asarray(outputs[0], dtype=np.float64).reshape(len(data.x_test), -1)[:, 0]
+        metrics = evaluation.regression(data.y_test, predicted)
+        plots.predicted_vs_actual(data.y_test, predicted, ctx.plot_dir / "predicted_vs_actual.png")
+        names = ["predicted_vs_actual"]
+    else:
+        labels = [str(label) for label in trained.estimator.classes_]
+        probabilities = np.asarray(outputs[1], dtype=np.float64).reshape(len(data.x_test), len(labels))
+        predicted = np.asarray(labels)[probabilities.argmax(axis=1)]
+        metrics = evaluation.classification(data.y_test, predicted, labels, probabilities)
+        names = plots.classification(metrics, labels, data.y_test, probabilities, ctx.plot_dir)
+    if trained.curves:
+        plots.training_curve(trained.curves, ctx.plot_dir / "training_curve.png")
+        names.append("training_curve")
+    return TrainResult(metrics, names)
+
+
+def run(ctx: TrainContext) -> TrainResult:
+    task, params = ctx.job.task, ctx.params
+    data = tabular(ctx.dataset, task, params.label)
+    parts = split(data, seed=params.seed, test_fraction=params.test_fraction,
+                  validation_fraction=params.validation_fraction)
+    ctx.progress("split", train=len(parts.y_train), validation=len(parts.y_val),
+                 test=len(parts.y_test))
+    trained = train(parts, task, params, ctx.progress)
+    _export(trained, data.x[:1], task, ctx.staged)
+    result = _evaluate(trained, parts, task, ctx)
+    ctx.write_manifest(
+        task=task, description=f"{trained.algorithm} trained on {ctx.job.dataset} by job {ctx.job.id}",
+        feature_names=data.feature_names, metrics=evaluation.scalars(result.metrics),
+        **({"labels": [str(c) for c in trained.estimator.classes_]} if task == CLASSIFICATION else {}),
+    )
+    result.details = {"algorithm": trained.algorithm, "cv_scores": trained.cv_scores,
+                      "split": {"train": len(parts.y_train), "validation": len(parts.y_val),
+                                "test": len(parts.y_test)}}
+    return result
+
+
+def _check(task: str) -> Any:
+    def check(info: DatasetInfo, params: TabularParams) -> None:
+        check_algorithm(task, params)
+        if info.kind != "table":
+            raise Invalid(f"{task} trains on a table; dataset {info.id!r} is a set of images",
+                          details={"field": "dataset"})
+        label = params.label or info.label
+        if label is None or label not in info.columns:
+            raise Invalid(f"dataset {info.id!r} has no label column {label!r}; name one with "
+                          "params.label", details={"field": "params.label"})
+        if task == REGRESSION and info.columns[label] != "number":
+            raise Invalid(f"{task} needs a numeric target; column {label!r} is not numeric",
+                          details={"field": "params.label"})
+    return check
+
+
+SPECS = [
+    TrainerSpec(CLASSIFICATION, evaluation.SCALARS_CLASSIFICATION, TabularParams, run,
+                _check(CLASSIFICATION), "scikit-learn classifiers, exported to ONNX"),
+    TrainerSpec(REGRESSION, evaluation.SCALARS_REGRESSION, TabularParams, run,
+                _check(REGRESSION), "scikit-learn regressors, exported to ONNX"),
+]
