@@ -114,7 +114,7 @@ class JobService:
         validate_name(name)
         checked = spec.validate(params)
         try:
-            info = self.catalog.describe(tenant, dataset)
+            info = self.catalog.describe(tenant, dataset, task)
         except NotFound as exc:
             raise Invalid(exc.message, details={"field": "dataset"}) from exc
         if info.tasks and task not in info.tasks:

@@ -32,7 +32,7 @@ def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,
         catalog: Catalog | None = None, threads: int = 0) -> Outcome:
     spec = spec_for(job.task)
     params = spec.validate(job.params)
-    dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset)
+    dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset, job.task)
     staged = registry.store.staging_dir()
     scratch = work_dir(data_dir, job.id)
     scratch.mkdir(parents=True, exist_ok=True)

@@ -23,13 +23,16 @@ from aiaas.training.datasets.base import (
 
 @dataclass(frozen=True)
 class Builtin:
+    """``load(dataset_id, task)``: most built-ins have one shape whatever the task; one that
+    serves as both a table and images (digits) looks at ``task``."""
+
     description: str
     tasks: tuple[str, ...]
-    load: Callable[[str], Dataset]
+    load: Callable[[str, str | None], Dataset]
 
 
-def _sklearn(name: str, task: str) -> Callable[[str], Dataset]:
-    def load(dataset_id: str) -> Dataset:
+def _sklearn(name: str, task: str) -> Callable[[str, str | None], Dataset]:
+    def load(dataset_id: str, _task: str | None = None) -> Dataset:
         import pandas as pd
         from sklearn import datasets
 

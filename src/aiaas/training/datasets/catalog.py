@@ -14,8 +14,8 @@ from aiaas.training.datasets.base import BUILTIN_PREFIX, Dataset, DatasetInfo
 
 
 @lru_cache(maxsize=16)
-def _builtin(dataset_id: str) -> Dataset:
-    return builtin.BUILTINS[dataset_id.removeprefix(BUILTIN_PREFIX)].load(dataset_id)
+def _builtin(dataset_id: str, task: str | None) -> Dataset:
+    return builtin.BUILTINS[dataset_id.removeprefix(BUILTIN_PREFIX)].load(dataset_id, task)
 
 
 class Catalog:
@@ -26,13 +26,15 @@ class Catalog:
         return NotFound(f"dataset {dataset_id!r} not found; built-in datasets: "
                         f"{', '.join(builtin.names())}", details={"field": "dataset"})
 
-    def describe(self, tenant: str, dataset_id: str) -> DatasetInfo:
+    def describe(self, tenant: str, dataset_id: str, task: str | None = None) -> DatasetInfo:
         """The dataset's metadata; ``NotFound`` naming the built-ins when it is unknown."""
-        return self.load(tenant, dataset_id).info
+        return self.load(tenant, dataset_id, task).info
 
-    def load(self, tenant: str, dataset_id: str) -> Dataset:
+    def load(self, tenant: str, dataset_id: str, task: str | None = None) -> Dataset:
+        """The dataset in the shape ``task`` trains on (only built-ins that come in two shapes,
+        like digits, look at it)."""
         if dataset_id.startswith(BUILTIN_PREFIX):
             if dataset_id.removeprefix(BUILTIN_PREFIX) not in builtin.BUILTINS:
                 raise self._missing(dataset_id)
-            return _builtin(dataset_id)
+            return _builtin(dataset_id, task)
         raise self._missing(dataset_id)
