@@ -17,8 +17,11 @@ from aiaas.training.datasets.base import (
     REGRESSION,
     Dataset,
     DatasetInfo,
+    ImageSet,
     Table,
 )
+
+IMAGE_CLASSIFICATION = "image-classification"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,27 @@ def _sklearn(name: str, task: str) -> Callable[[str, str | None], Dataset]:
     return load
 
 
+def _digits(dataset_id: str, task: str | None = None) -> Dataset:
+    """8x8 greyscale images (labels "0".."9") for image classification, else the 64-feature
+    table. The 0..16 pixel intensities are scaled to 0..255."""
+    if task != IMAGE_CLASSIFICATION:
+        return _sklearn("digits", CLASSIFICATION)(dataset_id, task)
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    bunch: Any = load_digits()
+    pixels = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    images = [Image.fromarray(array, "L") for array in pixels]
+    labels = [str(int(v)) for v in bunch.target]
+    classes = [str(v) for v in range(10)]
+    info = DatasetInfo(dataset_id, "images", len(images), tasks=BUILTINS["digits"].tasks,
+                       description=BUILTINS["digits"].description,
+                       stats={"images": len(images), "image_size": [8, 8], "mode": "L",
+                              "classes": {c: labels.count(c) for c in classes}})
+    return ImageSet(info, images, labels, classes)
+
+
 BUILTINS: dict[str, Builtin] = {
     "breast_cancer": Builtin("scikit-learn's Wisconsin breast cancer diagnosis (569 rows, 30 "
                              "features, malignant/benign)", (CLASSIFICATION,),
@@ -63,8 +87,9 @@ BUILTINS: dict[str, Builtin] = {
                     (CLASSIFICATION,), _sklearn("iris", CLASSIFICATION)),
     "wine": Builtin("scikit-learn's wine recognition (178 rows, 13 features, 3 cultivars)",
                     (CLASSIFICATION,), _sklearn("wine", CLASSIFICATION)),
-    "digits": Builtin("scikit-learn's 8x8 handwritten digits as 64 pixel features (1797 rows)",
-                      (CLASSIFICATION,), _sklearn("digits", CLASSIFICATION)),
+    "digits": Builtin("scikit-learn's 8x8 handwritten digits (1797): 64 pixel features for "
+                      "tabular classification, 8x8 greyscale images for image classification",
+                      (CLASSIFICATION, IMAGE_CLASSIFICATION), _digits),
     "diabetes": Builtin("scikit-learn's diabetes progression (442 rows, 10 features)",
                         (REGRESSION,), _sklearn("diabetes", REGRESSION)),
 }
