@@ -36,6 +36,18 @@ def to_probabilities(scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return normalised
 
 
+def image_pixels(image: Any, size: list[int], channels: int) -> np.ndarray[Any, Any]:
+    """One image as ``(height, width, channels)`` float32 in [0, 1]: converted to L or RGB,
+    resized bilinearly to ``size`` ([height, width]). Trainers build their inputs with this
+    too, so a model is trained on exactly what it is served."""
+    from PIL import Image
+
+    height, width = size
+    resized = image.convert("L" if channels == 1 else "RGB").resize(
+        (width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32).reshape(height, width, -1) / 255.0
+
+
 class OnnxImageBackend(Backend):
     def __init__(self, path: Path, config: dict[str, Any], *, threads: int) -> None:
         super().__init__(path, config)
@@ -46,18 +58,10 @@ class OnnxImageBackend(Backend):
         self.session = open_session(self.path / self.config["model_file"], threads=self.threads)
 
     def _tensor(self, images: list[Any]) -> np.ndarray[Any, Any]:
-        from PIL import Image
-
-        height, width = self.config["size"]
         mean = np.asarray(self.config["mean"], dtype=np.float32)
         std = np.asarray(self.config["std"], dtype=np.float32)
-        grey = self.config["channels"] == 1
-        arrays = []
-        for image in images:
-            resized = image.convert("L" if grey else "RGB").resize(
-                (width, height), Image.Resampling.BILINEAR)
-            pixels = np.asarray(resized, dtype=np.float32).reshape(height, width, -1) / 255.0
-            arrays.append((pixels - mean) / std)
+        arrays = [(image_pixels(image, self.config["size"], self.config["channels"]) - mean) / std
+                  for image in images]
         batch = np.stack(arrays).astype(np.float32)
         return batch.transpose(0, 3, 1, 2) if self.config["layout"] == "NCHW" else batch
 
