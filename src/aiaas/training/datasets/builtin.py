@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from aiaas.training.datasets.base import (
@@ -22,6 +23,7 @@ from aiaas.training.datasets.base import (
 )
 
 IMAGE_CLASSIFICATION = "image-classification"
+TEXT_CLASSIFICATION = "text-classification"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,22 @@ def _digits(dataset_id: str, task: str | None = None) -> Dataset:
     return ImageSet(info, images, labels, classes)
 
 
+def _sentiment(dataset_id: str, _task: str | None = None) -> Dataset:
+    """Short English reviews written for this project (``data/sentiment.csv``, shipped in the
+    wheel), so text classification can be tried with no upload and no download."""
+    import pandas as pd
+
+    source = resources.files("aiaas.training.datasets").joinpath("data", "sentiment.csv")
+    with source.open("r", encoding="utf-8") as f:
+        frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+    counts = {str(k): int(v) for k, v in frame["label"].value_counts().sort_index().items()}
+    info = DatasetInfo(dataset_id, "table", len(frame), {"text": "text", "label": "label"},
+                       label="label", tasks=BUILTINS["sentiment"].tasks,
+                       description=BUILTINS["sentiment"].description,
+                       stats={"rows": len(frame), "classes": counts})
+    return Table(info, frame)
+
+
 BUILTINS: dict[str, Builtin] = {
     "breast_cancer": Builtin("scikit-learn's Wisconsin breast cancer diagnosis (569 rows, 30 "
                              "features, malignant/benign)", (CLASSIFICATION,),
@@ -92,6 +110,9 @@ BUILTINS: dict[str, Builtin] = {
                       (CLASSIFICATION, IMAGE_CLASSIFICATION), _digits),
     "diabetes": Builtin("scikit-learn's diabetes progression (442 rows, 10 features)",
                         (REGRESSION,), _sklearn("diabetes", REGRESSION)),
+    "sentiment": Builtin("short English product and service reviews written for aiaas (640 rows, "
+                         "text and label columns, positive/negative)", (TEXT_CLASSIFICATION,),
+                         _sentiment),
 }
 
 
