@@ -11,6 +11,12 @@
                 print(delta, end="", flush=True)
         transcript = client.transcribe("whisper-tiny-en", "meeting.wav")
 
+        dataset = client.upload_dataset("patients.csv", label="diagnosis")
+        job = client.create_job("tabular-classification", dataset.id, "diagnosis",
+                                params={"algorithm": "auto"}, promote_if="f1_macro>=0.9")
+        job = client.wait_job(job.id, on_event=print)
+        print(job.status, job.version, job.metrics["accuracy"])
+
 This package talks HTTP only: it never imports the server.
 """
 
@@ -30,13 +36,17 @@ from aiaas.client._errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from aiaas.client._jobs import EventCallback
 from aiaas.client._models import (
     ApiKey,
     ChatResult,
     ChatUsage,
     Classification,
     CreatedKey,
+    Dataset,
     Health,
+    Job,
+    JobEvent,
     LabelScore,
     Model,
     ModelVersion,
@@ -69,8 +79,12 @@ __all__ = [
     "Client",
     "ConflictError",
     "CreatedKey",
+    "Dataset",
+    "EventCallback",
     "Health",
     "InternalServerError",
+    "Job",
+    "JobEvent",
     "LabelScore",
     "Messages",
     "Model",

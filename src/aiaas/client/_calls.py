@@ -7,6 +7,7 @@ except reading an upload's file in chunks, which each client drives in its own w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,33 +54,45 @@ a user message; a lone string is one user message."""
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """A file streamed as the request body in chunks, reporting progress as it goes."""
+    """A file streamed as the request body in chunks, reporting progress as it goes.
+
+    ``prefix`` and ``suffix`` are sent around the file's bytes (a multipart envelope); ``size``
+    is the whole body's length and ``progress(sent, size)`` counts every byte of it.
+    """
 
     path: Path
     size: int
     progress: ProgressCallback | None = None
+    prefix: bytes = b""
+    suffix: bytes = b""
+    content_type: str = "application/octet-stream"
 
     def chunks(self) -> Iterator[bytes]:
-        sent = 0
-        self._report(sent)
+        sent = self._report(0)
         with self.path.open("rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                yield chunk
-                sent += len(chunk)
-                self._report(sent)
+            body = iter(lambda: handle.read(CHUNK_BYTES), b"")
+            for chunk in itertools.chain([self.prefix], body, [self.suffix]):
+                if chunk:
+                    yield chunk
+                    sent = self._report(sent + len(chunk))
 
     async def achunks(self) -> AsyncIterator[bytes]:
-        sent = 0
-        self._report(sent)
+        sent = self._report(0)
         with self.path.open("rb") as handle:
+            if self.prefix:
+                yield self.prefix
+                sent = self._report(sent + len(self.prefix))
             while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
                 yield chunk
-                sent += len(chunk)
-                self._report(sent)
+                sent = self._report(sent + len(chunk))
+            if self.suffix:
+                yield self.suffix
+                self._report(sent + len(self.suffix))
 
-    def _report(self, sent: int) -> None:
+    def _report(self, sent: int) -> int:
         if self.progress is not None:
             self.progress(sent, self.size)
+        return sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,19 +135,23 @@ class Call(Generic[T]):
     files: list[Media] = field(default_factory=list)
     form: dict[str, str] = field(default_factory=dict)
     accept: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    """Seconds per network operation, instead of the client's (None: the client's)."""
 
     def then(self, convert: Callable[[T], U]) -> Call[U]:
         """The same request, with ``convert`` applied to the parsed result."""
         parse = self.parse
         return Call(self.method, self.path, lambda response: convert(parse(response)), self.params,
-                    self.json, self.upload, self.retryable, self.files, self.form, self.accept)
+                    self.json, self.upload, self.retryable, self.files, self.form, self.accept,
+                    self.extra_headers, self.timeout)
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": self.accept} if self.accept else {}
         if self.upload is not None:
-            headers |= {"Content-Type": "application/octet-stream",
+            headers |= {"Content-Type": self.upload.content_type,
                         "Content-Length": str(self.upload.size)}
-        return headers
+        return headers | self.extra_headers
 
     def multipart(self) -> dict[str, Any]:
         """``files``/``data`` arguments for httpx when the body is multipart, else nothing."""
@@ -144,24 +161,24 @@ class Call(Generic[T]):
                 "data": self.form}
 
 
-def _one(cls: type[M]) -> Callable[[httpx.Response], M]:
+def one(cls: type[M]) -> Callable[[httpx.Response], M]:
     return lambda response: cls.model_validate_json(response.content)
 
 
-def _many(cls: type[M], key: str) -> Callable[[httpx.Response], list[M]]:
+def many(cls: type[M], key: str) -> Callable[[httpx.Response], list[M]]:
     return lambda response: [cls.model_validate(item) for item in response.json()[key]]
 
 
-def _nothing(response: httpx.Response) -> None:
+def nothing(response: httpx.Response) -> None:
     return None
 
 
-def _segment(value: str | int) -> str:
+def segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
 def _model_path(name: str, *rest: str | int) -> str:
-    return "/".join(["/api/v1/models", _segment(name), *(_segment(part) for part in rest)])
+    return "/".join(["/api/v1/models", segment(name), *(segment(part) for part in rest)])
 
 
 def _timestamp(value: datetime | str) -> str:
@@ -169,23 +186,23 @@ def _timestamp(value: datetime | str) -> str:
 
 
 def health() -> Call[Health]:
-    return Call("GET", "/healthz", _one(Health))
+    return Call("GET", "/healthz", one(Health))
 
 
 def me() -> Call[Whoami]:
-    return Call("GET", "/api/v1/me", _one(Whoami))
+    return Call("GET", "/api/v1/me", one(Whoami))
 
 
 def list_models() -> Call[list[Model]]:
-    return Call("GET", "/api/v1/models", _many(Model, "models"))
+    return Call("GET", "/api/v1/models", many(Model, "models"))
 
 
 def get_model(name: str) -> Call[Model]:
-    return Call("GET", _model_path(name), _one(Model))
+    return Call("GET", _model_path(name), one(Model))
 
 
 def get_version(name: str, ref: int | str) -> Call[ModelVersion]:
-    return Call("GET", _model_path(name, "versions", ref), _one(ModelVersion))
+    return Call("GET", _model_path(name, "versions", ref), one(ModelVersion))
 
 
 def upload_model(name: str, archive: Path, *, task: str | None, description: str | None,
@@ -196,20 +213,20 @@ def upload_model(name: str, archive: Path, *, task: str | None, description: str
     if description is not None:
         params["description"] = description
     upload = Upload(archive, archive.stat().st_size, progress)
-    return Call("POST", _model_path(name, "versions"), _one(ModelVersion), params=params,
+    return Call("POST", _model_path(name, "versions"), one(ModelVersion), params=params,
                 upload=upload, retryable=False)
 
 
 def set_alias(name: str, alias: str, version: int) -> Call[Model]:
-    return Call("PUT", _model_path(name, "aliases", alias), _one(Model), json={"version": version})
+    return Call("PUT", _model_path(name, "aliases", alias), one(Model), json={"version": version})
 
 
 def delete_version(name: str, version: int) -> Call[None]:
-    return Call("DELETE", _model_path(name, "versions", version), _nothing)
+    return Call("DELETE", _model_path(name, "versions", version), nothing)
 
 
 def delete_model(name: str) -> Call[None]:
-    return Call("DELETE", _model_path(name), _nothing)
+    return Call("DELETE", _model_path(name), nothing)
 
 
 def predict(name: str, inputs: Sequence[Any], *, parameters: Mapping[str, Any] | None,
@@ -217,7 +234,7 @@ def predict(name: str, inputs: Sequence[Any], *, parameters: Mapping[str, Any] |
     path = _model_path(name, "predict") if version is None else _model_path(
         name, "versions", version, "predict")
     body = {"inputs": list(inputs), "parameters": dict(parameters or {})}
-    return Call("POST", path, _one(Prediction), json=body)
+    return Call("POST", path, one(Prediction), json=body)
 
 
 def outputs_with(result: Prediction, key: str, task: str) -> list[dict[str, Any]]:
@@ -249,7 +266,7 @@ def classify(inputs: Any, *, model: str, top_k: int | None) -> Call[list[Classif
     if not images:
         call = predict(model, items, parameters=parameters, version=None)
     elif len(images) == len(items):
-        call = Call("POST", _model_path(model, "predict"), _one(Prediction), files=images,
+        call = Call("POST", _model_path(model, "predict"), one(Prediction), files=images,
                     form={"parameters": json.dumps(parameters)})
     else:
         raise ValueError("classify: images cannot be sent together with records or texts")
@@ -294,7 +311,7 @@ def transcribe(model: str, audio: Media, *, language: str | None,
     parameters: dict[str, Any] = {"timestamps": timestamps}
     if language is not None:
         parameters["language"] = language
-    call = Call("POST", _model_path(model, "predict"), _one(Prediction), files=[audio],
+    call = Call("POST", _model_path(model, "predict"), one(Prediction), files=[audio],
                 form={"parameters": json.dumps(parameters)})
     return call.then(lambda result: Transcription.model_validate(
         outputs_with(result, "segments", "speech-recognition")[0]))
@@ -309,18 +326,18 @@ def create_key(name: str, *, tenant: str | None, scopes: Sequence[str] | None, a
         body["scopes"] = list(scopes)
     if expires_at is not None:
         body["expires_at"] = expires_at.isoformat()
-    return Call("POST", "/api/v1/keys", _one(CreatedKey), json=body, retryable=False)
+    return Call("POST", "/api/v1/keys", one(CreatedKey), json=body, retryable=False)
 
 
 def list_keys(*, tenant: str | None, include_revoked: bool) -> Call[list[ApiKey]]:
     params: dict[str, str | int | bool] = {"include_revoked": include_revoked}
     if tenant is not None:
         params["tenant"] = tenant
-    return Call("GET", "/api/v1/keys", _many(ApiKey, "keys"), params=params)
+    return Call("GET", "/api/v1/keys", many(ApiKey, "keys"), params=params)
 
 
 def revoke_key(key_id: str) -> Call[ApiKey]:
-    return Call("DELETE", f"/api/v1/keys/{_segment(key_id)}", _one(ApiKey))
+    return Call("DELETE", f"/api/v1/keys/{segment(key_id)}", one(ApiKey))
 
 
 def usage(*, model: str | None, since: datetime | str | None, until: datetime | str | None,
@@ -334,4 +351,4 @@ def usage(*, model: str | None, since: datetime | str | None, until: datetime | 
         params["until"] = _timestamp(until)
     if tenant is not None:
         params["tenant"] = tenant
-    return Call("GET", "/api/v1/usage", _one(UsageReport), params=params)
+    return Call("GET", "/api/v1/usage", one(UsageReport), params=params)

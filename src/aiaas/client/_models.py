@@ -228,3 +228,102 @@ class UsageReport(_Result):
 
     records: list[UsageRecord]
     totals: UsageTotals
+
+
+JOB_FINISHED = ("succeeded", "failed", "cancelled")
+"""The statuses a job ends in; ``queued`` and ``running`` come before."""
+
+
+class Job(_Result):
+    """A training job. ``status``: queued -> running -> succeeded | failed | cancelled. Once it
+    succeeded, ``model``/``version`` name the registered result, ``metrics`` holds the test-split
+    evaluation and ``result`` the rest (``plots``, ``promoted``, ``promotion_reason``, ...)."""
+
+    id: str
+    task: str
+    dataset: str
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    promote_if: str | None = None
+    status: str
+    version: int | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in JOB_FINISHED
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    @property
+    def promoted(self) -> bool | None:
+        """Whether the result went to the ``production`` alias (None before the job ends)."""
+        value = self.result.get("promoted")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def plots(self) -> list[str]:
+        """Names for ``download_plot``: ``confusion_matrix``, ``roc_curve``, ``training_curve``, ..."""
+        return [str(name) for name in self.result.get("plots", [])]
+
+
+class JobEvent(_Result):
+    """One server-sent event of a job, in order (``id`` grows). ``type`` is ``status`` (``data``
+    holds ``status``, and ``error`` or ``version`` at the end), ``progress`` (``stage`` with
+    ``step``, ``total``, ``epoch``, ``loss``, ``eta_s`` and validation metrics, as the trainer
+    reports them) or ``log`` (``message``)."""
+
+    id: int
+    type: str
+    time: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def status(self) -> str | None:
+        return str(self.data["status"]) if self.type == "status" and "status" in self.data else None
+
+    @property
+    def stage(self) -> str | None:
+        return str(self.data["stage"]) if self.type == "progress" and "stage" in self.data else None
+
+    @property
+    def finished(self) -> bool:
+        """True for the last event of a job: the status it ended with."""
+        return self.status in JOB_FINISHED
+
+
+class Dataset(_Result):
+    """A data set to train on: uploaded (``id`` from the server) or built in (``builtin:NAME``).
+
+    ``columns`` maps column name to its type (tables); ``label`` is the default target column,
+    ``split_column`` the user's own train/validation/test column and ``timestamp`` the time
+    column of a series; ``stats`` holds rows, class balance and the like.
+    """
+
+    id: str
+    name: str
+    kind: str | None = None
+    format: str | None = None
+    rows: int | None = None
+    columns: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+    split_column: str | None = None
+    timestamp: str | None = None
+    tasks: list[str] = Field(default_factory=list)
+    description: str = ""
+    stats: dict[str, Any] = Field(default_factory=dict)
+    size_bytes: int | None = None
+    sha256: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def builtin(self) -> bool:
+        return self.id.startswith("builtin:")

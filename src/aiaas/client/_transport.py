@@ -65,8 +65,9 @@ class ClientSettings:
 
 def request_options(call: Call[Any]) -> dict[str, Any]:
     """Everything for ``httpx.request`` except the body stream of an upload."""
+    timeout = {} if call.timeout is None else {"timeout": call.timeout}
     return {"method": call.method, "url": call.path, "params": call.params or None,
-            "json": call.json, "headers": call.headers(), **call.multipart()}
+            "json": call.json, "headers": call.headers(), **call.multipart(), **timeout}
 
 
 def result_of(call: Call[T], response: httpx.Response) -> T:
