@@ -22,6 +22,7 @@ from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry
 from aiaas.registry.store import ArtifactStore
 from aiaas.runtime.manager import RuntimeManager
+from aiaas.training.datasets import Catalog, DatasetStore
 from aiaas.training.jobs import JobService
 from aiaas.usage.service import UsageService
 
@@ -67,6 +68,7 @@ class Services:
     metrics: Metrics
     runtime: RuntimeManager
     jobs: JobService
+    datasets: DatasetStore
     worker_process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -79,8 +81,11 @@ class Services:
         usage = UsageService(db)
         metrics = Metrics()
         runtime = RuntimeManager(settings, registry, usage, metrics)
-        jobs = JobService(db, settings.data_dir)
-        return cls(settings, db, KeyService(db), registry, usage, metrics, runtime, jobs)
+        datasets = DatasetStore(db, settings.data_dir, tmp_dir=settings.tmp_dir,
+                                max_upload_bytes=settings.max_upload_bytes,
+                                max_image_pixels=settings.max_image_pixels)
+        jobs = JobService(db, settings.data_dir, Catalog(db, settings.data_dir, datasets))
+        return cls(settings, db, KeyService(db), registry, usage, metrics, runtime, jobs, datasets)
 
     async def start(self) -> None:
         import asyncio
@@ -90,6 +95,7 @@ class Services:
 
             await asyncio.to_thread(ensure_builtins, self.registry)
         await asyncio.to_thread(sweep_staging, self.settings.tmp_dir)
+        await asyncio.to_thread(self.datasets.sweep)
         self.usage.start()
         await self.runtime.start()
         if self.settings.embedded_worker:

@@ -17,7 +17,7 @@ from aiaas.logs import request_id
 from aiaas.metrics import Metrics
 
 log = logging.getLogger("aiaas.access")
-_UPLOAD_PATH = re.compile(r"^/api/v1/models/[^/]+/versions/?$")
+_UPLOAD_PATH = re.compile(r"^/api/v1/(models/[^/]+/versions|datasets)/?$")
 _VALID_RID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 

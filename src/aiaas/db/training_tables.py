@@ -1,11 +1,11 @@
-"""Training tables: jobs and their events. Same ``Base`` as ``aiaas.db.tables``: one metadata."""
+"""Training tables: jobs, their events, uploaded datasets. Same ``Base`` as ``aiaas.db.tables``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aiaas.db.tables import Base, utcnow
@@ -54,3 +54,27 @@ class JobEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     type: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DatasetRow(Base):
+    """An uploaded dataset; its files live in ``<data dir>/datasets/<id>/``. ``columns`` maps
+    column name to type; ``stats`` holds rows, per-column and class counts."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_datasets_tenant_name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
+    split_column: Mapped[str | None] = mapped_column(String(200), default=None)
+    timestamp: Mapped[str | None] = mapped_column(String(200), default=None)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,8 @@ from aiaas.training.datasets.base import (
 from aiaas.training.datasets.builtin import BUILTINS
 from aiaas.training.datasets.catalog import Catalog
 from aiaas.training.datasets.tabular import split, table_of, tabular
+from aiaas.training.datasets.uploads import DatasetRecord, DatasetStore
 
 __all__ = ["BUILTINS", "BUILTIN_PREFIX", "CLASSIFICATION", "REGRESSION", "Catalog", "Dataset",
-           "DatasetInfo", "ImageSet", "Split", "Table", "TabularDataset", "split", "table_of",
-           "tabular"]
+           "DatasetInfo", "DatasetRecord", "DatasetStore", "ImageSet", "Split", "Table",
+           "TabularDataset", "split", "table_of", "tabular"]

@@ -1,5 +1,6 @@
-"""The catalogue a job's dataset id is resolved in: ``builtin:NAME`` here, uploaded datasets in
-the tenant's own store. Another tenant's dataset is reported exactly as a missing one.
+"""The catalogue a dataset reference is resolved in: ``builtin:NAME`` among the built-ins, anything
+else among the tenant's uploads, by id (``ds-...``) or by name. Another tenant's dataset is
+reported exactly as a missing one.
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from aiaas.db.engine import Database
-from aiaas.errors import NotFound
+from aiaas.errors import Conflict, NotFound
 from aiaas.training.datasets import builtin
-from aiaas.training.datasets.base import BUILTIN_PREFIX, Dataset, DatasetInfo
+from aiaas.training.datasets.base import BUILTIN_PREFIX, Dataset, DatasetInfo, ImageSet
+from aiaas.training.datasets.stats import image_stats, table_stats
+from aiaas.training.datasets.uploads import DatasetRecord, DatasetStore
 
 
 @lru_cache(maxsize=16)
@@ -18,23 +21,78 @@ def _builtin(dataset_id: str, task: str | None) -> Dataset:
     return builtin.BUILTINS[dataset_id.removeprefix(BUILTIN_PREFIX)].load(dataset_id, task)
 
 
+@lru_cache(maxsize=64)
+def _builtin_record(dataset_id: str) -> DatasetRecord:
+    dataset = _builtin(dataset_id, None)
+    info = dataset.info
+    if isinstance(dataset, ImageSet):
+        stats = image_stats(dataset.labels, [image.size for image in dataset.images],
+                            [image.format or image.mode for image in dataset.images])
+        kind = "images"
+    else:
+        stats = table_stats(dataset.frame, info.columns, label=info.label,
+                            split_column=info.split_column)
+        kind = "table"
+    entry = builtin.BUILTINS[dataset_id.removeprefix(BUILTIN_PREFIX)]
+    return DatasetRecord(dataset_id, dataset_id, kind, None, info.rows, dict(info.columns),
+                         info.label, info.split_column, info.timestamp, stats,
+                         description=entry.description, builtin=True, tasks=entry.tasks)
+
+
 class Catalog:
-    def __init__(self, db: Database | None = None, data_dir: Path | None = None) -> None:
+    def __init__(self, db: Database | None = None, data_dir: Path | None = None,
+                 store: DatasetStore | None = None) -> None:
         self.db, self.data_dir = db, data_dir
+        self.store = store or (DatasetStore(db, data_dir) if db is not None and data_dir is not None
+                               else None)
 
     def _missing(self, dataset_id: str) -> NotFound:
         return NotFound(f"dataset {dataset_id!r} not found; built-in datasets: "
                         f"{', '.join(builtin.names())}", details={"field": "dataset"})
 
+    @staticmethod
+    def _is_builtin(dataset_id: str) -> bool:
+        return (dataset_id.startswith(BUILTIN_PREFIX)
+                and dataset_id.removeprefix(BUILTIN_PREFIX) in builtin.BUILTINS)
+
+    def _upload(self, tenant: str, dataset_id: str) -> DatasetRecord:
+        record = None
+        if self.store is not None and not dataset_id.startswith(BUILTIN_PREFIX):
+            record = self.store.find(tenant, dataset_id)
+        if record is None:
+            raise self._missing(dataset_id)
+        return record
+
     def describe(self, tenant: str, dataset_id: str, task: str | None = None) -> DatasetInfo:
-        """The dataset's metadata; ``NotFound`` naming the built-ins when it is unknown."""
-        return self.load(tenant, dataset_id, task).info
+        """The dataset's metadata (an upload's from its row, without loading it); ``NotFound``
+        naming the built-ins when it is unknown."""
+        if self._is_builtin(dataset_id):
+            return self.load(tenant, dataset_id, task).info
+        return self._upload(tenant, dataset_id).info()
 
     def load(self, tenant: str, dataset_id: str, task: str | None = None) -> Dataset:
         """The dataset in the shape ``task`` trains on (only built-ins that come in two shapes,
         like digits, look at it)."""
-        if dataset_id.startswith(BUILTIN_PREFIX):
-            if dataset_id.removeprefix(BUILTIN_PREFIX) not in builtin.BUILTINS:
-                raise self._missing(dataset_id)
+        if self._is_builtin(dataset_id):
             return _builtin(dataset_id, task)
-        raise self._missing(dataset_id)
+        record = self._upload(tenant, dataset_id)
+        assert self.store is not None
+        return self.store.load(record)
+
+    def entries(self, tenant: str) -> list[DatasetRecord]:
+        """The built-ins (with statistics from loading them), then the tenant's uploads."""
+        own = self.store.list_datasets(tenant) if self.store is not None else []
+        return [_builtin_record(name) for name in builtin.names()] + own
+
+    def entry(self, tenant: str, dataset_id: str) -> DatasetRecord:
+        if self._is_builtin(dataset_id):
+            return _builtin_record(dataset_id)
+        return self._upload(tenant, dataset_id)
+
+    def delete(self, tenant: str, dataset_id: str) -> None:
+        """Delete an upload; a built-in is a 409 and stays."""
+        if self._is_builtin(dataset_id):
+            raise Conflict("built-in datasets cannot be deleted", details={"dataset": dataset_id})
+        self._upload(tenant, dataset_id)
+        assert self.store is not None
+        self.store.delete(tenant, dataset_id)
