@@ -4,6 +4,7 @@ an in-process app over ASGI, and a real server in a subprocess over real HTTP.""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,17 @@ from aiaas.services import Services
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
+
+# One ONNX export of each built-in per test session, shared by every data dir and server process
+# (entries are keyed by artifact digest, exactly as in a data dir).
+os.environ.setdefault("AIAAS_COMPILE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp"))
+                                                / f"aiaas-test-compiled-{os.getpid()}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compile_cache() -> Iterator[None]:
+    yield
+    shutil.rmtree(os.environ["AIAAS_COMPILE_DIR"], ignore_errors=True)
 
 
 def _postgres_reason() -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Models loaded at start (comma-separated in env)."
     )
     torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")
+    compile_dir: Path | None = Field(
+        default=None, description="Where compiled models are cached (default <data dir>/compiled); "
+        "safe to share between data dirs, entries are keyed by artifact sha256.")
+    engine: Literal["auto", "pytorch"] = Field(
+        default="auto", description="auto: encoder models run on a verified ONNX Runtime export "
+        "(cached under <data dir>/compiled), falling back to PyTorch; pytorch: never export.")
 
     builtin_models: bool = True
     embedded_worker: bool = Field(
@@ -89,6 +95,11 @@ class Settings(BaseSettings):
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def compiled_dir(self) -> Path:
+        """Verified ONNX exports and int8 builds, keyed by artifact digest."""
+        return self.compile_dir or self.data_dir / "compiled"
 
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.artifacts_dir, self.tmp_dir):

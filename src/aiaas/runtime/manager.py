@@ -251,7 +251,9 @@ class RuntimeManager:
 
     async def _load(self, version: VersionInfo) -> LoadedModel:
         path = self.registry.artifact_path(version)
-        backend = backend_for(version, path, threads=self.settings.torch_threads)
+        backend = backend_for(version, path, threads=self.settings.torch_threads,
+                              compile_root=self.settings.compiled_dir,
+                              engine=self.settings.engine)
         label = f"{version.model}:{version.version}"
         batcher = Batcher(
             backend, name=label, max_batch=self.settings.max_batch_size,

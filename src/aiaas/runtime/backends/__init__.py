@@ -12,12 +12,25 @@ if TYPE_CHECKING:
     from aiaas.registry.service import VersionInfo
 
 
-def backend_for(version: VersionInfo, path: Path, *, threads: int) -> Backend:
-    """Build (not load) the backend for a version; heavy imports happen here, lazily."""
+def backend_for(version: VersionInfo, path: Path, *, threads: int,
+                compile_root: Path | None = None, engine: str = "auto") -> Backend:
+    """Build (not load) the backend for a version; heavy imports happen here, lazily.
+
+    ``engine`` "auto" serves encoder models through a verified ONNX export cached under
+    ``compile_root`` (falling back to their framework); "pytorch" keeps the framework."""
+    if version.format == "sentence-transformers" and engine == "auto" and compile_root is not None:
+        from aiaas.runtime.backends.onnx_embedding import OnnxEmbeddingBackend
+
+        return OnnxEmbeddingBackend(path, version.config, threads=threads, digest=version.sha256,
+                                    compile_root=compile_root)
     if version.format == "sentence-transformers":
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
 
         return SentenceTransformersBackend(path, version.config, threads=threads)
+    if version.format == "embedding-head":
+        from aiaas.runtime.backends.embedding_head import EmbeddingHeadBackend
+
+        return EmbeddingHeadBackend(path, version.config, threads=threads)
     if version.format == "transformers" and version.task == "text-classification":
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend
 
@@ -30,6 +43,10 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int) -> Backend:
         from aiaas.runtime.backends.hf_seq2seq import HFSeq2SeqBackend
 
         return HFSeq2SeqBackend(path, version.config, threads=threads)
+    if version.format == "onnx-forecaster":
+        from aiaas.runtime.backends.forecaster import ForecasterBackend
+
+        return ForecasterBackend(path, version.config, threads=threads)
     if version.format == "onnx" and version.task == "image-classification":
         from aiaas.runtime.backends.onnx_image import OnnxImageBackend
 

@@ -1,0 +1,137 @@
+"""Sentence embeddings through ONNX Runtime, with sentence-transformers as the fallback.
+
+On load the sentence-transformers directory is exported to one ONNX graph (once per artifact
+digest, cached; see ``aiaas.runtime.compile``) and verified against PyTorch. When the export or
+its verification fails, the reason is logged and kept on the backend (``engine_reason``) and the
+model runs on sentence-transformers exactly as before. Texts are tokenised once, with the Rust
+tokenizer; a batch is sorted by length and cut into sub-batches so short texts are not padded to
+the longest one in the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.onnx_session import open_session
+from aiaas.runtime.tasks.base import Prediction
+
+log = logging.getLogger("aiaas.runtime")
+SUB_BATCH = 32
+
+
+def open_encoder(model_file: Path, *, threads: int) -> Any:
+    return open_session(model_file, threads=threads)
+
+
+class EncoderTokenizer:
+    """The model's own fast tokenizer, truncating at the model's max sequence length and padding
+    with its pad token, returning numpy int64 feeds."""
+
+    def __init__(self, path: Path, max_length: int | None = None) -> None:
+        from transformers import AutoTokenizer
+
+        settings = _sentence_config(path)
+        hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True, use_fast=True)
+        if not hf.is_fast:
+            raise ValueError("no fast tokenizer for this model")
+        self.lower = bool(settings.get("do_lower_case", False))
+        self.max_length = int(max_length or settings.get("max_seq_length") or hf.model_max_length)
+        self.tokenizer = hf.backend_tokenizer
+        self.tokenizer.enable_truncation(self.max_length)
+        self.tokenizer.enable_padding(pad_id=hf.pad_token_id or 0, pad_token=hf.pad_token or "[PAD]")
+
+    def encode(self, texts: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+        encodings = self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+    def feeds(self, texts: list[str], names: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+        encoded = self.encode(texts)
+        return {name: encoded[name] for name in names}
+
+
+def _sentence_config(path: Path) -> dict[str, Any]:
+    file = path / "sentence_bert_config.json"
+    loaded: dict[str, Any] = json.loads(file.read_text()) if file.is_file() else {}
+    return loaded
+
+
+class OnnxEmbeddingBackend(Backend):
+    def __init__(self, path: Path, config: dict[str, Any], *, threads: int, digest: str,
+                 compile_root: Path | None) -> None:
+        super().__init__(path, config)
+        self.threads, self.digest, self.compile_root = threads, digest, compile_root
+        self.session: Any = None
+        self.tokenizer: EncoderTokenizer | None = None
+        self.input_names: list[str] = []
+        self.fallback: Backend | None = None
+        self.engine = "onnxruntime"
+        self.engine_reason = ""
+        self.report: dict[str, Any] = {}
+
+    def load(self) -> None:
+        try:
+            self._load_onnx()
+        except Exception as exc:
+            self._use_fallback(f"ONNX export failed: {type(exc).__name__}: {exc}")
+
+    def _load_onnx(self) -> None:
+        from aiaas.runtime.compile import sentence_onnx
+        from aiaas.runtime.compile.cache import cached
+
+        if self.compile_root is None:
+            self._use_fallback("no compile cache configured")
+            return
+        compiled = cached(self.compile_root, self.digest, "st-onnx-fp32",
+                          lambda target: sentence_onnx.export(self.path, target, threads=self.threads))
+        self.report = compiled.report
+        if not compiled.ok:
+            self._use_fallback(compiled.reason)
+            return
+        self.session = open_encoder(compiled.directory / sentence_onnx.MODEL_FILE,
+                                    threads=self.threads)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = EncoderTokenizer(self.path)
+        log.info("%s serves through ONNX Runtime (min cosine %.6f vs PyTorch)", self.path.name,
+                 self.report.get("cosine_min", float("nan")))
+
+    def _use_fallback(self, reason: str) -> None:
+        from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
+
+        log.warning("%s falls back to sentence-transformers: %s", self.path.name, reason)
+        self.engine, self.engine_reason = "pytorch", reason
+        self.fallback = SentenceTransformersBackend(self.path, self.config, threads=self.threads)
+        self.fallback.load()
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        if self.fallback is not None:
+            return self.fallback.predict_batch(items, parameters)
+        assert self.tokenizer is not None
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+        vectors: list[Any] = [None] * len(items)
+        tokens = [0] * len(items)
+        for start in range(0, len(order), SUB_BATCH):
+            chunk = order[start:start + SUB_BATCH]
+            encoded = self.tokenizer.encode([items[i] for i in chunk])
+            output = self.session.run(None, {name: encoded[name] for name in self.input_names})[0]
+            if parameters.get("normalize", True):
+                output = output / np.maximum(np.linalg.norm(output, axis=1, keepdims=True), 1e-12)
+            counts = encoded["attention_mask"].sum(axis=1)
+            for row, index in enumerate(chunk):
+                vectors[index], tokens[index] = output[row], int(counts[row])
+        return [Prediction({"embedding": vector.tolist()}, tokens=count)
+                for vector, count in zip(vectors, tokens, strict=True)]
+
+    def unload(self) -> None:
+        if self.fallback is not None:
+            self.fallback.unload()
+        self.session = self.fallback = None
