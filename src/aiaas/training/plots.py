@@ -1,7 +1,7 @@
 """Evaluation plots drawn to PNG with matplotlib's Agg backend (no display, thread-safe figures).
 
 Each function writes one file and returns its path. Names used by jobs: ``confusion_matrix``,
-``roc_curve``, ``training_curve``, ``predicted_vs_actual``.
+``roc_curve``, ``training_curve``, ``predicted_vs_actual``, ``forecast``.
 """
 
 from __future__ import annotations
@@ -86,6 +86,26 @@ def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, An
     axes.set_xlabel("actual")
     axes.set_ylabel("predicted")
     axes.set_title("Predicted vs actual (test split)")
+    return _save(figure, path)
+
+
+def forecast(history: tuple[Any, np.ndarray[Any, Any]], actual: tuple[Any, np.ndarray[Any, Any]],
+             predicted: np.ndarray[Any, Any], band: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+             level: float, path: Path) -> Path:
+    """The tail of the series the model saw, the held-out actuals, the forecast at the same
+    timestamps and its prediction interval as a band; ``history`` and ``actual`` are
+    (timestamps, values) pairs."""
+    figure = _figure((9.0, 4.5))
+    axes = figure.add_subplot()
+    axes.plot(history[0], history[1], color="grey", linewidth=1, label="history")
+    axes.fill_between(actual[0], band[0], band[1], color="tab:blue", alpha=0.2,
+                      label=f"{level:.0%} interval")
+    axes.plot(actual[0], actual[1], color="black", linewidth=1.2, label="actual (test)")
+    axes.plot(actual[0], predicted, color="tab:blue", linewidth=1.5, label="forecast")
+    axes.set_xlabel("time")
+    axes.set_title("Forecast vs actual (test split)")
+    axes.legend(loc="upper left")
+    figure.autofmt_xdate()
     return _save(figure, path)
 
 

@@ -6,6 +6,7 @@ from aiaas.errors import Invalid
 from aiaas.runtime.tasks.base import Task
 from aiaas.runtime.tasks.chat import ChatTask, CompletionTask
 from aiaas.runtime.tasks.embedding import EmbeddingTask
+from aiaas.runtime.tasks.forecasting import ForecastingTask
 from aiaas.runtime.tasks.image_classification import ImageClassificationTask
 from aiaas.runtime.tasks.speech import SpeechRecognitionTask
 from aiaas.runtime.tasks.tabular import TabularClassificationTask, TabularRegressionTask
@@ -16,7 +17,7 @@ TASKS: dict[str, Task] = {
     task.name: task
     for task in (EmbeddingTask(), TabularClassificationTask(), TabularRegressionTask(),
                  TextClassificationTask(), ImageClassificationTask(), Text2TextTask(),
-                 SpeechRecognitionTask(), ChatTask(), CompletionTask())
+                 SpeechRecognitionTask(), ChatTask(), CompletionTask(), ForecastingTask())
 }
 
 

@@ -23,6 +23,7 @@ from aiaas.training.datasets.base import (
 )
 
 IMAGE_CLASSIFICATION = "image-classification"
+FORECASTING = "forecasting"
 TEXT_CLASSIFICATION = "text-classification"
 
 
@@ -97,6 +98,25 @@ def _sentiment(dataset_id: str, _task: str | None = None) -> Dataset:
     return Table(info, frame)
 
 
+def _co2(dataset_id: str, _task: str | None = None) -> Dataset:
+    """statsmodels' weekly Mauna Loa CO2 (ppm, 1958-03-29 .. 2001-12-29, Saturdays); its 59
+    missing weeks are filled by linear interpolation so the series is regular."""
+    import pandas as pd
+    from statsmodels.datasets import co2
+
+    raw: Any = co2.load_pandas().data["co2"]
+    missing = int(raw.isna().sum())
+    frame = pd.DataFrame({"date": pd.DatetimeIndex(raw.index),
+                          "co2": raw.interpolate(method="linear").to_numpy(dtype="float64")})
+    info = DatasetInfo(dataset_id, "table", len(frame), {"date": "datetime", "co2": "number"},
+                       label="co2", timestamp="date", tasks=(FORECASTING,),
+                       description=BUILTINS["co2"].description,
+                       stats={"rows": len(frame), "frequency": "W-SAT", "interpolated": missing,
+                              "start": str(frame["date"].iloc[0].date()),
+                              "end": str(frame["date"].iloc[-1].date())})
+    return Table(info, frame)
+
+
 BUILTINS: dict[str, Builtin] = {
     "breast_cancer": Builtin("scikit-learn's Wisconsin breast cancer diagnosis (569 rows, 30 "
                              "features, malignant/benign)", (CLASSIFICATION,),
@@ -110,6 +130,9 @@ BUILTINS: dict[str, Builtin] = {
                       (CLASSIFICATION, IMAGE_CLASSIFICATION), _digits),
     "diabetes": Builtin("scikit-learn's diabetes progression (442 rows, 10 features)",
                         (REGRESSION,), _sklearn("diabetes", REGRESSION)),
+    "co2": Builtin("statsmodels' weekly atmospheric CO2 at Mauna Loa in ppm (2284 weeks, "
+                   "1958-2001; columns date, co2; the 59 missing weeks linearly interpolated)",
+                   (FORECASTING,), _co2),
     "sentiment": Builtin("short English product and service reviews written for aiaas (640 rows, "
                          "text and label columns, positive/negative)", (TEXT_CLASSIFICATION,),
                          _sentiment),
