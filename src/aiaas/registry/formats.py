@@ -142,6 +142,11 @@ def detect(root: Path) -> Detected:
     names = {path.relative_to(root).as_posix() for path in files}
     if "modules.json" in names and any(n.endswith(".safetensors") for n in names):
         _check_sentence_transformers(root)
+        from aiaas.runtime.backends.embedding_head import detect_head
+
+        head = detect_head(root, names, manifest)
+        if head is not None:
+            return head
         return Detected("sentence-transformers", "sentence-transformers", ("embedding",), manifest)
     from aiaas.runtime.generation.detect import detect_causal_lm
 

@@ -1,6 +1,7 @@
 """Text classification: strings in; ``{"label", "score", "probabilities", "top_k"}`` out.
 
-Served by transformers ``*ForSequenceClassification`` directories. Labels come from
+Served by transformers ``*ForSequenceClassification`` directories and by a linear head on
+sentence embeddings (``backends/embedding_head.py``). Labels come from
 ``config.id2label`` (or ``aiaas.json``). ``probabilities`` holds every label; ``top_k`` lists
 the ``k`` best as ``{"label", "score"}``, best first (parameter ``top_k``, default: all labels).
 A model whose ``problem_type`` is ``multi_label_classification`` scores each label on its own
@@ -88,6 +89,8 @@ class TextClassificationTask(Task):
     unit = "tokens"
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
+        if detected.format == "embedding-head":  # labels checked against the head at detection
+            return dict(detected.config)
         return transformers_labels(detected, source, self.name)
 
     def input_schema(self, config: dict[str, Any]) -> dict[str, Any]:
