@@ -111,6 +111,11 @@ def _check_image(path: Path, member: str, max_pixels: int) -> tuple[str, tuple[i
     try:
         with Image.open(io.BytesIO(data), formats=[kind]) as image:
             size = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PayloadTooLarge(f"{member}: the image has more pixels than the limit of "
+                              f"{max_pixels} (AIAAS_MAX_IMAGE_PIXELS): {exc}",
+                              details={"field": "file", "member": member, "limit": max_pixels}
+                              ) from None
     except Exception as exc:
         raise _invalid(f"{member}: not an image: the {kind} header is unreadable ({exc})",
                        member) from None

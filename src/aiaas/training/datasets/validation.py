@@ -46,10 +46,10 @@ def check_table(raw: RawTable, *, label: str | None = None, split_column: str | 
     """Type every column and check the named label, split and timestamp columns."""
     import pandas as pd
 
-    for field, name in (("label", label), ("split_column", split_column),
-                        ("timestamp", timestamp)):
+    for field, what, name in (("label", "label", label), ("split_column", "split", split_column),
+                              ("timestamp", "timestamp", timestamp)):
         if name is not None and name not in raw.names:
-            raise Invalid(f"{field.replace('_', ' ')} column {name!r} not found; columns: "
+            raise Invalid(f"{what} column {name!r} not found; columns: "
                           f"{shorten(', '.join(raw.names), 300)}", details={"field": field})
     named = [name for name in (label, split_column, timestamp) if name is not None]
     if len(set(named)) != len(named):
