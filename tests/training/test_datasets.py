@@ -52,9 +52,9 @@ def _error(tmp_path: Path, text: str | bytes, fmt: str = "csv", **options: Any) 
 
 
 def test_wrong_field_count_names_the_line(tmp_path: Path) -> None:
-    rows = _good_rows(15) + ["1,2,3,yes"]
+    rows = [*_good_rows(15), "1,2,3,yes"]
     assert _error(tmp_path, _csv(rows)) == "line 17: expected 5 fields, got 4"
-    assert _error(tmp_path, _csv(_good_rows(3) + ["1,2,3,4,yes,extra"])) == \
+    assert _error(tmp_path, _csv([*_good_rows(3), "1,2,3,4,yes,extra"])) == \
         "line 5: expected 5 fields, got 6"
 
 
@@ -317,7 +317,7 @@ def test_traversal_links_and_fake_zips_are_refused(store: DatasetStore, tmp_path
     assert _zip_error(store, tmp_path, _classes(), UnsafeArtifact, links=("cats/link.png",)) == \
         "archive member is a link: 'cats/link.png'"
     assert not (tmp_path / "evil.png").exists() and not (store.root.parent / "evil.png").exists()
-    with pytest.raises(Invalid, match="the .zip file is not a ZIP archive"):
+    with pytest.raises(Invalid, match=r"the \.zip file is not a ZIP archive"):
         _add(store, tmp_path, "pics.zip", b"\x1f\x8b not a zip")
     assert _nothing_stored(store)
 
