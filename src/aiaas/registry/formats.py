@@ -161,7 +161,7 @@ def detect(root: Path) -> Detected:
     if onnx_files:
         model_file = "model.onnx" if "model.onnx" in names else onnx_files[0]
         graph = _check_onnx(root / model_file, root)
-        if "forecaster.json" in names:
+        if "forecaster.json" in names or manifest.task == "forecasting":
             return Detected("onnx-forecaster", "onnxruntime", ("forecasting",), manifest,
                             config={"model_file": model_file})
         image = manifest.task == "image-classification" or _onnx_image_input(graph)

@@ -132,6 +132,10 @@ def load_series(table: Table, params: ForecastParams) -> Series:
     stamp_column, value_column = _columns(table.info, params)
     frame = table.frame
     stamps = pd.to_datetime(frame[stamp_column], errors="coerce", utc=True)
+    if bool((stamps.isna() & frame[stamp_column].notna()).any()):
+        # pandas reads a whole column in the format of its first value; dates mixed with
+        # date-times (or other spellings) are read one by one instead.
+        stamps = pd.to_datetime(frame[stamp_column], errors="coerce", utc=True, format="mixed")
     values = pd.to_numeric(frame[value_column], errors="coerce")
     for column, parsed in ((stamp_column, stamps), (value_column, values)):
         bad = parsed.isna() & frame[column].notna() if column == value_column else parsed.isna()
