@@ -245,6 +245,11 @@ async def test_file_part_first_and_the_upload_limit_not_the_body_limit(
             response = await client.post("/api/v1/datasets", headers=headers, content=body)
             assert response.status_code == 201, response.text
             assert (response.json()["name"], response.json()["split_column"]) == ("late", "part")
+            cut = body[: body.index(b"\r\n--" + boundary.encode())]  # the client stopped early
+            response = await client.post("/api/v1/datasets", headers=headers, content=cut)
+            assert response.status_code == 422
+            assert "the upload is incomplete" in response.json()["error"]["message"]
+            assert [d.name for d in services.datasets.list_datasets("default")] == ["late"]
             too_big = await client.post("/api/v1/jobs", headers={"Authorization": f"Bearer {key}"},
                                         json={"task": "x" * 3000})
             assert too_big.status_code == 413

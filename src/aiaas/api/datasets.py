@@ -70,12 +70,16 @@ class _Form:
         self._text = bytearray()
         self._in_file = False
         self.pending: list[bytes] = []
+        self.complete = False
 
     def callbacks(self) -> Any:
         return {"on_part_begin": self._part_begin, "on_part_data": self._part_data,
                 "on_part_end": self._part_end, "on_header_field": self._header_field_data,
                 "on_header_value": self._header_value_data, "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished}
+                "on_headers_finished": self._headers_finished, "on_end": self._end}
+
+    def _end(self) -> None:
+        self.complete = True
 
     def _part_begin(self) -> None:
         self._disposition, self._text, self._in_file = b"", bytearray(), False
@@ -147,6 +151,9 @@ async def _receive(request: Request, form: _Form) -> None:
     except FormParserError as exc:
         raise Invalid(f"malformed multipart body: {exc}", details={"field": "file"}) from None
     await asyncio.to_thread(form.flush)
+    if not form.complete:
+        raise Invalid("the multipart body ends before its closing boundary: the upload is "
+                      "incomplete", details={"field": "file"})
     if form.upload is None:
         raise Invalid("the form has no 'file' part: attach a .csv, .jsonl or .zip file",
                       details={"field": "file"})
