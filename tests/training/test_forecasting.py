@@ -98,6 +98,30 @@ async def test_co2_trains_to_under_one_percent_mape_and_serves_the_same_forecast
         assert image.size == (900, 450)
 
 
+async def test_an_uploaded_monthly_csv_with_gaps_trains_linear(train_api: Api) -> None:
+    months = pd.date_range("2010-01-01", periods=120, freq="MS")
+    rng = np.random.default_rng(1)
+    values = (100 + 0.5 * np.arange(120) + 10 * np.sin(2 * np.pi * months.month.to_numpy() / 12)
+              + rng.normal(0, 0.5, 120))
+    rows = [f"{day.date()},{value:.3f}" for i, (day, value) in enumerate(zip(months, values,
+                                                                              strict=True))
+            if i not in (30, 31, 77)]
+    upload = await train_api.client.post(
+        "/api/v1/datasets", headers=train_api.auth(), data={"label": "sales", "timestamp": "month"},
+        files={"file": ("sales.csv", "month,sales\n" + "\n".join(rows) + "\n", "text/csv")})
+    assert upload.status_code == 201, upload.text
+    job = await _train(train_api, task="forecasting", dataset="sales", name="sales",
+                       params={"algorithm": "linear", "trend_degree": 1})
+    assert job["status"] == "succeeded", job
+    result, metrics = job["result"], job["metrics"]
+    assert (result["frequency"], result["horizon"], result["lags"]) == ("MS", 12, [1, 2, 3, 4, 12])
+    assert result["missing_filled"] == 3 and result["split"]["test"] == 12
+    assert metrics["mape"] < 0.02
+    served = await train_api.client.post("/api/v1/models/sales/predict", headers=train_api.auth(),
+                                         json={"inputs": [{"horizon": 12}]})
+    assert served.json()["outputs"][0]["timestamps"][0] == "2019-01-01"
+
+
 BAD_JOBS: list[tuple[dict[str, Any], str]] = [
     ({"params": {"horizon": 0}}, "params.horizon"),
     ({"params": {"horizon": 800}}, "has 2284 rows; a horizon of 800 needs at least"),
