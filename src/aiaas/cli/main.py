@@ -4,7 +4,8 @@ Remote commands take ``--url``/``--api-key`` (or ``AIAAS_URL``/``AIAAS_API_KEY``
 takes ``--json``. Failures print one ``error: ...`` line on stderr and exit non-zero.
 
 Model families: ``chat`` (streamed, interactive or one-shot), ``transcribe``, ``embed``,
-``classify``; ``predict`` sends raw inputs to any model.
+``classify``; ``predict`` sends raw inputs to any model. Training: ``train``, ``jobs``,
+``datasets``, and ``worker`` to run one more training worker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from aiaas import __version__
-from aiaas.cli import keys, models
+from aiaas.cli import datasets, jobs, keys, models
 from aiaas.cli.chat import chat
 from aiaas.cli.classify import classify
 from aiaas.cli.common import (
@@ -29,19 +30,25 @@ from aiaas.cli.common import (
 from aiaas.cli.embed import embed
 from aiaas.cli.output import err, out, print_json
 from aiaas.cli.predict import predict
+from aiaas.cli.train import train
 from aiaas.cli.transcribe import transcribe
 from aiaas.cli.usage import usage
+from aiaas.cli.worker import worker
 
 app = App(name="aiaas", help="Self-hosted AI models as a service.", no_args_is_help=True,
           pretty_exceptions_show_locals=False)
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(datasets.app, name="datasets")
 app.command()(predict)
 app.command()(chat)
 app.command()(transcribe)
 app.command()(embed)
 app.command()(classify)
 app.command()(usage)
+app.command()(train)
+app.command()(worker)
 
 
 @app.command()
