@@ -90,7 +90,6 @@ def parse_timestamp(value: Any, where: str) -> pd.Timestamp:
 
 class ForecastingTask(Task):
     name = "forecasting"
-    unit = "forecasts"
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
         from aiaas.runtime.backends.forecaster import read_spec
