@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aiaas.errors import Invalid
+from aiaas.errors import BackendError, Invalid
 from aiaas.registry.formats import detect
 from aiaas.runtime.backends.forecaster import SPEC_FILE, ForecasterBackend, read_spec
 from aiaas.runtime.tasks.base import Limits
@@ -185,6 +185,14 @@ def test_broken_or_hostile_specs_are_refused(tmp_path: Path, override: dict[str,
     with pytest.raises(Invalid) as raised:
         read_spec(root)
     assert named in raised.value.message
+
+
+def test_an_overflowing_forecast_is_an_error_not_infinity(tmp_path: Path) -> None:
+    loaded = ForecasterBackend(build_forecaster(tmp_path / "huge", trend=[1e308, 1e308]), {},
+                               threads=1)
+    loaded.load()
+    with pytest.raises(BackendError, match="not a finite number"):
+        loaded.forecast([ForecastItem(1, [])])
 
 
 def test_a_forecasting_manifest_without_its_spec_is_refused(forecaster_dir: Path) -> None:

@@ -251,8 +251,12 @@ class ForecasterBackend(Backend):
         if spec is None:
             raise BackendError("the forecaster is not loaded")
         tails = [spec.series_with(item.history).iloc[-self.recipe.max_lag:] for item in items]
-        futures, values = self.recipe.forecast(tails, max(item.horizon for item in items),
-                                               self.predict_rows)
+        with np.errstate(over="ignore", invalid="ignore"):
+            futures, values = self.recipe.forecast(tails, max(item.horizon for item in items),
+                                                   self.predict_rows)
+        if not np.isfinite(values).all():
+            raise BackendError("the forecast is not a finite number (the model's trend or its "
+                               "graph overflowed on this history)")
         return [output(future[:item.horizon], row, spec)
                 for item, future, row in zip(items, futures, values, strict=True)]
 
