@@ -1,9 +1,11 @@
-"""The SDK's training job calls against a real server over real HTTP, with a real worker process."""
+"""The SDK's training job and dataset calls against a real server over real HTTP, with a real
+worker process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aiaas.client import (
@@ -26,6 +29,20 @@ from tests.conftest import LiveServer
 
 TIMEOUT_S = 180
 IRIS = {"algorithm": "logistic"}
+
+
+def write_table(path: Path, rows: int, seed: int = 0) -> int:
+    """A CSV of two informative features, a label and a split column; returns its test rows."""
+    rng = np.random.default_rng(seed)
+    parts = rng.choice(["train", "validation", "test"], rows, p=[0.6, 0.15, 0.25])
+    parts[:4] = ["train", "train", "test", "test"]
+    lines = ["x1,x2,label,part"]
+    for i in range(rows):
+        sign = 1 if i % 2 == 0 else -1
+        lines.append(f"{rng.normal(2.0 * sign):.5f},{rng.normal(sign):.5f},"
+                     f"{'good' if sign > 0 else 'bad'},{parts[i]}")
+    path.write_text("\n".join(lines) + "\n")
+    return int((parts == "test").sum())
 
 
 def start_worker(live_server: LiveServer, *command: str) -> subprocess.Popen[bytes]:
@@ -243,3 +260,75 @@ async def test_async_client_jobs(live_server: LiveServer, tenant_key: str,
         assert done.succeeded and done.version == 1 and len(seen) == len(types)
         assert job.id in {listed.id for listed in await client.list_jobs()}
         assert "status=succeeded" in await client.job_logs(job.id)
+
+
+def test_datasets_upload_list_show_train_delete(client: Client, worker: subprocess.Popen[bytes],
+                                                tmp_path: Path) -> None:
+    source = tmp_path / "Patients 2024.csv"
+    test_rows = write_table(source, 80)
+    sent: list[tuple[int, int]] = []
+    dataset = client.upload_dataset(source, split_column="part",
+                                    progress=lambda done, total: sent.append((done, total)))
+    assert dataset.id.startswith("ds-") and dataset.name == "patients-2024" and not dataset.builtin
+    assert (dataset.kind, dataset.format, dataset.rows, dataset.label) == ("table", "csv", 80, "label")
+    assert dataset.columns == {"x1": "number", "x2": "number", "label": "label", "part": "label"}
+    assert dataset.stats["classes"] == {"bad": 40, "good": 40}
+    assert dataset.size_bytes == source.stat().st_size
+    assert dataset.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert sent[0][0] == 0 and sent[-1][0] == sent[-1][1] > dataset.size_bytes
+
+    listed = {entry.id: entry for entry in client.list_datasets()}
+    assert listed[dataset.id] == dataset and listed["builtin:iris"].builtin
+    assert listed["builtin:iris"].rows == 150 and listed["builtin:iris"].format is None
+    assert client.get_dataset("patients-2024") == client.get_dataset(dataset.id) == dataset
+
+    job = client.create_job("tabular-classification", "patients-2024", "patients", params=IRIS)
+    done = client.wait_job(job.id, timeout=TIMEOUT_S)
+    assert done.succeeded and done.result["split"]["test"] == test_rows == done.metrics["samples"]
+
+    with pytest.raises(ConflictError):
+        client.upload_dataset(source, name="patients-2024")
+    with pytest.raises(ConflictError):
+        client.delete_dataset("builtin:iris")
+    client.delete_dataset("patients-2024")
+    with pytest.raises(NotFoundError):
+        client.get_dataset(dataset.id)
+
+
+def test_bad_dataset_uploads_name_the_problem(client: Client, tmp_path: Path) -> None:
+    source = tmp_path / "broken.csv"
+    write_table(source, 20)
+    lines = source.read_text().splitlines()
+    source.write_text("\n".join([*lines[:8], "1,2", *lines[8:]]) + "\n")
+    with pytest.raises(BadRequestError) as broken:
+        client.upload_dataset(source)
+    assert "line 9" in broken.value.message
+    valid = tmp_path / "valid.csv"
+    write_table(valid, 20)
+    with pytest.raises(BadRequestError) as label:
+        client.upload_dataset(valid, label="nope")
+    assert "nope" in label.value.message and label.value.details["field"] == "label"
+    spreadsheet = tmp_path / "data.xlsx"
+    spreadsheet.write_bytes(b"PK")
+    with pytest.raises(ValueError, match=r"\.csv, \.jsonl or \.zip"):
+        client.upload_dataset(spreadsheet)
+    with pytest.raises(FileNotFoundError):
+        client.upload_dataset(tmp_path / "missing.csv")
+
+
+async def test_async_upload_streams_a_big_file(live_server: LiveServer, tenant_key: str,
+                                               tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    write_table(source, 40_000, seed=1)
+    assert source.stat().st_size > 1024 * 1024
+    sent: list[int] = []
+    async with AsyncClient(live_server.url, tenant_key) as client:
+        dataset = await client.upload_dataset(source, name="big", label="label",
+                                              progress=lambda done, total: sent.append(done))
+        assert dataset.rows == 40_000 and dataset.size_bytes == source.stat().st_size
+        assert len(sent) > 3 and sent == sorted(sent)
+        assert [d.id for d in await client.list_datasets() if d.name == "big"] == [dataset.id]
+        assert (await client.get_dataset("big")).sha256 == dataset.sha256
+        await client.delete_dataset(dataset.id)
+        with pytest.raises(NotFoundError):
+            await client.get_dataset("big")

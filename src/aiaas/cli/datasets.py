@@ -26,10 +26,6 @@ app = typer.Typer(help="Upload, list, show and delete datasets to train on.", no
 DatasetId = Annotated[str, typer.Argument(help="The dataset's id or name (or builtin:NAME to show).")]
 
 
-def _rows(dataset: Dataset) -> str:
-    return "-" if dataset.rows is None else str(dataset.rows)
-
-
 def _size(dataset: Dataset) -> str:
     return "-" if dataset.size_bytes is None else size(dataset.size_bytes)
 
@@ -62,8 +58,8 @@ def upload(
     if as_json:
         print_json(dataset)
         return
-    out.print(f"uploaded dataset [bold]{escape(dataset.name)}[/] ({dataset.id}): {dataset.kind or '-'}, "
-              f"{_rows(dataset)} rows, {_size(dataset)}", soft_wrap=True)
+    out.print(f"uploaded dataset [bold]{escape(dataset.name)}[/] ({dataset.id}): {dataset.kind}, "
+              f"{dataset.rows} rows, {_size(dataset)}", soft_wrap=True)
     out.print(f"train on it with: aiaas train --task TASK --dataset {dataset.id} --name MODEL",
               soft_wrap=True, markup=False)
 
@@ -80,7 +76,7 @@ def list_datasets(url: UrlOption = None, api_key: ApiKeyOption = None,
     table = Table(Column("id", no_wrap=True), "name", "kind", "rows", "columns", "label",
                   Column("size", no_wrap=True), Column("created", no_wrap=True))
     for dataset in datasets:
-        table.add_row(escape(dataset.id), escape(dataset.name), dataset.kind or "-", _rows(dataset),
+        table.add_row(escape(dataset.id), escape(dataset.name), dataset.kind, str(dataset.rows),
                       str(len(dataset.columns)) if dataset.columns else "-",
                       escape(dataset.label or "-"), _size(dataset), when(dataset.created_at))
     out.print(table)
@@ -101,8 +97,8 @@ def show(dataset_id: DatasetId, url: UrlOption = None, api_key: ApiKeyOption = N
     if as_json:
         print_json(dataset)
         return
-    out.print(f"[bold]{escape(dataset.name)}[/] ({escape(dataset.id)}): {dataset.kind or '-'}"
-              f"{', ' + dataset.format if dataset.format else ''}, {_rows(dataset)} rows, "
+    out.print(f"[bold]{escape(dataset.name)}[/] ({escape(dataset.id)}): {dataset.kind}"
+              f"{', ' + dataset.format if dataset.format else ''}, {dataset.rows} rows, "
               f"{_size(dataset)}", soft_wrap=True)
     if dataset.description:
         out.print(escape(dataset.description))
@@ -110,8 +106,6 @@ def show(dataset_id: DatasetId, url: UrlOption = None, api_key: ApiKeyOption = N
              "timestamp": dataset.timestamp}
     shown = ", ".join(f"{role}: {escape(value)}" for role, value in roles.items() if value)
     out.print(shown or "no label column")
-    if dataset.tasks:
-        out.print(f"trains: {', '.join(dataset.tasks)}")
     if dataset.columns:
         table = Table("column", "type")
         for column, kind in dataset.columns.items():

@@ -301,29 +301,27 @@ class JobEvent(_Result):
 
 
 class Dataset(_Result):
-    """A data set to train on: uploaded (``id`` from the server) or built in (``builtin:NAME``).
+    """A data set to train on: uploaded (``id`` ``ds-...``) or built in (``builtin:NAME``).
 
-    ``columns`` maps column name to its type (tables); ``label`` is the default target column,
-    ``split_column`` the user's own train/validation/test column and ``timestamp`` the time
-    column of a series; ``stats`` holds rows, class balance and the like.
+    ``kind`` is ``table`` or ``images``; ``columns`` maps column name to ``number``, ``text``,
+    ``datetime`` or ``label``; ``label`` is the default target column, ``split_column`` the
+    user's own train/validation/test column and ``timestamp`` the time column of a series;
+    ``stats`` holds rows, class balance and the like. Built-ins have no file (``format``,
+    ``size_bytes``, ``sha256`` and ``created_at`` are None).
     """
 
     id: str
     name: str
-    kind: str | None = None
+    kind: str
     format: str | None = None
-    rows: int | None = None
-    columns: dict[str, Any] = Field(default_factory=dict)
+    rows: int
+    columns: dict[str, str] = Field(default_factory=dict)
     label: str | None = None
     split_column: str | None = None
     timestamp: str | None = None
-    tasks: list[str] = Field(default_factory=list)
-    description: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
     size_bytes: int | None = None
     sha256: str | None = None
     created_at: datetime | None = None
-
-    @property
-    def builtin(self) -> bool:
-        return self.id.startswith("builtin:")
+    description: str = ""
+    builtin: bool = False
