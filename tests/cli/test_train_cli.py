@@ -1,4 +1,4 @@
-"""``aiaas train``, ``aiaas jobs`` and ``aiaas worker`` run as subprocesses against a real server."""
+"""``aiaas train``, ``jobs``, ``datasets`` and ``worker`` run as subprocesses against a real server."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from aiaas.client import Client
 from tests.cli.conftest import RunCli
+from tests.client.test_jobs_client import write_table
 from tests.conftest import LiveServer
 
 IRIS = ("--task", "tabular-classification", "--dataset", "builtin:iris", "--param", "algorithm=logistic")
@@ -172,3 +173,38 @@ def test_ctrl_c_stops_following_and_cancel_stops_the_job(live_server: LiveServer
     assert followed.returncode == 1 and json.loads(followed.stdout)["status"] == "cancelled"
     again = run("jobs", "cancel", job_id)
     assert again.returncode == 1 and "already cancelled" in again.stderr
+
+
+def test_datasets_upload_show_train_delete(run: RunCli, tmp_path: Path) -> None:
+    source = tmp_path / "visits.csv"
+    test_rows = write_table(source, 60)
+    uploaded = run("datasets", "upload", str(source), "--split-column", "part", "--json")
+    _ok(uploaded)
+    dataset = json.loads(uploaded.stdout)
+    assert dataset["name"] == "visits" and dataset["rows"] == 60 and dataset["split_column"] == "part"
+
+    listed = run("datasets", "list")
+    _ok(listed)
+    assert dataset["id"] in listed.stdout and "builtin:iris" in listed.stdout
+    shown = run("datasets", "show", "visits")
+    _ok(shown)
+    assert "split column: part" in shown.stdout and "bad: 30, good: 30" in shown.stdout
+
+    trained = run("train", "--task", "tabular-classification", "--dataset", "visits", "--name", "visits",
+                  "--param", "algorithm=logistic", "--wait", "--json")
+    _ok(trained)
+    assert json.loads(trained.stdout)["result"]["split"]["test"] == test_rows
+
+    deleted = run("datasets", "delete", "visits", "--yes")
+    _ok(deleted)
+    gone = run("datasets", "show", dataset["id"])
+    assert gone.returncode == 1 and "not found" in gone.stderr
+
+
+def test_a_broken_upload_names_the_line(run: RunCli, tmp_path: Path) -> None:
+    source = tmp_path / "broken.csv"
+    write_table(source, 20)
+    lines = source.read_text().splitlines()
+    source.write_text("\n".join([*lines[:5], "1,2,3,4,5", *lines[5:]]) + "\n")
+    result = run("datasets", "upload", str(source))
+    assert result.returncode == 1 and "line 6" in result.stderr and result.stdout == ""
