@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Models loaded at start (comma-separated in env)."
     )
     torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")
+    cache_ttl_s: float = Field(
+        default=2.0, ge=0, description="How long verified API keys and resolved model versions "
+        "are remembered in memory. Changes made through this server apply at once; changes made "
+        "by another process (CLI, worker, replica) within this time. 0 = always ask the database.")
     compile_dir: Path | None = Field(
         default=None, description="Where compiled models are cached (default <data dir>/compiled); "
         "safe to share between data dirs, entries are keyed by artifact sha256.")

@@ -77,7 +77,8 @@ class Services:
         settings.ensure_dirs()
         db = Database(settings.sqlalchemy_url)
         migrate.upgrade(db.engine)
-        registry = Registry(db, ArtifactStore(settings.artifacts_dir, settings.tmp_dir))
+        registry = Registry(db, ArtifactStore(settings.artifacts_dir, settings.tmp_dir),
+                            cache_s=settings.cache_ttl_s)
         usage = UsageService(db)
         metrics = Metrics()
         runtime = RuntimeManager(settings, registry, usage, metrics)
@@ -85,7 +86,8 @@ class Services:
                                 max_upload_bytes=settings.max_upload_bytes,
                                 max_image_pixels=settings.max_image_pixels)
         jobs = JobService(db, settings.data_dir, Catalog(db, settings.data_dir, datasets))
-        return cls(settings, db, KeyService(db), registry, usage, metrics, runtime, jobs, datasets)
+        keys = KeyService(db, cache_s=settings.cache_ttl_s)
+        return cls(settings, db, keys, registry, usage, metrics, runtime, jobs, datasets)
 
     async def start(self) -> None:
         import asyncio

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -137,15 +138,23 @@ def test_overload_answers_429_with_retry_after_never_500(tmp_path: Path) -> None
 
 def test_sigterm_finishes_in_flight_requests(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
-    texts = ["graceful shutdown keeps every accepted request " * 8] * 64
+    texts = ["graceful shutdown keeps every accepted request " * 8] * 256
+    started = threading.Barrier(5)
+
+    def call() -> httpx.Response:
+        with server.client() as client:
+            started.wait()
+            return client.post(EMBED, json={"inputs": texts})
+
     try:
         with server.client() as client:
             embed(client, texts[:1])
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            futures = [pool.submit(_hammer, server, 1, texts) for _ in range(4)]
-            time.sleep(0.3)
+            futures = [pool.submit(call) for _ in range(4)]
+            started.wait()
+            time.sleep(0.5)
             server.process.send_signal(signal.SIGTERM)
-            results = [f.result()[0] for f in futures]
+            results = [f.result() for f in futures]
         # uvicorn re-raises the captured SIGTERM after its graceful shutdown.
         assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
     finally:

@@ -29,6 +29,9 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+    cached = services.keys.cached(credentials.credentials)
+    if cached is not None:
+        return cached
     return await run_in_threadpool(services.keys.authenticate, credentials.credentials)
 
 

@@ -2,6 +2,11 @@
 
 SHA-256 (not a slow password hash) is right here: the secret is 256 random bits, so there is
 nothing to brute-force, and verification sits on every request's path.
+
+A successful check is remembered in memory for ``cache_s`` seconds (keyed by the token's hash,
+so only the exact token hits), which keeps the database off the hot path. Revoking a key through
+this process drops it from the cache at once; a revocation made by another process (the CLI on
+the data dir, another replica) takes effect within ``cache_s``. ``cache_s=0`` turns this off.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,9 +89,45 @@ def parse_scopes(scopes: list[str] | None, *, admin: bool = False) -> list[str]:
     return sorted(set(chosen))
 
 
+CACHE_LIMIT = 10_000
+
+
 class KeyService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_s: float = 0.0) -> None:
         self.db = db
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[Principal, float, datetime | None]] = {}
+        self._cache_lock = threading.Lock()
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified less than ``cache_s`` ago, else None (then call
+        ``authenticate``). Cheap enough for the event loop: one SHA-256, one dict lookup."""
+        if not self.cache_s:
+            return None
+        digest = _hash(token)
+        entry = self._cache.get(digest)
+        if entry is None:
+            return None
+        principal, checked_at, expires_at = entry
+        if time.monotonic() - checked_at > self.cache_s or (
+                expires_at is not None and expires_at <= utcnow()):
+            with self._cache_lock:
+                self._cache.pop(digest, None)
+            return None
+        return principal
+
+    def _remember(self, digest: str, principal: Principal, expires_at: datetime | None) -> None:
+        if not self.cache_s:
+            return
+        with self._cache_lock:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[digest] = (principal, time.monotonic(), expires_at)
+
+    def _forget(self, key_id: str) -> None:
+        with self._cache_lock:
+            for digest in [d for d, (p, _, _) in self._cache.items() if p.key_id == key_id]:
+                del self._cache[digest]
 
     def create(
         self,
@@ -121,15 +164,18 @@ class KeyService:
         parts = token.split("-", 2)
         if len(parts) != 3 or parts[0] != PREFIX or not _KEY_ID.fullmatch(parts[1]):
             raise Unauthenticated("malformed API key")
+        digest = _hash(token)
         with self.db.session() as session:
             row = session.get(ApiKey, parts[1])
-            if row is None or not hmac.compare_digest(row.secret_hash, _hash(token)):
+            if row is None or not hmac.compare_digest(row.secret_hash, digest):
                 raise Unauthenticated("unknown API key")
             if row.revoked_at is not None:
                 raise Unauthenticated("this API key has been revoked")
             if row.expires_at is not None and row.expires_at <= utcnow():
                 raise Unauthenticated("this API key has expired")
-            return Principal(tenant=row.tenant, key_id=row.id, scopes=frozenset(row.scopes))
+            principal = Principal(tenant=row.tenant, key_id=row.id, scopes=frozenset(row.scopes))
+            self._remember(digest, principal, row.expires_at)
+            return principal
 
     def list(self, *, tenant: str | None = None, include_revoked: bool = False) -> list[KeyInfo]:
         query = select(ApiKey).order_by(ApiKey.created_at)
@@ -147,4 +193,6 @@ class KeyService:
                 raise NotFound(f"no API key with id {key_id!r}")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-            return KeyInfo.of(row)
+            info = KeyInfo.of(row)
+        self._forget(key_id)
+        return info

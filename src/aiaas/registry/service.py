@@ -2,6 +2,10 @@
 
 A tenant sees the built-in models and its own. Another tenant's model is reported exactly as a
 model that does not exist, so names never leak across tenants.
+
+``resolve`` remembers its answer for ``cache_s`` seconds (``cached`` reads it without the
+database, for the predict path). Every change made through this registry forgets all answers at
+once; a change made by another process (the training worker, the CLI) is seen within ``cache_s``.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +61,17 @@ class _Pending:
     promote_first: bool = True
 
 
+CACHE_LIMIT = 10_000
+Ref = str | int | None
+
+
 class Registry:
-    def __init__(self, db: Database, store: ArtifactStore) -> None:
+    def __init__(self, db: Database, store: ArtifactStore, *, cache_s: float = 0.0) -> None:
         self.db = db
         self.store = store
+        self.cache_s = cache_s
+        self._resolved: dict[tuple[str, str, Ref], tuple[VersionInfo, float]] = {}
+        self._generation = 0
         # Held while an artifact is stored and its row inserted, and while an unused artifact is
         # collected: a collection never removes an artifact a registration is about to record.
         self._artifacts = threading.Lock()
@@ -156,7 +168,9 @@ class Registry:
         for _attempt in range(3):
             try:
                 with self.db.session() as session:
-                    return self._insert_version(session, pending)
+                    version = self._insert_version(session, pending)
+                self._changed()
+                return version
             except IntegrityError:
                 continue
         raise Conflict(f"model {pending.name!r} is being changed by another request; try again")
@@ -225,15 +239,32 @@ class Registry:
         with self.db.session() as session:
             return ModelInfo.of(self._find(session, tenant, name))
 
-    def resolve(self, tenant: str, name: str, ref: str | int | None = None) -> VersionInfo:
+    def cached(self, tenant: str, name: str, ref: Ref = None) -> VersionInfo | None:
+        """What ``resolve`` answered less than ``cache_s`` ago, else None."""
+        entry = self._resolved.get((tenant, name, ref)) if self.cache_s else None
+        if entry is None or time.monotonic() - entry[1] > self.cache_s:
+            return None
+        return entry[0]
+
+    def _changed(self) -> None:
+        self._generation += 1
+        self._resolved.clear()
+
+    def resolve(self, tenant: str, name: str, ref: Ref = None) -> VersionInfo:
         """Find one version: by number, by alias, or (no ref) ``production`` else the latest."""
+        generation = self._generation
         with self.db.session() as session:
             model = self._find(session, tenant, name)
             number = self._version_number(model, ref)
-            for row in model.versions:
-                if row.version == number:
-                    return VersionInfo.of(row, model)
-            raise NotFound(f"model {name!r} has no version {ref}", details={"version": ref})
+            row = next((row for row in model.versions if row.version == number), None)
+            if row is None:
+                raise NotFound(f"model {name!r} has no version {ref}", details={"version": ref})
+            version = VersionInfo.of(row, model)
+        if self.cache_s and generation == self._generation:
+            if len(self._resolved) >= CACHE_LIMIT:
+                self._resolved.clear()
+            self._resolved[(tenant, name, ref)] = (version, time.monotonic())
+        return version
 
     @staticmethod
     def _version_number(model: Model, ref: str | int | None) -> int:
@@ -276,7 +307,9 @@ class Registry:
             else:
                 current.version = version
             session.flush()
-            return ModelInfo.of(model)
+            info = ModelInfo.of(model)
+        self._changed()
+        return info
 
     def set_preload(self, tenant: str, name: str, version: int, preload: bool) -> VersionInfo:
         """Mark a version to be loaded when the server starts (it still loads on first use)."""
@@ -287,7 +320,9 @@ class Registry:
                 raise NotFound(f"model {name!r} has no version {version}")
             row.preload = preload
             session.flush()
-            return VersionInfo.of(row, model)
+            info = VersionInfo.of(row, model)
+        self._changed()
+        return info
 
     def preloaded(self) -> list[VersionInfo]:
         """Every version marked preload, of any tenant (for the runtime manager at start)."""
@@ -313,6 +348,7 @@ class Registry:
             session.flush()
             if not model.versions:
                 session.delete(model)
+        self._changed()
         self._collect(digest)
 
     def delete_model(self, tenant: str, name: str) -> None:
@@ -320,6 +356,7 @@ class Registry:
             model = self._own(session, tenant, name)
             digests = {v.sha256 for v in model.versions}
             session.delete(model)
+        self._changed()
         for digest in digests:
             self._collect(digest)
 
