@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from aiaas.auth.keys import KeyService
 from aiaas.auth.principal import Principal, Scope
 from aiaas.db.tables import ApiKey, utcnow
 from aiaas.errors import Forbidden, Invalid, NotFound, Unauthenticated
@@ -94,3 +96,36 @@ def test_list_filters_by_tenant(services: Services) -> None:
     services.keys.create(name="a", tenant="clinic")
     services.keys.create(name="b", tenant="bank")
     assert {k.tenant for k in services.keys.list(tenant="bank")} == {"bank"}
+
+
+def test_a_verified_key_is_remembered_until_revoked_here(services: Services) -> None:
+    keys = KeyService(services.db, cache_s=60)
+    created = keys.create(name="app", tenant="clinic")
+    assert keys.cached(created.secret) is None
+    principal = keys.authenticate(created.secret)
+    assert keys.cached(created.secret) == principal
+    assert keys.cached(created.secret[:-1] + ("A" if created.secret[-1] != "A" else "B")) is None
+    keys.revoke(created.info.id)
+    assert keys.cached(created.secret) is None
+    with pytest.raises(Unauthenticated, match="revoked"):
+        keys.authenticate(created.secret)
+
+
+def test_a_revocation_elsewhere_applies_within_the_cache_time(services: Services) -> None:
+    keys = KeyService(services.db, cache_s=0.2)
+    elsewhere = KeyService(services.db)
+    created = keys.create(name="app", tenant="clinic")
+    keys.authenticate(created.secret)
+    elsewhere.revoke(created.info.id)
+    assert keys.cached(created.secret) is not None
+    time.sleep(0.25)
+    assert keys.cached(created.secret) is None
+    with pytest.raises(Unauthenticated, match="revoked"):
+        keys.authenticate(created.secret)
+
+
+def test_no_cache_means_every_call_asks_the_database(services: Services) -> None:
+    keys = KeyService(services.db, cache_s=0)
+    created = keys.create(name="app", tenant="clinic")
+    keys.authenticate(created.secret)
+    assert keys.cached(created.secret) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,28 @@ def test_a_model_over_2_gib_can_be_recorded(
     monkeypatch.setattr(service_module, "directory_digest", big)
     info = register(services.registry, iris_files())
     assert services.registry.resolve(TENANT, "iris").size_bytes == info.size_bytes == 3 * 2**30
+
+
+def test_resolved_versions_are_remembered_and_forgotten_on_change(services: Services) -> None:
+    registry = Registry(services.db, services.registry.store, cache_s=60)
+    register(registry, iris_variant(1))
+    assert registry.cached(TENANT, "iris") is None
+    first = registry.resolve(TENANT, "iris")
+    assert registry.cached(TENANT, "iris") == first and registry.cached("other", "iris") is None
+    second = register(registry, iris_variant(2))
+    assert registry.cached(TENANT, "iris") is None, "a new version forgets every answer"
+    registry.set_alias(TENANT, "iris", "production", second.version)
+    assert registry.resolve(TENANT, "iris").version == 2 == registry.cached(TENANT, "iris").version
+
+
+def test_a_change_by_another_process_is_seen_within_the_cache_time(services: Services) -> None:
+    registry = Registry(services.db, services.registry.store, cache_s=0.2)
+    elsewhere = Registry(services.db, services.registry.store)
+    register(registry, iris_variant(1))
+    register(registry, iris_variant(2))
+    assert registry.resolve(TENANT, "iris").version == 1
+    elsewhere.set_alias(TENANT, "iris", "production", 2)
+    assert registry.cached(TENANT, "iris").version == 1
+    time.sleep(0.25)
+    assert registry.cached(TENANT, "iris") is None
+    assert registry.resolve(TENANT, "iris").version == 2
