@@ -8,7 +8,7 @@ from functools import cache
 from aiaas.errors import Invalid
 from aiaas.training.trainers.base import TrainerSpec
 
-MODULES = ("tabular", "text", "forecasting")
+MODULES = ("tabular", "images", "text", "forecasting")
 """Trainer modules under ``aiaas.training.trainers``, imported on first use (torch stays out of
 processes that never train)."""
 

@@ -26,7 +26,7 @@ MAX_CNN_SIDE = 128
 DEFAULT_CNN_SIDE_CAP = 64
 """Without ``image_size`` the CNN trains at the data's own size, shrunk to at most this."""
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {"epochs": 30, "batch_size": 64, "learning_rate": 3e-3},
+    "cnn": {"epochs": 20, "batch_size": 64, "learning_rate": 3e-3},
     "fine_tune": {"epochs": 5, "batch_size": 16, "learning_rate": 5e-5},
 }
 
@@ -108,7 +108,7 @@ def split_images(labels: list[str], *, seed: int, test_fraction: float,
     y = np.asarray(labels)
     names, counts = np.unique(y, return_counts=True)
     needed = 3 if validation_fraction > 0 else 2
-    small = [f"{name!r} ({count})" for name, count in zip(names, counts, strict=True)
+    small = [f"{str(name)!r} ({count})" for name, count in zip(names, counts, strict=True)
              if count < needed]
     if small:
         raise Invalid(f"every class needs at least {needed} images to be split into train, "
