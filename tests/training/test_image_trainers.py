@@ -216,7 +216,7 @@ async def test_cancel_lands_mid_epoch(train_api: Api) -> None:
     assert missing.status_code == 404
 
 
-async def test_fine_tune_a_local_vit_on_an_uploaded_zip(train_api: Api, tmp_path: Path) -> None:
+async def test_fine_tune_and_cnn_on_an_uploaded_zip(train_api: Api, tmp_path: Path) -> None:
     base = build_image_classifier(tmp_path / "vit")
     train_api.services.registry.register(base, tenant="default", name="tiny-vit", created_by="test")
     archive, samples = colour_zip()
@@ -249,6 +249,18 @@ async def test_fine_tune_a_local_vit_on_an_uploaded_zip(train_api: Api, tmp_path
     assert (stored / "model.safetensors").is_file()
     assert (stored / "preprocessor_config.json").is_file()
     outputs = await predict(train_api, "colours", samples)
+    assert all(set(output["probabilities"]) == set(COLOURS) for output in outputs)
+
+    # The same RGB, non-square pictures train a CNN too, served at their own 24x28 size.
+    response = await create(train_api, dataset="colours", name="colours-cnn",
+                            params={"epochs": 3, "batch_size": 8})
+    job = await wait_until(train_api, response.json()["id"], lambda j: j["finished_at"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["image_size"] == [24, 28] and job["result"]["channels"] == 3
+    version = train_api.services.registry.resolve("default", "colours-cnn")
+    assert (version.format, version.config["size"], version.config["channels"]) == (
+        "onnx", [24, 28], 3)
+    outputs = await predict(train_api, "colours-cnn", samples)
     assert all(set(output["probabilities"]) == set(COLOURS) for output in outputs)
 
 
