@@ -22,6 +22,7 @@ from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry
 from aiaas.registry.store import ArtifactStore
 from aiaas.runtime.manager import RuntimeManager
+from aiaas.runtime.tuning import ServingTuner
 from aiaas.training.datasets import Catalog, DatasetStore
 from aiaas.training.jobs import JobService
 from aiaas.usage.service import UsageService
@@ -69,6 +70,7 @@ class Services:
     runtime: RuntimeManager
     jobs: JobService
     datasets: DatasetStore
+    tuner: ServingTuner
     worker_process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -87,7 +89,8 @@ class Services:
                                 max_image_pixels=settings.max_image_pixels)
         jobs = JobService(db, settings.data_dir, Catalog(db, settings.data_dir, datasets))
         keys = KeyService(db, cache_s=settings.cache_ttl_s)
-        return cls(settings, db, keys, registry, usage, metrics, runtime, jobs, datasets)
+        tuner = ServingTuner(settings, registry, runtime)
+        return cls(settings, db, keys, registry, usage, metrics, runtime, jobs, datasets, tuner)
 
     async def start(self) -> None:
         import asyncio

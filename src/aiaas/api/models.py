@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from aiaas.api.deps import ReaderDep, ServicesDep, WriterDep
 from aiaas.api.schemas import ERRORS, AliasUpdate, ModelList, ModelOut, VersionOut, VersionUpdate
+from aiaas.errors import Invalid
 from aiaas.registry import archive
 from aiaas.registry.service import ModelInfo, VersionInfo
 
@@ -104,10 +105,18 @@ async def set_alias(name: str, alias: str, body: AliasUpdate, principal: WriterD
 @router.patch("/{name}/versions/{version}", response_model=VersionOut)
 async def update_version(name: str, version: int, body: VersionUpdate, principal: WriterDep,
                          services: ServicesDep) -> VersionOut:
-    """Versions are immutable; only serving options such as ``preload`` change."""
-    info = await asyncio.to_thread(
-        services.registry.set_preload, principal.tenant, name, version, body.preload
-    )
+    """Versions are immutable; only how they are served changes: ``preload``, batching, device,
+    precision (int8 is built and measured first, and refused over ``max_accuracy_delta``)."""
+    changes = body.model_dump(exclude_unset=True)
+    preload = changes.pop("preload", None)
+    if preload is None and not changes:
+        raise Invalid("nothing to change: give preload or a serving option", details={"field": "body"})
+    if changes:
+        info = await services.tuner.configure(principal, name, version, changes)
+    if preload is not None:
+        info = await asyncio.to_thread(
+            services.registry.set_preload, principal.tenant, name, version, preload
+        )
     return version_out(info)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,8 @@ class VersionOut(BaseModel):
     created_by: str
     created_at: datetime
     aliases: list[str]
+    serving: dict[str, Any] = Field(default_factory=dict, description="Serving options and the "
+                                    "measured reports of compiled builds (e.g. builds.int8.delta).")
 
 
 class ModelOut(BaseModel):
@@ -88,8 +90,19 @@ class AliasUpdate(BaseModel):
 
 
 class VersionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    preload: bool = Field(description="Load this version when the server starts.")
+    """Only how a version is served changes; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"preload": True}, {"max_batch_size": 32, "batch_wait_ms": 2},
+        {"precision": "int8", "max_accuracy_delta": 0.02}, {"device": "cuda:0", "precision": "fp16"},
+    ]})
+    preload: bool | None = Field(default=None, description="Load this version when the server starts.")
+    max_batch_size: int | None = Field(default=None, description="Most items per batch.")
+    batch_wait_ms: float | None = Field(default=None, description="Extra wait for a batch to fill.")
+    device: str | None = Field(default=None, description="auto, cpu, cuda or cuda:N.")
+    precision: Literal["fp32", "fp16", "bf16", "int8"] | None = Field(
+        default=None, description="int8 only within max_accuracy_delta; fp16/bf16 on a GPU.")
+    max_accuracy_delta: float | None = Field(default=None, description="Bound for int8.")
 
 
 class KeyCreate(BaseModel):

@@ -100,6 +100,8 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     preload: Mapped[bool] = mapped_column(Boolean, default=False)
+    serving: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """``aiaas.registry.serving.ServingOptions``: the only part of a version that may change."""
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

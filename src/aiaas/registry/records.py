@@ -36,6 +36,8 @@ class VersionInfo:
     created_by: str
     created_at: datetime
     aliases: list[str] = field(default_factory=list)
+    serving: dict[str, Any] = field(default_factory=dict)
+    """The version's ``ServingOptions`` as stored (batching, device, precision, builds)."""
 
     def serves(self, task: str) -> bool:
         """The version's own task, or another its artifact also serves (a chat GGUF also serves
@@ -66,6 +68,7 @@ class VersionInfo:
             created_by=row.created_by,
             created_at=row.created_at,
             aliases=sorted(a.alias for a in model.aliases if a.version == row.version),
+            serving=dict(row.serving or {}),
         )
 
 

@@ -324,6 +324,19 @@ class Registry:
         self._changed()
         return info
 
+    def set_serving(self, tenant: str, name: str, version: int, serving: dict[str, Any]) -> VersionInfo:
+        """Replace a version's serving options (already checked by the runtime)."""
+        with self.db.session() as session:
+            model = self._own(session, tenant, name)
+            row = next((v for v in model.versions if v.version == version), None)
+            if row is None:
+                raise NotFound(f"model {name!r} has no version {version}")
+            row.serving = serving
+            session.flush()
+            info = VersionInfo.of(row, model)
+        self._changed()
+        return info
+
     def preloaded(self) -> list[VersionInfo]:
         """Every version marked preload, of any tenant (for the runtime manager at start)."""
         with self.db.session() as session:

@@ -19,6 +19,7 @@ from aiaas.config import Settings
 from aiaas.errors import AiaasError, BackendError, Invalid, Unavailable
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
+from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends import Backend, backend_for
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.batcher import Batcher
@@ -258,13 +259,15 @@ class RuntimeManager:
 
     async def _load(self, version: VersionInfo) -> LoadedModel:
         path = self.registry.artifact_path(version)
+        options = ServingOptions.of(version.serving)
         backend = backend_for(version, path, threads=self.settings.torch_threads,
                               compile_root=self.settings.compiled_dir,
-                              engine=self.settings.engine)
+                              engine=self.settings.engine, options=options)
         label = f"{version.model}:{version.version}"
+        wait_ms = self.settings.batch_wait_ms if options.batch_wait_ms is None else options.batch_wait_ms
         batcher = Batcher(
-            backend, name=label, max_batch=self.settings.max_batch_size,
-            max_queue=self.settings.max_queue, wait_s=self.settings.batch_wait_ms / 1000,
+            backend, name=label, max_batch=options.max_batch_size or self.settings.max_batch_size,
+            max_queue=self.settings.max_queue, wait_s=wait_ms / 1000,
             timeout_s=self.settings.request_timeout_s,
             on_batch=self.metrics.batch_size.labels(version.model).observe,
             on_depth=self.metrics.queue_depth.labels(version.model).set,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiaas.errors import Invalid
+from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends.base import Backend
 
 if TYPE_CHECKING:
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def backend_for(version: VersionInfo, path: Path, *, threads: int,
-                compile_root: Path | None = None, engine: str = "auto") -> Backend:
+                compile_root: Path | None = None, engine: str = "auto",
+                options: ServingOptions | None = None) -> Backend:
     """Build (not load) the backend for a version; heavy imports happen here, lazily.
 
     ``engine`` "auto" serves encoder models through a verified ONNX export cached under
@@ -22,11 +24,15 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
         from aiaas.runtime.backends.onnx_embedding import OnnxEmbeddingBackend
 
         return OnnxEmbeddingBackend(path, version.config, threads=threads, digest=version.sha256,
-                                    compile_root=compile_root)
+                                    compile_root=compile_root, options=options)
     if version.format == "sentence-transformers":
+        from aiaas.runtime import devices
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
 
-        return SentenceTransformersBackend(path, version.config, threads=threads)
+        chosen = options or ServingOptions()
+        return SentenceTransformersBackend(path, version.config, threads=threads,
+                                           device=devices.resolve(chosen.device),
+                                           precision=chosen.precision)
     if version.format == "embedding-head":
         from aiaas.runtime.backends.embedding_head import EmbeddingHeadBackend
 

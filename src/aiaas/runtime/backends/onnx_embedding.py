@@ -6,6 +6,11 @@ its verification fails, the reason is logged and kept on the backend (``engine_r
 model runs on sentence-transformers exactly as before. Texts are tokenised once, with the Rust
 tokenizer; a batch is sorted by length and cut into sub-batches so short texts are not padded to
 the longest one in the whole batch.
+
+Serving options (``aiaas.registry.serving``): ``precision`` int8 loads the quantised build when
+its measured delta is within the version's bound (else fp32, with the reason logged); a GPU
+device uses ONNX Runtime's CUDA provider when this onnxruntime has it, else sentence-transformers
+on that GPU; fp16/bf16 run on sentence-transformers (half precision on the GPU).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from aiaas.registry.serving import ServingOptions
+from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.tasks.base import Prediction
@@ -25,8 +32,8 @@ log = logging.getLogger("aiaas.runtime")
 SUB_BATCH = 32
 
 
-def open_encoder(model_file: Path, *, threads: int) -> Any:
-    return open_session(model_file, threads=threads)
+def open_encoder(model_file: Path, *, threads: int, providers: list[Any] | None = None) -> Any:
+    return open_session(model_file, threads=threads, providers=providers)
 
 
 class EncoderTokenizer:
@@ -67,9 +74,10 @@ def _sentence_config(path: Path) -> dict[str, Any]:
 
 class OnnxEmbeddingBackend(Backend):
     def __init__(self, path: Path, config: dict[str, Any], *, threads: int, digest: str,
-                 compile_root: Path | None) -> None:
+                 compile_root: Path | None, options: ServingOptions | None = None) -> None:
         super().__init__(path, config)
         self.threads, self.digest, self.compile_root = threads, digest, compile_root
+        self.options = options or ServingOptions()
         self.session: Any = None
         self.tokenizer: EncoderTokenizer | None = None
         self.input_names: list[str] = []
@@ -82,34 +90,66 @@ class OnnxEmbeddingBackend(Backend):
         try:
             self._load_onnx()
         except Exception as exc:
-            self._use_fallback(f"ONNX export failed: {type(exc).__name__}: {exc}")
+            self._use_fallback(f"ONNX export failed: {type(exc).__name__}: {exc}",
+                               devices.resolve(self.options.device))
 
     def _load_onnx(self) -> None:
         from aiaas.runtime.compile import sentence_onnx
         from aiaas.runtime.compile.cache import cached
 
+        device = devices.resolve(self.options.device)
+        providers = devices.onnx_providers(device)
         if self.compile_root is None:
-            self._use_fallback("no compile cache configured")
+            self._use_fallback("no compile cache configured", device)
+            return
+        if self.options.precision in ("fp16", "bf16"):
+            self._use_fallback(f"{self.options.precision} runs on PyTorch", device)
+            return
+        if providers is None:
+            self._use_fallback(f"this onnxruntime build cannot run on {device}", device)
             return
         compiled = cached(self.compile_root, self.digest, "st-onnx-fp32",
                           lambda target: sentence_onnx.export(self.path, target, threads=self.threads))
         self.report = compiled.report
         if not compiled.ok:
-            self._use_fallback(compiled.reason)
+            self._use_fallback(compiled.reason, device)
             return
-        self.session = open_encoder(compiled.directory / sentence_onnx.MODEL_FILE,
-                                    threads=self.threads)
+        model_file = compiled.directory / sentence_onnx.MODEL_FILE
+        if self.options.precision == "int8":
+            model_file = self._int8(compiled.directory) or model_file
+        self.session = open_encoder(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = EncoderTokenizer(self.path)
-        log.info("%s serves through ONNX Runtime (min cosine %.6f vs PyTorch)", self.path.name,
-                 self.report.get("cosine_min", float("nan")))
+        log.info("%s serves through ONNX Runtime (%s, min cosine %.6f vs PyTorch)", self.path.name,
+                 self.engine, self.report.get("cosine_min", float("nan")))
 
-    def _use_fallback(self, reason: str) -> None:
+    def _int8(self, fp32_dir: Path) -> Path | None:
+        """The int8 build when it is within the version's bound, else None (fp32, logged)."""
+        from aiaas.runtime.compile import quantize
+        from aiaas.runtime.compile.cache import cached
+
+        assert self.compile_root is not None
+        built = cached(self.compile_root, self.digest, "st-onnx-int8",
+                       lambda target: quantize.embedding_int8(fp32_dir, self.path, target,
+                                                              threads=self.threads))
+        bound = self.options.max_accuracy_delta
+        delta = float(built.report.get("delta", 1.0))
+        if not built.ok or bound is None or delta > bound:
+            self.engine_reason = (f"int8 not used: delta {delta:.4f} over the bound {bound}"
+                                  if built.ok else f"int8 build failed: {built.reason}")
+            log.warning("%s: %s; serving fp32", self.path.name, self.engine_reason)
+            return None
+        self.engine = "onnxruntime-int8"
+        return built.directory / quantize.INT8_FILE
+
+    def _use_fallback(self, reason: str, device: str = "cpu") -> None:
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
 
         log.warning("%s falls back to sentence-transformers: %s", self.path.name, reason)
         self.engine, self.engine_reason = "pytorch", reason
-        self.fallback = SentenceTransformersBackend(self.path, self.config, threads=self.threads)
+        self.fallback = SentenceTransformersBackend(self.path, self.config, threads=self.threads,
+                                                    device=device,
+                                                    precision=self.options.precision)
         self.fallback.load()
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:

@@ -1,4 +1,5 @@
-"""Sentence-transformers directories (safetensors weights), loaded offline on the CPU or a GPU."""
+"""Sentence-transformers directories (safetensors weights), loaded offline on the CPU or a GPU
+(``device`` is already resolved: ``cpu`` or ``cuda:N``; fp16/bf16 apply on a GPU only)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from aiaas.runtime.tasks.base import Prediction
 
 
 class SentenceTransformersBackend(Backend):
-    def __init__(self, path: Path, config: dict[str, Any], *, threads: int) -> None:
+    def __init__(self, path: Path, config: dict[str, Any], *, threads: int, device: str = "cpu",
+                 precision: str = "fp32") -> None:
         super().__init__(path, config)
-        self.threads = threads
+        self.threads, self.device, self.precision = threads, device, precision
         self.model: Any = None
 
     def load(self) -> None:
@@ -24,10 +26,11 @@ class SentenceTransformersBackend(Backend):
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = SentenceTransformer(
-            str(self.path), device=device, local_files_only=True, trust_remote_code=False
+            str(self.path), device=self.device, local_files_only=True, trust_remote_code=False
         )
+        if self.device.startswith("cuda") and self.precision in ("fp16", "bf16"):
+            self.model.to(torch.float16 if self.precision == "fp16" else torch.bfloat16)
         self.model.eval()
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
