@@ -24,6 +24,7 @@ from aiaas.registry.store import ArtifactStore
 from aiaas.runtime.manager import RuntimeManager
 from aiaas.runtime.tuning import ServingTuner
 from aiaas.training.datasets import Catalog, DatasetStore
+from aiaas.training.evaluations import EvaluationService
 from aiaas.training.jobs import JobService
 from aiaas.usage.service import UsageService
 
@@ -71,6 +72,7 @@ class Services:
     jobs: JobService
     datasets: DatasetStore
     tuner: ServingTuner
+    evaluations: EvaluationService
     worker_process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -87,10 +89,13 @@ class Services:
         datasets = DatasetStore(db, settings.data_dir, tmp_dir=settings.tmp_dir,
                                 max_upload_bytes=settings.max_upload_bytes,
                                 max_image_pixels=settings.max_image_pixels)
-        jobs = JobService(db, settings.data_dir, Catalog(db, settings.data_dir, datasets))
+        catalog = Catalog(db, settings.data_dir, datasets)
+        jobs = JobService(db, settings.data_dir, catalog)
         keys = KeyService(db, cache_s=settings.cache_ttl_s)
         tuner = ServingTuner(settings, registry, runtime)
-        return cls(settings, db, keys, registry, usage, metrics, runtime, jobs, datasets, tuner)
+        evaluations = EvaluationService(db, settings.data_dir, runtime, catalog)
+        return cls(settings, db, keys, registry, usage, metrics, runtime, jobs, datasets, tuner,
+                   evaluations)
 
     async def start(self) -> None:
         import asyncio

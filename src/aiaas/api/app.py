@@ -8,7 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from aiaas import __version__
-from aiaas.api import datasets, docs, errors, jobs, keys, models, openai, ops, predict, usage, v2
+from aiaas.api import (
+    datasets,
+    docs,
+    errors,
+    evaluations,
+    jobs,
+    keys,
+    models,
+    openai,
+    ops,
+    predict,
+    usage,
+    v2,
+)
 from aiaas.api.middleware import RequestContext
 from aiaas.config import Settings
 from aiaas.services import Services
@@ -39,7 +52,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services
     errors.install(app)
     v2.install_errors(app)
-    for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets):
+    for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations):
         app.include_router(module.router)
     app.add_middleware(
         RequestContext, metrics=services.metrics, max_body=settings.max_body_bytes,

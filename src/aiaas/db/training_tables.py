@@ -1,11 +1,23 @@
-"""Training tables: jobs, their events, uploaded datasets. Same ``Base`` as ``aiaas.db.tables``."""
+"""Training tables: jobs, their events, uploaded datasets, evaluations. Same ``Base`` as
+``aiaas.db.tables``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aiaas.db.tables import Base, utcnow
@@ -78,3 +90,27 @@ class DatasetRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvaluationRow(Base):
+    """A model version scored on a dataset (``POST /api/v1/evaluations``); its plots live in
+    ``<data dir>/evaluations/<id>/``. ``metrics`` holds scalars at the top level plus the
+    structured parts (per class, confusion matrix, forecast); ``plots`` lists the plot names."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_tenant_created", "tenant", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    dataset: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    task: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    plots: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[float] = mapped_column(Float)

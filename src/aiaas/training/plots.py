@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+PART = "test split"
+"""What the plotted rows are, in the titles; an evaluation on every row says ``all rows``."""
+
 
 def _figure(size: tuple[float, float] = (6.0, 5.0)) -> Any:
     import matplotlib
@@ -28,7 +31,8 @@ def _save(figure: Any, path: Path) -> Path:
     return path
 
 
-def confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path) -> Path:
+def confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path, *,
+                     part: str = PART) -> Path:
     """Rows are true labels, columns predicted ones; each cell shows its count."""
     values = np.asarray(matrix)
     size = max(5.0, 0.5 * len(labels) + 3)
@@ -40,7 +44,7 @@ def confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path) -> 
     axes.set_yticks(range(len(labels)), labels)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    axes.set_title("Confusion matrix (test split)")
+    axes.set_title(f"Confusion matrix ({part})")
     threshold = values.max() / 2 if values.size else 0
     for (row, column), count in np.ndenumerate(values):
         axes.text(column, row, str(count), ha="center", va="center",
@@ -49,7 +53,7 @@ def confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path) -> 
 
 
 def roc_curve(y_true: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], auc: float,
-              path: Path) -> Path:
+              path: Path, *, part: str = PART) -> Path:
     from sklearn.metrics import roc_curve as sk_roc_curve
 
     fpr, tpr, _ = sk_roc_curve(y_true, scores)
@@ -59,7 +63,7 @@ def roc_curve(y_true: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], auc: f
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axes.set_xlabel("false positive rate")
     axes.set_ylabel("true positive rate")
-    axes.set_title("ROC curve (test split)")
+    axes.set_title(f"ROC curve ({part})")
     axes.legend(loc="lower right")
     return _save(figure, path)
 
@@ -77,7 +81,7 @@ def training_curve(curves: dict[str, list[float]], path: Path) -> Path:
 
 
 def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any],
-                        path: Path) -> Path:
+                        path: Path, *, part: str = PART) -> Path:
     figure = _figure()
     axes = figure.add_subplot()
     axes.scatter(y_true, y_pred, s=12, alpha=0.7)
@@ -85,7 +89,7 @@ def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, An
     axes.plot([low, high], [low, high], linestyle="--", color="grey")
     axes.set_xlabel("actual")
     axes.set_ylabel("predicted")
-    axes.set_title("Predicted vs actual (test split)")
+    axes.set_title(f"Predicted vs actual ({part})")
     return _save(figure, path)
 
 
@@ -110,13 +114,15 @@ def forecast(history: tuple[Any, np.ndarray[Any, Any]], actual: tuple[Any, np.nd
 
 
 def classification(metrics: dict[str, Any], labels: list[str], y_true: np.ndarray[Any, Any],
-                   probabilities: np.ndarray[Any, Any] | None, plot_dir: Path) -> list[str]:
+                   probabilities: np.ndarray[Any, Any] | None, plot_dir: Path, *,
+                   part: str = PART) -> list[str]:
     """The confusion matrix, and the ROC curve when ``metrics`` has ROC-AUC (two classes,
     ``labels[1]`` positive); returns the plot names drawn."""
-    confusion_matrix(metrics["confusion_matrix"]["matrix"], labels, plot_dir / "confusion_matrix.png")
+    confusion_matrix(metrics["confusion_matrix"]["matrix"], labels, plot_dir / "confusion_matrix.png",
+                     part=part)
     names = ["confusion_matrix"]
     if "roc_auc" in metrics and probabilities is not None:
         roc_curve(y_true == labels[1], probabilities[:, 1], metrics["roc_auc"],
-                  plot_dir / "roc_curve.png")
+                  plot_dir / "roc_curve.png", part=part)
         names.append("roc_curve")
     return names

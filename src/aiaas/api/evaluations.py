@@ -1,0 +1,110 @@
+"""Evaluation routes: score a model version on a dataset, list and show the results, serve plots.
+
+Creating needs ``predict`` and ``models:read`` (the rows go through the model like any
+prediction, metered as surface ``evaluation``); reading needs ``models:read``. Another tenant's
+model, dataset or evaluation is a 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiaas.api.deps import PredictorDep, ReaderDep, ServicesDep
+from aiaas.api.schemas import ERRORS
+from aiaas.errors import NotFound
+from aiaas.training.evaluations import EvaluationInfo
+
+router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"], responses=ERRORS)
+
+
+class EvaluationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), json_schema_extra={"examples": [{
+        "model": "breast-cancer-diagnosis", "dataset": "builtin:breast_cancer", "split": "test",
+        "params": {"seed": 0},
+    }]})
+
+    model: str = Field(max_length=128, description="A registered model (the tenant's or a built-in).")
+    version: Annotated[str, Field(max_length=64)] | int | None = Field(
+        default=None, description="A version number or alias (default: production, else the latest).")
+    dataset: str = Field(max_length=200, description="An uploaded dataset's id or name, or builtin:NAME.")
+    split: Literal["test", "all"] = Field(
+        default="test", description="test: the held-out rows a job with the same seed and "
+                                    "test_fraction never saw (a series: its last horizon points); "
+                                    "all: every row.")
+    params: dict[str, Any] = Field(default_factory=dict, description=(
+        "label, text, timestamp, value (column names), seed, test_fraction, validation_fraction, "
+        "horizon (forecasts)."))
+
+
+class EvaluationOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    model: str
+    version: int
+    dataset: str
+    split: str
+    task: str
+    params: dict[str, Any]
+    rows: int
+    metrics: dict[str, Any]
+    plots: list[str]
+    created_at: datetime
+    duration_ms: float
+
+
+class EvaluationList(BaseModel):
+    evaluations: list[EvaluationOut]
+
+
+def evaluation_out(info: EvaluationInfo) -> EvaluationOut:
+    fields = {k: v for k, v in asdict(info).items() if k not in ("tenant", "key_id")}
+    return EvaluationOut.model_validate(fields)
+
+
+@router.post("", response_model=EvaluationOut, status_code=201)
+async def create_evaluation(body: EvaluationCreate, principal: PredictorDep,
+                            services: ServicesDep) -> EvaluationOut:
+    """Send the dataset's rows through the model as served, score the answers with
+    scikit-learn's metrics, draw the plots and store the result (at most 20,000 rows)."""
+    info = await services.evaluations.evaluate(
+        principal, model=body.model, dataset=body.dataset, version=body.version, split=body.split,
+        params=body.params)
+    return evaluation_out(info)
+
+
+@router.get("", response_model=EvaluationList)
+async def list_evaluations(principal: ReaderDep, services: ServicesDep,
+                           model: Annotated[str | None, Query(max_length=128)] = None,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EvaluationList:
+    """The tenant's evaluations, newest first; ``model`` keeps one model's."""
+    found = await asyncio.to_thread(services.evaluations.list_evaluations, principal.tenant,
+                                    model=model, limit=limit)
+    return EvaluationList(evaluations=[evaluation_out(info) for info in found])
+
+
+@router.get("/{evaluation_id}", response_model=EvaluationOut)
+async def show_evaluation(evaluation_id: str, principal: ReaderDep,
+                          services: ServicesDep) -> EvaluationOut:
+    return evaluation_out(await asyncio.to_thread(services.evaluations.get, principal.tenant,
+                                                  evaluation_id))
+
+
+@router.get("/{evaluation_id}/plots/{name}.png", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}}})
+async def evaluation_plot(evaluation_id: str, name: str, principal: ReaderDep,
+                          services: ServicesDep) -> FileResponse:
+    """A plot the evaluation drew (its ``plots`` lists them): confusion_matrix, roc_curve,
+    predicted_vs_actual, forecast."""
+    path = await asyncio.to_thread(services.evaluations.plot_path, principal.tenant,
+                                   evaluation_id, name)
+    if not path.is_file():
+        raise NotFound(f"plot {name!r} of evaluation {evaluation_id!r} is missing on disk")
+    return FileResponse(path, media_type="image/png")

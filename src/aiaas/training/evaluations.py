@@ -1,0 +1,229 @@
+"""Evaluations: any registered model version scored on any compatible dataset, and kept.
+
+``EvaluationService.evaluate`` loads the dataset through the tenant's catalogue, picks the rows
+(``evaluation_tasks``), sends them through ``RuntimeManager.predict`` in chunks of
+``settings.max_inputs`` (so it measures exactly what the API serves, with one usage row per chunk,
+surface ``evaluation``), computes the metrics with scikit-learn's functions, draws the plots into
+``<data dir>/evaluations/<id>/`` and stores the result. It runs in the request: the row cap
+(``max_rows``) bounds how long that takes. Another tenant's model, dataset or evaluation is
+reported exactly as a missing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from aiaas.auth.principal import Principal, Scope
+from aiaas.db.engine import Database
+from aiaas.db.tables import utcnow
+from aiaas.db.training_tables import EvaluationRow
+from aiaas.errors import Invalid, NotFound
+from aiaas.registry.records import VersionInfo
+from aiaas.runtime.manager import RuntimeManager
+from aiaas.training.datasets import Catalog
+from aiaas.training.evaluation_tasks import (
+    FORECASTING,
+    TASKS,
+    EvaluationParams,
+    Part,
+    Prepared,
+    prepare,
+    score,
+)
+
+MAX_ROWS = 20_000
+"""Most rows one evaluation sends through a model (it runs inside the request)."""
+SPLITS: tuple[Part, ...] = ("test", "all")
+PLOT_NAME = re.compile(r"^[a-z_]{1,40}$")
+_ITEM = re.compile(r"^inputs\[(\d+)\]\S*: ")
+
+
+@dataclass(frozen=True)
+class EvaluationInfo:
+    id: str
+    tenant: str
+    key_id: str
+    model: str
+    version: int
+    dataset: str
+    split: str
+    params: dict[str, Any]
+    task: str
+    metrics: dict[str, Any]
+    plots: list[str]
+    rows: int
+    created_at: datetime
+    duration_ms: float
+
+    @classmethod
+    def of(cls, row: EvaluationRow) -> EvaluationInfo:
+        return cls(row.id, row.tenant, row.key_id, row.model, row.version, row.dataset, row.split,
+                   dict(row.params), row.task, dict(row.metrics), [str(p) for p in row.plots],
+                   row.rows, row.created_at, row.duration_ms)
+
+
+def evaluations_dir(data_dir: Path) -> Path:
+    """Where each evaluation keeps its plots: ``<data dir>/evaluations/<id>/``."""
+    return data_dir / "evaluations"
+
+
+def check_params(params: dict[str, Any] | None) -> EvaluationParams:
+    """``params`` as ``EvaluationParams``; ``Invalid`` naming the parameter otherwise."""
+    try:
+        return EvaluationParams.model_validate(params or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "params"
+        raise Invalid(f"params.{where}: {first['msg']}", details={"field": f"params.{where}"}) from exc
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (an undefined metric) made ``None``: JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+class EvaluationService:
+    def __init__(self, db: Database, data_dir: Path, runtime: RuntimeManager, catalog: Catalog, *,
+                 max_rows: int = MAX_ROWS) -> None:
+        self.db = db
+        self.root = evaluations_dir(data_dir)
+        self.runtime = runtime
+        self.catalog = catalog
+        self.max_rows = max_rows
+
+    async def evaluate(self, principal: Principal, *, model: str, dataset: str,
+                       version: str | int | None = None, split: str = "test",
+                       params: dict[str, Any] | None = None) -> EvaluationInfo:
+        """Score ``model`` (``version``: a number or alias; default ``production``, else the
+        latest) on ``split`` of ``dataset`` and store the result.
+
+        Raises:
+            Forbidden: the key lacks ``predict`` or ``models:read``.
+            NotFound: no such model, version or dataset for this tenant.
+            Invalid: a bad parameter, a dataset that does not fit the model (naming what is
+                missing), more rows than ``max_rows``, or a row the model refuses (named).
+        """
+        principal.require(Scope.PREDICT)
+        principal.require(Scope.MODELS_READ)
+        started = time.perf_counter()
+        checked = check_params(params)
+        if split not in SPLITS:
+            raise Invalid(f"split must be 'test' or 'all', got {split!r}", details={"field": "split"})
+        part: Part = split
+        resolved = await self.runtime.resolve(principal.tenant, model, version)
+        if resolved.task not in TASKS:
+            raise Invalid(f"model {model!r} serves {resolved.task}; evaluations cover "
+                          f"{', '.join(TASKS)}", details={"field": "model"})
+        prepared = await asyncio.to_thread(self._prepare, principal.tenant, resolved, dataset, part,
+                                           checked)
+        outputs = await self._predict(principal, resolved, prepared)
+        evaluation_id = uuid.uuid4().hex
+        plot_dir = self.root / evaluation_id
+        try:
+            metrics, names = await asyncio.to_thread(score, prepared, outputs, plot_dir, part)
+            row = EvaluationRow(
+                id=evaluation_id, tenant=principal.tenant, key_id=principal.key_id,
+                model=resolved.model, version=resolved.version, dataset=dataset, split=part,
+                params=checked.model_dump(exclude_none=True), task=resolved.task,
+                metrics=finite(metrics), plots=names, rows=prepared.size, created_at=utcnow(),
+                duration_ms=round((time.perf_counter() - started) * 1000, 3))
+            return await asyncio.to_thread(self._store, row)
+        except BaseException:
+            shutil.rmtree(plot_dir, ignore_errors=True)
+            raise
+
+    def _prepare(self, tenant: str, version: VersionInfo, dataset: str, part: Part,
+                 params: EvaluationParams) -> Prepared:
+        loaded = self.catalog.load(tenant, dataset, version.task)
+        if part == "all" and loaded.info.rows > self.max_rows:
+            raise self._too_many(dataset, part, loaded.info.rows)
+        prepared = prepare(version, loaded, part, params)
+        if prepared.size > self.max_rows:
+            raise self._too_many(dataset, part, prepared.size)
+        return prepared
+
+    def _too_many(self, dataset: str, part: Part, rows: int) -> Invalid:
+        hint = "a smaller dataset" if part == "test" else "split 'test' or a smaller dataset"
+        return Invalid(f"the {part} part of dataset {dataset!r} has {rows} rows; an evaluation "
+                       f"takes at most {self.max_rows}: use {hint}",
+                       details={"field": "dataset", "limit": self.max_rows})
+
+    async def _predict(self, principal: Principal, version: VersionInfo,
+                       prepared: Prepared) -> list[Any]:
+        """The served outputs, chunk by chunk, all from the resolved version (an alias that moves
+        meanwhile does not mix two versions)."""
+        chunk = self.runtime.settings.max_inputs
+        outputs: list[Any] = []
+        for start in range(0, len(prepared.inputs), chunk):
+            try:
+                result = await self.runtime.predict(
+                    principal, version.model, prepared.inputs[start:start + chunk],
+                    ref=version.version, surface="evaluation")
+            except Invalid as exc:
+                raise _refused(exc, prepared, start) from exc
+            outputs.extend(result.outputs)
+        return outputs
+
+    def _store(self, row: EvaluationRow) -> EvaluationInfo:
+        with self.db.session() as session:
+            session.add(row)
+            session.flush()
+            return EvaluationInfo.of(row)
+
+    def get(self, tenant: str, evaluation_id: str) -> EvaluationInfo:
+        with self.db.session() as session:
+            row = session.get(EvaluationRow, evaluation_id) if len(evaluation_id) <= 32 else None
+            if row is None or row.tenant != tenant:
+                raise NotFound(f"evaluation {evaluation_id!r} not found",
+                               details={"evaluation": evaluation_id})
+            return EvaluationInfo.of(row)
+
+    def list_evaluations(self, tenant: str, *, model: str | None = None,
+                         limit: int = 100) -> list[EvaluationInfo]:
+        """The tenant's evaluations, newest first (of ``model`` only, when given)."""
+        query = select(EvaluationRow).where(EvaluationRow.tenant == tenant)
+        if model is not None:
+            query = query.where(EvaluationRow.model == model)
+        with self.db.session() as session:
+            rows = session.scalars(query.order_by(EvaluationRow.created_at.desc(),
+                                                  EvaluationRow.id).limit(limit))
+            return [EvaluationInfo.of(row) for row in rows]
+
+    def plot_path(self, tenant: str, evaluation_id: str, name: str) -> Path:
+        info = self.get(tenant, evaluation_id)
+        if not PLOT_NAME.match(name) or name not in info.plots:
+            raise NotFound(f"evaluation {evaluation_id!r} has no plot {name!r}",
+                           details={"plots": info.plots})
+        return self.root / info.id / f"{name}.png"
+
+
+def _refused(exc: Invalid, prepared: Prepared, start: int) -> Invalid:
+    """The runtime's ``inputs[i]: ...`` said of the dataset row it came from."""
+    match = _ITEM.match(exc.message)
+    if match is None:
+        return type(exc)(f"dataset {prepared.dataset!r}: {exc.message}", details=exc.details)
+    rest = exc.message[match.end():]
+    if prepared.task == FORECASTING:
+        return type(exc)(f"dataset {prepared.dataset!r}: the model refused the series: {rest}",
+                         details={"field": "dataset"})
+    row = prepared.rows[start + int(match.group(1))] + 1
+    return type(exc)(f"dataset {prepared.dataset!r} row {row}: {rest}",
+                     details={"field": "dataset", "row": row})
