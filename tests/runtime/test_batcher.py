@@ -120,3 +120,31 @@ async def test_exclusive_requests_never_share_a_batch() -> None:
     await asyncio.gather(*(batcher.submit([i], {}, exclusive=True) for i in range(4)))
     await batcher.stop()
     assert sorted(backend.batches) == [[0], [1], [2], [3]]
+
+
+async def test_a_request_over_max_batch_is_split_and_merged_in_order() -> None:
+    backend = SlowDoubler(delay=0.01)
+    batcher = make(backend, max_batch=4)
+    big, small = await asyncio.gather(batcher.submit(list(range(10)), {}), batcher.submit([50], {}))
+    assert [p.output for p in big] == [2 * i for i in range(10)] and [p.output for p in small] == [100]
+    assert max(len(batch) for batch in backend.batches) <= 4
+    assert sorted(item for batch in backend.batches for item in batch) == [*range(10), 50]
+    await batcher.stop()
+
+
+async def test_a_failing_chunk_fails_the_whole_request() -> None:
+    batcher = make(SlowDoubler(delay=0.01, fail_on=13), max_batch=4)
+    with pytest.raises(BackendError):
+        await batcher.submit(list(range(8, 16)), {})
+    assert [p.output for p in await batcher.submit([1], {})] == [2]
+    await batcher.stop()
+
+
+async def test_a_split_request_counts_each_chunk_against_the_queue() -> None:
+    batcher = make(SlowDoubler(delay=0.2), max_batch=2, max_queue=3)
+    first = asyncio.create_task(batcher.submit([1], {}))
+    await asyncio.sleep(0.05)
+    with pytest.raises(Overloaded):
+        await batcher.submit(list(range(8)), {})
+    await first
+    await batcher.stop()

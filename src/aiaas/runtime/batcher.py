@@ -4,6 +4,10 @@ Each request is one record (items, parameters, future, enqueue time). The loop t
 request and every queued request with the same parameters, up to ``max_batch`` items, and runs
 them as one backend call on the model's own worker thread. While a batch runs, new requests
 queue up, so batches grow with load and a lone request never waits for company.
+
+A request with more items than ``max_batch`` is cut into chunks of at most ``max_batch`` that
+queue like separate requests (each may share a batch with other callers' items); the answers
+are put back together in order, and a failure of any chunk fails the request.
 """
 
 from __future__ import annotations
@@ -75,19 +79,34 @@ class Batcher:
     async def submit(self, items: list[Any], parameters: dict[str, Any], *,
                      exclusive: bool = False) -> list[Prediction]:
         """Queue one request; ``exclusive`` keeps it out of other requests' batches."""
-        if len(self._queue) >= self.max_queue:
+        chunks = [items[start:start + self.max_batch]
+                  for start in range(0, len(items), self.max_batch)] or [items]
+        if len(self._queue) + len(chunks) > self.max_queue:
             raise Overloaded(
                 f"model {self.name!r} has {len(self._queue)} requests queued; try again shortly",
                 retry_after_s=1.0,
             )
-        future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
         key = tuple(sorted((k, repr(v)) for k, v in parameters.items()))
         if exclusive:
-            key += (("#request", str(id(future))),)
-        self._queue.append(_Request(items, parameters, key, future))
+            key += (("#request", str(id(chunks))),)
+        futures = [self._enqueue(chunk, parameters, key) for chunk in chunks]
         self._on_depth(len(self._queue))
         self._wake.set()
-        return await future
+        if len(futures) == 1:
+            return await futures[0]
+        try:
+            parts = await asyncio.gather(*futures)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return [prediction for part in parts for prediction in part]
+
+    def _enqueue(self, items: list[Any], parameters: dict[str, Any],
+                 key: tuple[tuple[str, Any], ...]) -> asyncio.Future[list[Prediction]]:
+        future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request(items, parameters, key, future))
+        return future
 
     async def _loop(self) -> None:
         while True:
