@@ -254,8 +254,12 @@ def _forecast(version: VersionInfo, dataset: Dataset, part: Part, params: Evalua
     if part != "test":
         raise _invalid("a forecaster is evaluated on the last params.horizon points of a series "
                        "(split 'test'); split 'all' does not apply", "split")
-    config = version.config
-    series = load_series(table, ForecastParams(timestamp=params.timestamp, value=params.value))
+    config, info = version.config, table.info
+    stamp = _column(table, params.timestamp, info.timestamp, "timestamp", "timestamp")
+    value = _column(table, params.value, info.label, "value", "value")
+    if value == stamp:
+        raise _invalid(f"params.value and params.timestamp both name column {stamp!r}", "params.value")
+    series = load_series(table, ForecastParams(timestamp=stamp, value=value))
     if series.frequency != config["frequency"]:
         raise _invalid(f"dataset {table.info.id!r} is a {series.frequency} series; model "
                        f"{version.model!r} forecasts {config['frequency']} steps")

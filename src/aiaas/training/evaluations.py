@@ -17,7 +17,7 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,7 @@ class EvaluationService:
     def _prepare(self, tenant: str, version: VersionInfo, dataset: str, part: Part,
                  params: EvaluationParams) -> Prepared:
         loaded = self.catalog.load(tenant, dataset, version.task)
+        loaded = replace(loaded, info=replace(loaded.info, id=dataset))  # named as the caller did
         if part == "all" and loaded.info.rows > self.max_rows:
             raise self._too_many(dataset, part, loaded.info.rows)
         prepared = prepare(version, loaded, part, params)
