@@ -88,3 +88,15 @@ async def test_int8_is_measured_refused_over_the_bound_and_used_within_it(api: A
     back = await api.client.patch(VERSION, json={"precision": "fp32"}, headers=api.auth())
     assert back.status_code == 200
     assert np.allclose(await _vectors(api), fp32, atol=1e-6)
+
+
+async def test_the_runtime_view_shows_the_engine_and_needs_admin(api: Api, embedding: str) -> None:
+    await _vectors(api)
+    reader = api.new_key(scopes=["models:read", "predict"])
+    assert (await api.client.get("/api/v1/runtime", headers=api.auth(reader))).status_code == 403
+    response = await api.client.get("/api/v1/runtime", headers=api.auth())
+    assert response.status_code == 200, response.text
+    [entry] = response.json()["loaded"]
+    assert entry["model"] == embedding and entry["engine"] == "onnxruntime"
+    assert entry["export_check"]["ok"] and entry["export_check"]["cosine_min"] >= 0.9999
+    assert entry["max_batch_size"] == api.services.settings.max_batch_size

@@ -1,8 +1,10 @@
-"""Health, readiness and metrics. Only ``/healthz`` and ``/readyz`` answer without a key."""
+"""Health, readiness, metrics and the runtime's state. Only ``/healthz`` and ``/readyz`` answer
+without a key."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -40,3 +42,11 @@ async def metrics(principal: AdminDep, services: ServicesDep) -> Response:
     """Prometheus text format; needs a key with the admin scope."""
     services.metrics.usage_backlog.set(services.usage.backlog)
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/runtime")
+async def runtime_status(principal: AdminDep, services: ServicesDep) -> dict[str, Any]:
+    """Loaded model versions of every tenant: the engine each runs on (with the reason when it
+    fell back), batching, queue depth and memory. Needs the admin scope."""
+    return {"loaded": services.runtime.status(),
+            "memory_budget_mb": services.settings.memory_budget_mb}

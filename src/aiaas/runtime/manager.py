@@ -102,6 +102,16 @@ class RuntimeManager:
     def loaded(self) -> list[LoadedModel]:
         return list(self._loaded.values())
 
+    def status(self) -> list[dict[str, Any]]:
+        """One entry per loaded version: engine, batching, queue and memory, for operators."""
+        now = time.monotonic()
+        return [{"model": m.version.model, "tenant": m.version.tenant, "version": m.version.version,
+                 "task": m.version.task, **m.backend.describe(),
+                 "max_batch_size": m.batcher.max_batch, "batch_wait_ms": m.batcher.wait_s * 1000,
+                 "queue_depth": m.batcher.depth, "memory_bytes": m.memory_bytes,
+                 "loaded_s": round(now - m.loaded_at, 1), "idle_s": round(now - m.last_used, 1)}
+                for m in self._loaded.values()]
+
     async def predict(
         self,
         principal: Principal,

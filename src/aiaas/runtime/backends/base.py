@@ -35,6 +35,10 @@ class Backend(ABC):
         """Work in flight that the batcher cannot see (a streaming engine's sequences)."""
         return False
 
+    def describe(self) -> dict[str, Any]:
+        """What an operator sees for the loaded model: at least the engine running it."""
+        return {"engine": type(self).__name__.removesuffix("Backend")}
+
     def memory_bytes(self) -> int:
         """An estimate used against the memory budget: on-disk size by default."""
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())

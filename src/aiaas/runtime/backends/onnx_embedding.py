@@ -152,6 +152,16 @@ class OnnxEmbeddingBackend(Backend):
                                                     precision=self.options.precision)
         self.fallback.load()
 
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"engine": self.engine, "precision": self.options.precision,
+                                     "device": self.options.device}
+        if self.engine_reason:
+            described["engine_reason"] = self.engine_reason
+        if self.report:
+            described["export_check"] = {k: self.report[k] for k in
+                                         ("ok", "cosine_min", "max_abs_error") if k in self.report}
+        return described
+
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         if self.fallback is not None:
             return self.fallback.predict_batch(items, parameters)
