@@ -5,7 +5,7 @@ takes ``--json``. Failures print one ``error: ...`` line on stderr and exit non-
 
 Model families: ``chat`` (streamed, interactive or one-shot), ``transcribe``, ``embed``,
 ``classify``; ``predict`` sends raw inputs to any model. Training: ``train``, ``jobs``,
-``datasets``, and ``worker`` to run one more training worker.
+``datasets``, ``evaluate``, and ``worker`` to run one more training worker.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from aiaas.cli.common import (
     client,
 )
 from aiaas.cli.embed import embed
+from aiaas.cli.evaluate import evaluate
 from aiaas.cli.output import err, out, print_json
 from aiaas.cli.predict import predict
 from aiaas.cli.train import train
@@ -48,6 +49,7 @@ app.command()(embed)
 app.command()(classify)
 app.command()(usage)
 app.command()(train)
+app.command()(evaluate)
 app.command()(worker)
 
 

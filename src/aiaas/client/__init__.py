@@ -16,6 +16,8 @@
                                 params={"algorithm": "auto"}, promote_if="f1_macro>=0.9")
         job = client.wait_job(job.id, on_event=print)
         print(job.status, job.version, job.metrics["accuracy"])
+        report = client.evaluate("diagnosis", "patients-2025", split="all")
+        client.download_evaluation_plot(report.id, "confusion_matrix", ".")
 
 This package talks HTTP only: it never imports the server.
 """
@@ -44,6 +46,7 @@ from aiaas.client._models import (
     Classification,
     CreatedKey,
     Dataset,
+    Evaluation,
     Health,
     Job,
     JobEvent,
@@ -80,6 +83,7 @@ __all__ = [
     "ConflictError",
     "CreatedKey",
     "Dataset",
+    "Evaluation",
     "EventCallback",
     "Health",
     "InternalServerError",

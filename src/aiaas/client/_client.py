@@ -1,6 +1,6 @@
 """``Client`` and ``AsyncClient``: the same methods, sync and async, over one request layer.
 
-Each method builds a ``Call`` (in ``_calls``, ``_jobs``, ``_datasets``) and hands it to
+Each method builds a ``Call`` (in ``_calls``, ``_jobs``, ``_datasets``, ``_evaluations``) and hands it to
 ``_send``, the only place that differs between the two (``_sending``): it sends, retries
 transient failures, and parses or raises. The methods come in one mixin per area.
 """
@@ -8,12 +8,13 @@ transient failures, and parses or raises. The methods come in one mixin per area
 from __future__ import annotations
 
 from aiaas.client._datasets import AsyncDatasetMethods, DatasetMethods
+from aiaas.client._evaluations import AsyncEvaluationMethods, EvaluationMethods
 from aiaas.client._inference import AsyncInferenceMethods, InferenceMethods
 from aiaas.client._jobs import AsyncJobMethods, JobMethods
 from aiaas.client._registry import AsyncRegistryMethods, RegistryMethods
 
 
-class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods):
+class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, EvaluationMethods):
     """A blocking client for an aiaas server.
 
     ``base_url`` defaults to ``$AIAAS_URL`` (else ``http://127.0.0.1:8000``) and ``api_key`` to
@@ -24,5 +25,6 @@ class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods):
     """
 
 
-class AsyncClient(AsyncRegistryMethods, AsyncInferenceMethods, AsyncJobMethods, AsyncDatasetMethods):
+class AsyncClient(AsyncRegistryMethods, AsyncInferenceMethods, AsyncJobMethods, AsyncDatasetMethods,
+                  AsyncEvaluationMethods):
     """The asyncio twin of ``Client``: same arguments, same methods, awaitable."""

@@ -325,3 +325,24 @@ class Dataset(_Result):
     created_at: datetime | None = None
     description: str = ""
     builtin: bool = False
+
+
+class Evaluation(_Result):
+    """A model version scored on a dataset: ``split`` ``test`` (the held-out rows a job with the
+    same ``seed``/``test_fraction`` never saw; a series' last ``horizon`` points) or ``all``.
+    ``metrics`` holds the scalars (accuracy, f1_macro, roc_auc, mae, rmse, r2, mape,
+    interval_coverage, ...) plus ``per_class``, ``confusion_matrix`` or ``forecast``; ``plots``
+    names the PNGs for ``download_evaluation_plot``."""
+
+    id: str
+    model: str
+    version: int
+    dataset: str
+    split: str
+    task: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    rows: int
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    plots: list[str] = Field(default_factory=list)
+    created_at: datetime
+    duration_ms: float
