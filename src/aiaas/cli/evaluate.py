@@ -11,7 +11,7 @@ from rich.table import Column, Table
 
 from aiaas.cli.common import ApiKeyOption, JsonOption, UrlOption, client
 from aiaas.cli.job_views import _confusion, _per_class
-from aiaas.cli.output import note, number, out, print_json, when
+from aiaas.cli.output import err, number, out, print_json, when
 from aiaas.cli.train import parse_params
 from aiaas.client import Evaluation
 
@@ -74,7 +74,8 @@ def evaluate(
         if save_plots is not None:
             save_plots.mkdir(parents=True, exist_ok=True)
             for name in result.plots:
-                note(f"saved {api.download_evaluation_plot(result.id, name, save_plots)}")
+                saved = api.download_evaluation_plot(result.id, name, save_plots)
+                err.print(f"saved {saved}", style="dim", soft_wrap=True, markup=False)
     if as_json:
         print_json(result)
         return
