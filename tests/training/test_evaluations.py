@@ -258,3 +258,27 @@ def _same(evaluated: dict[str, Any], trained: dict[str, Any], exact: tuple[str, 
             assert evaluated[name] == value, name
         else:
             assert evaluated[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+async def test_a_text_job_evaluated_again_gives_its_test_metrics(train_api: Api, tmp_path: Path) -> None:
+    ensure_builtins(train_api.services.registry, only=[EMBEDDER])
+    csv = tmp_path / "moods.csv"
+    csv.write_text("text,label\n" + "".join(f"review number {i},{('positive', 'neutral')[i % 2]}\n"
+                                             for i in range(8)))
+    train_api.services.datasets.add_file(csv, tenant="default", created_by="test", name="moods")
+    job = await _train(train_api, task="text-classification", dataset="builtin:sentiment",
+                       name="sentiment", params={"seed": 4, "test_fraction": 0.25})
+    assert job["status"] == "succeeded", job
+    result = await evaluate(train_api, model="sentiment", dataset="builtin:sentiment",
+                            params={"seed": 4, "test_fraction": 0.25})
+    assert result["rows"] == job["result"]["split"]["test"] == 160
+    _same(result["metrics"], job["metrics"], exact=("accuracy", "f1_macro", "confusion_matrix"))
+    assert result["plots"] == ["confusion_matrix", "roc_curve"]
+    for body, named in (({"params": {"text": "review"}}, "has no column 'review'; name its text column"),
+                        ({"params": {"text": "label"}}, "both name column 'label'"),
+                        ({"dataset": "builtin:digits"}, "has no text column"),
+                        ({"dataset": "moods"}, "dataset 'moods' has labels model 'sentiment' "
+                                               "does not know: 'neutral'; its labels are")):
+        refused = await evaluate(train_api, None, 422,
+                                 **{"model": "sentiment", "dataset": "builtin:sentiment", **body})
+        assert named in refused["error"]["message"], refused
