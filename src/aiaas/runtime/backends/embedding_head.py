@@ -1,11 +1,15 @@
-"""Text classification by a linear head on frozen sentence embeddings (format ``embedding-head``).
+"""Text classification by a linear head on a frozen sentence encoder (format ``embedding-head``).
 
 The directory is a sentence-transformers model, checked as any other (``modules.json`` may name
 only sentence-transformers' own modules), plus ``classifier_head.safetensors`` with two float32
-tensors: ``weight`` [labels, dimensions] and ``bias`` [labels]. A text is encoded exactly as the
-embedding task serves it (normalised), the head gives one logit per label, and the probabilities
-are their softmax. The labels, in row order, come from ``aiaas.json``. Nothing here runs code from
-the directory: the head is two tensors read with safetensors.
+tensors: ``weight`` [labels, features] and ``bias`` [labels]. The features of a text are the
+attention-masked mean of the token states of every transformer layer of the encoder,
+concatenated (layers x hidden size; the last block is the sentence embedding before its
+normalisation): the lower layers keep more of the wording (negations, intensifiers) that the
+final sentence embedding averages away, which is what sentiment-like labels depend on. The
+probabilities are the softmax of ``weight @ features + bias``; the labels, in row order, come
+from ``aiaas.json``. Nothing here runs code from the directory: the encoder loads through
+transformers' built-in classes, the head is two tensors read with safetensors.
 
 ``detect_head`` is called from ``registry.formats.detect``; ``write_head`` is what the trainer
 uses to save one, so the file a job writes is the file this backend reads.
@@ -20,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiaas.errors import BackendError, Invalid
-from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.hf_sequence import max_length, prepare_torch, release
 from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
 
@@ -29,7 +34,9 @@ if TYPE_CHECKING:
 
 FORMAT = "embedding-head"
 HEAD_FILE = "classifier_head.safetensors"
+CHUNK = 32
 _TENSORS = {"weight": 2, "bias": 1}
+_ST_CONFIG = "sentence_bert_config.json"
 
 
 def _head_shapes(path: Path) -> dict[str, list[int]]:
@@ -66,15 +73,31 @@ def detect_head(root: Path, names: set[str], manifest: Manifest) -> Detected | N
         return None
     from aiaas.registry.formats import Detected
 
-    rows, dimensions = _head_shapes(root / HEAD_FILE)["weight"]
+    encoder_folder(root)
+    rows, features = _head_shapes(root / HEAD_FILE)["weight"]
     labels = [str(label) for label in manifest.labels]
     if len(labels) != rows:
         raise Invalid(f"{HEAD_FILE} has {rows} outputs; aiaas.json must list as many labels "
                       f"(it lists {len(labels)})")
     if len(labels) < 2 or len(set(labels)) != len(labels):
         raise Invalid("a classifier head needs at least two distinct labels")
-    config = {"labels": labels, "multi_label": False, "dimensions": dimensions}
-    return Detected(FORMAT, "sentence-transformers", ("text-classification",), manifest, config)
+    config = {"labels": labels, "multi_label": False, "features": features}
+    return Detected(FORMAT, "transformers", ("text-classification",), manifest, config)
+
+
+def encoder_folder(root: Path) -> Path:
+    """The folder of a sentence-transformers model's ``Transformer`` module (its transformers
+    weights, config and tokenizer); ``Invalid`` when there is none. The paths in
+    ``modules.json`` were checked to stay inside the directory when it was registered."""
+    from aiaas.registry.formats import read_json
+
+    modules = read_json(root / "modules.json", "modules.json")
+    for module in modules if isinstance(modules, list) else []:
+        if isinstance(module, dict) and str(module.get("type", "")).endswith(".Transformer"):
+            folder = root / str(module.get("path", ""))
+            if (folder / "config.json").is_file():
+                return folder
+    raise Invalid("the sentence-transformers model has no Transformer module with a config.json")
 
 
 def write_head(target: Path, weight: np.ndarray[Any, Any], bias: np.ndarray[Any, Any]) -> None:
@@ -93,23 +116,46 @@ def softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return result
 
 
-class EmbeddingHeadBackend(SentenceTransformersBackend):
-    """The sentence-transformers backend (so encoding is the embedding task's), then the head.
-
-    ``load_encoder``/``embed`` let a trainer encode with the same code before the head exists,
-    and ``load_head`` then adds the head it saved."""
+class EmbeddingHeadBackend(Backend):
+    """``load_encoder`` and ``features`` let a trainer encode with this exact code before the
+    head exists; ``load_head`` then adds the head it saved."""
 
     def __init__(self, path: Path, config: dict[str, Any], *, threads: int) -> None:
-        super().__init__(path, config, threads=threads)
+        super().__init__(path, config)
+        self.threads = threads
+        self.device = "cpu"
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.max_length = 0
+        self.lowercase = False
         self.weight: np.ndarray[Any, Any] | None = None
         self.bias: np.ndarray[Any, Any] | None = None
 
-    def load_encoder(self) -> None:
-        super().load()
+    @property
+    def width(self) -> int:
+        """Features per text: layers x hidden size."""
+        return int(self.model.config.num_hidden_layers * self.model.config.hidden_size)
 
-    def load(self) -> None:
-        self.load_encoder()
-        self.load_head()
+    def load_encoder(self) -> None:
+        self.device = prepare_torch(self.threads)
+        from transformers import AutoModel, AutoTokenizer
+
+        from aiaas.registry.formats import read_json
+
+        folder = encoder_folder(self.path)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
+                                                       trust_remote_code=False)
+        self.model = AutoModel.from_pretrained(str(folder), local_files_only=True,
+                                               trust_remote_code=False,
+                                               use_safetensors=True).to(self.device).eval()
+        self.max_length = max_length(self.tokenizer, self.model.config)
+        settings = folder / _ST_CONFIG
+        if settings.is_file():
+            values = read_json(settings, _ST_CONFIG)
+            limit = values.get("max_seq_length") if isinstance(values, dict) else None
+            if isinstance(limit, int) and 0 < limit < self.max_length:
+                self.max_length = limit
+            self.lowercase = isinstance(values, dict) and values.get("do_lower_case") is True
 
     def load_head(self) -> None:
         from safetensors.numpy import load_file
@@ -117,32 +163,56 @@ class EmbeddingHeadBackend(SentenceTransformersBackend):
         tensors = load_file(str(self.path / HEAD_FILE))
         weight, bias = tensors["weight"].astype(np.float32), tensors["bias"].astype(np.float32)
         labels: list[str] = self.config["labels"]
-        dimensions = int(self.model.get_sentence_embedding_dimension() or 0)
-        if weight.shape != (len(labels), dimensions):
+        if weight.shape != (len(labels), self.width):
             raise BackendError(f"the classifier head is {weight.shape[0]}x{weight.shape[1]}; the "
-                               f"encoder gives {dimensions} dimensions for {len(labels)} labels")
+                               f"encoder gives {self.width} features for {len(labels)} labels")
         self.weight, self.bias = weight, bias
 
-    def embed(self, items: list[str]) -> tuple[np.ndarray[Any, Any], list[int]]:
-        """Normalised embeddings (one row per text) and each text's token count."""
-        predictions = super().predict_batch(items, {"normalize": True})
-        vectors = np.asarray([p.output["embedding"] for p in predictions], dtype=np.float32)
-        return vectors, [p.tokens for p in predictions]
+    def load(self) -> None:
+        self.load_encoder()
+        self.load_head()
 
-    def probabilities(self, vectors: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def features(self, items: list[str]) -> tuple[np.ndarray[Any, Any], list[int]]:
+        """One feature row per text (in order), and each text's token count; texts run in
+        length-sorted chunks of ``CHUNK`` so short ones are not padded to the longest."""
+        import torch
+
+        texts = [text.lower() for text in items] if self.lowercase else list(items)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        rows = np.zeros((len(texts), self.width), dtype=np.float32)
+        tokens = [0] * len(texts)
+        for start in range(0, len(order), CHUNK):
+            chunk = order[start:start + CHUNK]
+            encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt").to(self.device)
+            try:
+                with torch.inference_mode():
+                    states = self.model(**encoded, output_hidden_states=True).hidden_states[1:]
+            except (RuntimeError, ValueError, IndexError) as exc:
+                raise BackendError(f"the sentence encoder failed: {exc}") from exc
+            mask = encoded["attention_mask"].unsqueeze(-1).float()
+            counts = mask.sum(dim=1)
+            pooled = torch.cat([(state.float() * mask).sum(dim=1) / counts for state in states], dim=1)
+            rows[chunk] = pooled.cpu().numpy()
+            for index, count in zip(chunk, counts[:, 0].tolist(), strict=True):
+                tokens[index] = int(count)
+        return rows, tokens
+
+    def probabilities(self, features: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if self.weight is None or self.bias is None:
             raise BackendError("the classifier head is not loaded")
-        return softmax(vectors.astype(np.float64) @ self.weight.T.astype(np.float64)
+        return softmax(features.astype(np.float64) @ self.weight.T.astype(np.float64)
                        + self.bias.astype(np.float64))
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         labels: list[str] = self.config["labels"]
-        vectors, tokens = self.embed(items)
-        scores = self.probabilities(vectors)
+        features, tokens = self.features(items)
+        scores = self.probabilities(features)
         return [Prediction(classification_output(labels, row.tolist(), parameters.get("top_k")),
                            tokens=count)
                 for row, count in zip(scores, tokens, strict=True)]
 
     def unload(self) -> None:
-        super().unload()
+        self.model = self.tokenizer = None
         self.weight = self.bias = None
+        release(self.device)

@@ -1,13 +1,15 @@
 """Text classification trainers: a head on frozen sentence embeddings, or full fine-tuning.
 
-- ``embedding_head`` (default): encode every text once with a registered sentence-transformers
-  model (``all-minilm-l6-v2``), fit a logistic regression on the training split, and save the
-  encoder directory plus the head as safetensors (format ``embedding-head``,
+- ``embedding_head`` (default): encode every text once with the frozen encoder of a registered
+  sentence-transformers model (``all-minilm-l6-v2``), fit a logistic regression on the training
+  split, and save the encoder directory plus the head as safetensors (format ``embedding-head``,
   ``runtime/backends/embedding_head.py``). Fast on a CPU; ``text_head.py``.
 - ``fine_tune``: train every weight of a registered transformers encoder (a sentence-transformers
   model's encoder or a ``*ForSequenceClassification`` model) with a new classification head;
   the best epoch by validation macro-F1 is served by the ordinary transformers backend.
-  ``text_finetune.py``.
+  ``text_finetune.py``. The defaults (6 epochs at 1e-4) were picked on the validation split of
+  ``builtin:sentiment`` (0.92 validation macro-F1 against 0.84 for 3 epochs at 5e-5): a few
+  hundred rows need more steps than the usual large-corpus recipe.
 
 Both evaluate on the test split by running the saved directory through the backend that serves
 it, so the stored metrics describe what the API answers. The split is the tabular one (seeded,
@@ -55,12 +57,15 @@ class TextParams(BaseModel):
                               description="Label column (default: the dataset's label column).")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     test_fraction: float = Field(default=0.2, ge=0.05, le=0.5)
-    validation_fraction: float = Field(default=0.1, ge=0.0, le=0.4)
+    validation_fraction: float | None = Field(
+        default=None, ge=0.0, le=0.4,
+        description="Default 0.1 for fine_tune (it picks the best epoch on it) and 0 for "
+                    "embedding_head (nothing is selected, so every non-test row trains the head).")
     batch_size: int = Field(default=32, ge=1, le=1024)
-    c: float = Field(default=1.0, gt=0, le=1e6,
+    c: float = Field(default=0.1, gt=0, le=1e6,
                      description="Inverse regularisation of the logistic-regression head.")
-    epochs: int = Field(default=3, ge=1, le=100)
-    learning_rate: float = Field(default=5e-5, gt=0, le=1)
+    epochs: int = Field(default=6, ge=1, le=100)
+    learning_rate: float = Field(default=1e-4, gt=0, le=1)
     weight_decay: float = Field(default=0.01, ge=0, le=1)
     warmup_fraction: float = Field(default=0.1, ge=0, le=0.5,
                                    description="Share of the steps with a linearly rising rate.")
@@ -140,12 +145,18 @@ def _rows(dataset: Dataset, params: TextParams) -> tuple[TabularDataset, list[st
     return TabularDataset(info.id, CLASSIFICATION, ["row"], rows, y, own), texts
 
 
+def validation_fraction(params: TextParams) -> float:
+    if params.validation_fraction is not None:
+        return params.validation_fraction
+    return 0.1 if params.method == "fine_tune" else 0.0
+
+
 def split_texts(dataset: Dataset, params: TextParams) -> TextSplit:
     """The seeded, stratified split (or the user's split column) of the dataset's texts."""
     rows, texts = _rows(dataset, params)
     try:
         parts = split(rows, seed=params.seed, test_fraction=params.test_fraction,
-                      validation_fraction=params.validation_fraction)
+                      validation_fraction=validation_fraction(params))
     except ValueError as exc:  # a class too small to stratify
         raise Invalid(f"cannot split dataset {rows.id!r} by class: {exc}",
                       details={"field": "dataset"}) from exc

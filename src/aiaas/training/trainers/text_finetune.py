@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from aiaas.errors import Invalid
-from aiaas.registry.formats import detect, read_json
+from aiaas.registry.formats import detect
 from aiaas.registry.records import VersionInfo
+from aiaas.runtime.backends.embedding_head import encoder_folder
 from aiaas.runtime.backends.hf_sequence import HFSequenceBackend, max_length, prepare_torch
 from aiaas.runtime.tasks import get_task
 from aiaas.training import evaluation, plots
@@ -72,17 +73,14 @@ class History:
 
 def encoder_dir(version: VersionInfo, source: Path) -> Path:
     """Where the transformers weights of the base model lie (a sentence-transformers model
-    keeps them in its ``Transformer`` module's folder, checked at registration)."""
+    keeps them in its ``Transformer`` module's folder)."""
     if version.format == "transformers":
         return source
-    modules = read_json(source / "modules.json", "modules.json")
-    for module in modules:
-        if str(module.get("type", "")).endswith(".Transformer"):
-            folder = source / str(module.get("path", ""))
-            if (folder / "config.json").is_file():
-                return folder
-    raise Invalid(f"params.base_model: {version.model!r} has no transformers encoder folder",
-                  details={"field": "params.base_model"})
+    try:
+        return encoder_folder(source)
+    except Invalid as exc:
+        raise Invalid(f"params.base_model: {version.model!r}: {exc.message}",
+                      details={"field": "params.base_model"}) from exc
 
 
 def _load(folder: Path, classes: list[str], params: TextParams) -> tuple[Any, Any]:
