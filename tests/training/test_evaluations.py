@@ -5,6 +5,7 @@ and against the training jobs' own test metrics."""
 from __future__ import annotations
 
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,32 @@ async def test_a_text_job_evaluated_again_gives_its_test_metrics(train_api: Api,
         refused = await evaluate(train_api, None, 422,
                                  **{"model": "sentiment", "dataset": "builtin:sentiment", **body})
         assert named in refused["error"]["message"], refused
+
+
+async def test_integer_classes_match_a_numeric_label_column(api: Api, tmp_path: Path) -> None:
+    """A classifier of integer classes (labels "0", "1", "2") on an upload whose label column is
+    numeric, written 0.0, 1.0, 2.0."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    iris = load_iris()
+    x = iris.data.astype(np.float32)
+    model = LogisticRegression(max_iter=500).fit(x, iris.target)
+    staged = tmp_path / "model"
+    staged.mkdir()
+    (staged / "model.onnx").write_bytes(to_onnx(model, x[:1], options={"zipmap": False}).SerializeToString())
+    manifest = {"task": "tabular-classification", "labels": ["0", "1", "2"],
+                "feature_names": ["a", "b", "c", "d"]}
+    (staged / "aiaas.json").write_text(json.dumps(manifest))
+    api.services.registry.register(staged, tenant="default", name="iris-ints", created_by="test")
+    frame = pd.DataFrame(iris.data, columns=["a", "b", "c", "d"]).assign(species=iris.target.astype(float))
+    frame.to_csv(tmp_path / "flowers.csv", index=False)
+    api.services.datasets.add_file(tmp_path / "flowers.csv", tenant="default", created_by="test",
+                                   label="species")
+    result = await evaluate(api, model="iris-ints", dataset="flowers", split="all")
+    predicted = model.predict(x).astype(str)
+    truth = iris.target.astype(str)
+    assert result["metrics"]["confusion_matrix"]["labels"] == ["0", "1", "2"]
+    assert result["metrics"]["accuracy"] == sk.accuracy_score(truth, predicted)
+    assert result["metrics"]["f1_macro"] == sk.f1_score(truth, predicted, average="macro")

@@ -128,13 +128,32 @@ def _labels(table: Table, column: str) -> np.ndarray[Any, Any]:
     return np.asarray([str(v) for v in values])
 
 
-def _known(truth: np.ndarray[Any, Any], labels: list[str], version: VersionInfo, dataset: str) -> None:
-    unknown = sorted(set(truth.tolist()) - set(labels))
+def _spelled(value: str, known: set[str]) -> str:
+    """A numeric label column reads ``1.0`` where a model's class labels say ``1``."""
+    if value in known:
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    whole = str(int(number)) if number.is_integer() else value
+    return whole if whole in known else value
+
+
+def _known(truth: np.ndarray[Any, Any], labels: list[str], version: VersionInfo,
+           dataset: str) -> np.ndarray[Any, Any]:
+    """``truth`` in the model's spelling of its labels; ``Invalid`` naming labels it lacks."""
+    known = set(labels)
+    spelling = {value: _spelled(value, known) for value in set(truth.tolist())}
+    if any(value != spelled for value, spelled in spelling.items()):
+        truth = np.asarray([spelling[value] for value in truth.tolist()])
+    unknown = sorted(set(spelling.values()) - known)
     if unknown:
         shown = ", ".join(repr(label) for label in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise _invalid(f"dataset {dataset!r} has labels model {version.model!r} does not know: "
                        f"{shown}; its labels are {', '.join(map(repr, labels[:20]))}",
                        unknown=unknown[:20])
+    return truth
 
 
 def _rows(table: Table, y: np.ndarray[Any, Any], stratify: bool, part: Part,
@@ -182,7 +201,7 @@ def _tabular(version: VersionInfo, dataset: Dataset, part: Part, params: Evaluat
     if version.task == CLASSIFICATION:
         truth = _labels(table, target)
         labels = [str(label) for label in version.config.get("labels", [])]
-        _known(truth, labels, version, info.id)
+        truth = _known(truth, labels, version, info.id)
     else:
         truth = _numbers(table, target)
     rows = _rows(table, truth, version.task == CLASSIFICATION, part, params, 0.1)
@@ -214,7 +233,7 @@ def _text(version: VersionInfo, dataset: Dataset, part: Part, params: Evaluation
         raise _invalid(f"params.label and params.text both name column {text!r}", "params.label")
     truth = _labels(table, label)
     labels = [str(name) for name in version.config.get("labels", [])]
-    _known(truth, labels, version, info.id)
+    truth = _known(truth, labels, version, info.id)
     rows = _rows(table, truth, True, part, params, 0.0)
     values = table.frame[text].tolist()
     inputs = [values[row] if isinstance(values[row], str) else "" for row in rows.tolist()]
@@ -235,7 +254,7 @@ def _images(version: VersionInfo, dataset: Dataset, part: Part, params: Evaluati
 
     truth = np.asarray(dataset.labels)
     labels = [str(name) for name in version.config.get("labels", [])]
-    _known(truth, labels, version, dataset.info.id)
+    truth = _known(truth, labels, version, dataset.info.id)
     rows: np.ndarray[Any, Any] = np.arange(len(truth))
     if part == "test":
         fraction = 0.1 if params.validation_fraction is None else params.validation_fraction
