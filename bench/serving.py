@@ -10,6 +10,7 @@ and writes everything as JSON under bench/results/.
     python bench/serving.py --setup-peers            # once: the peers' venv
     python bench/serving.py --seconds 10             # the full comparison (~5 minutes)
     python bench/serving.py --only aiaas --engine pytorch
+    python bench/serving.py --also chat asr           # plus chat tokens/s and speech RTF
 
 Needs: wrk (apt-get install wrk) and aiaas installed in the running interpreter.
 """
@@ -240,6 +241,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="Model threads for every server.")
     parser.add_argument("--engine", default="auto", choices=["auto", "pytorch"],
                         help="aiaas's AIAAS_ENGINE (auto = ONNX Runtime export).")
+    parser.add_argument("--also", nargs="*", default=[], choices=["chat", "asr"],
+                        help="Also run bench/chat_concurrency.py and/or bench/asr_rtf.py.")
     parser.add_argument("--setup-peers", action="store_true", help="Create bench/.peers and exit.")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -283,6 +286,8 @@ def main() -> None:
             finally:
                 server.stop()
         report["ratios"] = _ratios(report, args.concurrency)
+        for name in args.also:
+            report[name] = _companion(name, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print_ratios(report["ratios"])
@@ -290,6 +295,16 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(f"written: {out}")
+
+
+def _companion(name: str, work: Path) -> Any:
+    """Run the chat or speech benchmark in its own process and return what it wrote."""
+    script, out = {"chat": ("chat_concurrency.py", work / "chat.json"),
+                   "asr": ("asr_rtf.py", HERE / "results" / "asr_rtf.json")}[name]
+    command = [sys.executable, str(HERE / script)]
+    command += ["--out", str(out)] if name == "chat" else ["--matrix"]
+    subprocess.run(command, check=True)
+    return json.loads(out.read_text())
 
 
 def _reference(texts: list[str]) -> Any:
