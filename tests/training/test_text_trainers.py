@@ -403,3 +403,35 @@ async def test_sentiment_embedding_head_through_the_jobs_api(train_api: Api) -> 
     assert metrics["accuracy"] == sk.accuracy_score(test.labels, predicted)
     assert metrics["confusion_matrix"]["matrix"] == sk.confusion_matrix(
         test.labels, predicted, labels=["negative", "positive"]).tolist()
+
+
+@pytest.mark.parametrize(("tensors", "labels", "named"), [
+    ({"weight": np.zeros((3, 64), np.float32), "bias": np.zeros(3, np.float32)}, ["a", "b"],
+     "has 3 outputs; aiaas.json must list as many labels"),
+    ({"weight": np.zeros((2, 64), np.float32), "bias": np.zeros(3, np.float32)}, ["a", "b"],
+     "weight has 2 rows but bias 3 entries"),
+    ({"weight": np.zeros((2, 64), np.float64), "bias": np.zeros(2, np.float32)}, ["a", "b"],
+     "needs a float32 tensor 'weight'"),
+    ({"weight": np.zeros((2, 64), np.float32), "bias": np.zeros(2, np.float32),
+      "extra": np.zeros(1, np.float32)}, ["a", "b"], "unexpected tensors: extra"),
+    ({"weight": np.zeros((2, 64), np.float32), "bias": np.zeros(2, np.float32)}, ["a", "a"],
+     "at least two distinct labels"),
+])
+def test_a_head_that_does_not_fit_is_refused_at_registration(
+        sqlite_api: Api, tmp_path: Path, tensors: dict[str, Any], labels: list[str],
+        named: str) -> None:
+    import shutil
+
+    from safetensors.numpy import save_file
+
+    from aiaas.errors import Invalid
+    from aiaas.runtime.backends.embedding_head import HEAD_FILE
+
+    tiny_bert(sqlite_api, tmp_path, sentence_transformers=True)
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "st", bad)
+    save_file(tensors, str(bad / HEAD_FILE))
+    (bad / "aiaas.json").write_text(json.dumps({"task": TASK, "labels": labels}))
+    with pytest.raises(Invalid, match=named):
+        sqlite_api.services.registry.register(bad, tenant="default", name="bad", created_by="t")
+    assert [m.name for m in sqlite_api.services.registry.list_models("default")] == ["tiny-st"]
