@@ -133,7 +133,7 @@ BUILTINS: dict[str, Builtin] = {
     "co2": Builtin("statsmodels' weekly atmospheric CO2 at Mauna Loa in ppm (2284 weeks, "
                    "1958-2001; columns date, co2; the 59 missing weeks linearly interpolated)",
                    (FORECASTING,), _co2),
-    "sentiment": Builtin("short English product and service reviews written for aiaas (640 rows, "
+    "sentiment": Builtin("short English product and service reviews written for aiaas (1040 rows, "
                          "text and label columns, positive/negative)", (TEXT_CLASSIFICATION,),
                          _sentiment),
 }
