@@ -80,8 +80,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
+    # gc_freeze is process-wide: servers in subprocesses keep the default, tests in this process
+    # leave the collector alone.
     return Settings(data_dir=tmp_path / "data", database_url=database_url, builtin_models=False,
-                    embedded_worker=False, log_json=False)
+                    embedded_worker=False, log_json=False, gc_freeze=False)
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         default=2.0, ge=0, description="How long verified API keys and resolved model versions "
         "are remembered in memory. Changes made through this server apply at once; changes made "
         "by another process (CLI, worker, replica) within this time. 0 = always ask the database.")
+    gc_freeze: bool = Field(
+        default=True, description="Freeze the heap after start and each model load/unload and "
+        "collect young objects in larger sweeps: no 300+ ms full-GC pauses under load.")
     compile_dir: Path | None = Field(
         default=None, description="Where compiled models are cached (default <data dir>/compiled); "
         "safe to share between data dirs, entries are keyed by artifact sha256.")

@@ -20,7 +20,7 @@ from aiaas.errors import AiaasError, BackendError, Invalid, Unavailable
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
 from aiaas.registry.serving import ServingOptions
-from aiaas.runtime import devices
+from aiaas.runtime import devices, heap
 from aiaas.runtime.backends import Backend, backend_for
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.batcher import Batcher
@@ -84,6 +84,9 @@ class RuntimeManager:
             except AiaasError as exc:
                 log.error("preload of %s:%s skipped: %s", version.model, version.version,
                           exc.message)
+        if self.settings.gc_freeze:
+            heap.tune()
+            heap.settle()
         self._reaper = asyncio.create_task(self._reap_idle(), name="idle-reaper")
 
     async def stop(self) -> None:
@@ -298,6 +301,8 @@ class RuntimeManager:
         loaded = LoadedModel(version, backend, batcher, memory_bytes=backend.memory_bytes())
         self._loaded[version.key] = loaded
         self.metrics.loaded_models.set(len(self._loaded))
+        if self.settings.gc_freeze:
+            heap.settle()
         log.info("loaded %s in %.2fs", label, time.perf_counter() - started)
         return loaded
 
@@ -331,6 +336,8 @@ class RuntimeManager:
         self.metrics.loaded_models.set(len(self._loaded))
         await loaded.batcher.stop()
         loaded.backend.unload()
+        if self.settings.gc_freeze:
+            heap.settle()
         log.info("unloaded %s:%s", loaded.version.model, loaded.version.version)
 
     async def _reap_idle(self) -> None:
