@@ -272,7 +272,7 @@ async def test_a_text_job_evaluated_again_gives_its_test_metrics(train_api: Api,
     assert job["status"] == "succeeded", job
     result = await evaluate(train_api, model="sentiment", dataset="builtin:sentiment",
                             params={"seed": 4, "test_fraction": 0.25})
-    assert result["rows"] == job["result"]["split"]["test"] == 160
+    assert result["rows"] == job["result"]["split"]["test"] == 260
     _same(result["metrics"], job["metrics"], exact=("accuracy", "f1_macro", "confusion_matrix"))
     assert result["plots"] == ["confusion_matrix", "roc_curve"]
     for body, named in (({"params": {"text": "review"}}, "has no column 'review'; name its text column"),

@@ -371,9 +371,9 @@ async def follow(api: Api, job_id: str) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-SENTIMENT_FLOOR = 0.78
-"""The issue asks 0.85 macro-F1; the frozen all-MiniLM-L6-v2 head measures 0.80 to 0.88 on the
-test splits of seeds 0-4 (0.85 on average), so this guards against regressions, not the goal."""
+SENTIMENT_TARGET = 0.85
+"""Issue 4's bar for the embedding head on builtin:sentiment (1,040 reviews): the default seed 0
+measures 0.8605 macro-F1 on its 208 test rows (seeds 0-4: 0.861, 0.870, 0.851, 0.851, 0.822)."""
 
 
 async def test_sentiment_embedding_head_through_the_jobs_api(train_api: Api) -> None:
@@ -388,9 +388,9 @@ async def test_sentiment_embedding_head_through_the_jobs_api(train_api: Api) -> 
                                       headers=train_api.auth())).json()
     assert job["status"] == "succeeded", job
     metrics, result = job["metrics"], job["result"]
-    assert metrics["f1_macro"] >= SENTIMENT_FLOOR, metrics
-    assert result["promoted"] is (metrics["f1_macro"] >= 0.85), result
-    assert result["split"] == {"train": 512, "validation": 0, "test": 128}
+    assert metrics["f1_macro"] >= SENTIMENT_TARGET, metrics
+    assert result["promoted"] is True, result
+    assert result["split"] == {"train": 832, "validation": 0, "test": 208}
     assert any(kind == "progress" and data["stage"] == "embedding" and "eta_s" in data
                for kind, data in events)
 
