@@ -153,8 +153,8 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: 
     raise RuntimeError(f"server at {url} not ready in {seconds:.0f}s; see {log}")
 
 
-def start_aiaas(work: Path, threads: int, engine: str) -> Server:
-    data = work / "aiaas-data"
+def start_aiaas(work: Path, threads: int, engine: str, int8_bound: float | None = None) -> Server:
+    data = work / ("aiaas-int8-data" if int8_bound is not None else "aiaas-data")
     env = {**os.environ, "AIAAS_DATA_DIR": str(data), "AIAAS_EMBEDDED_WORKER": "false",
            "AIAAS_LOG_LEVEL": "warning", "AIAAS_TORCH_THREADS": str(threads),
            "AIAAS_ENGINE": engine, "AIAAS_PRELOAD": "all-minilm-l6-v2"}
@@ -165,8 +165,17 @@ def start_aiaas(work: Path, threads: int, engine: str) -> Server:
                                env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     _wait_ready(url + "/readyz", process, log)
-    return Server("aiaas", url, "/api/v1/models/all-minilm-l6-v2/predict",
-                  lambda text: {"inputs": [text]}, process, {"Authorization": f"Bearer {key}"})
+    headers = {"Authorization": f"Bearer {key}"}
+    name = "aiaas"
+    if int8_bound is not None:
+        name = "aiaas-int8"
+        response = httpx.patch(url + "/api/v1/models/all-minilm-l6-v2/versions/1", headers=headers,
+                               json={"precision": "int8", "max_accuracy_delta": int8_bound},
+                               timeout=600)
+        response.raise_for_status()
+        print("int8 build:", json.dumps(response.json()["serving"]["builds"]["int8"]))
+    return Server(name, url, "/api/v1/models/all-minilm-l6-v2/predict",
+                  lambda text: {"inputs": [text]}, process, headers)
 
 
 def _create_key(data: Path) -> str:
@@ -175,7 +184,7 @@ def _create_key(data: Path) -> str:
 
     services = Services.build(Settings(data_dir=data))
     try:
-        return services.keys.create(name="bench", tenant="default").secret
+        return services.keys.create(name="bench", tenant="default", admin=True).secret
     finally:
         services.db.dispose()
 
@@ -241,6 +250,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="Model threads for every server.")
     parser.add_argument("--engine", default="auto", choices=["auto", "pytorch"],
                         help="aiaas's AIAAS_ENGINE (auto = ONNX Runtime export).")
+    parser.add_argument("--int8", type=float, default=None, metavar="BOUND",
+                        help="Also measure aiaas serving its int8 build (max_accuracy_delta BOUND).")
     parser.add_argument("--also", nargs="*", default=[], choices=["chat", "asr"],
                         help="Also run bench/chat_concurrency.py and/or bench/asr_rtf.py.")
     parser.add_argument("--setup-peers", action="store_true", help="Create bench/.peers and exit.")
@@ -268,10 +279,14 @@ def main() -> None:
         reference = _reference(texts[:8])
         starters = {
             "aiaas": lambda: start_aiaas(work, args.threads, args.engine),
+            "aiaas-int8": lambda: start_aiaas(work, args.threads, args.engine, args.int8),
             "litserve": lambda: start_peer("litserve", "litserve_server.py", "/predict", "/health", work),
             "naive": lambda: start_peer("naive", "naive_fastapi.py", "/embed", "/health", work),
         }
-        for name in [n for n in ("aiaas", "litserve", "naive") if n in args.only]:
+        names = [n for n in ("aiaas", "litserve", "naive") if n in args.only]
+        if args.int8 is not None:
+            names.insert(1, "aiaas-int8")
+        for name in names:
             server = starters[name]()
             try:
                 entry: dict[str, Any] = {"min_cosine_vs_sentence_transformers":
@@ -316,30 +331,33 @@ def _reference(texts: list[str]) -> Any:
 
 
 def _ratios(report: dict[str, Any], levels: list[int]) -> dict[str, Any]:
+    """Per aiaas variant and concurrency: req/s over each peer's and over the raw batched
+    ceiling of the fp32 runtime aiaas uses, p50 over the raw single call, and p99."""
     servers, raw_results = report["servers"], report.get("raw", {})
+    ceiling = raw_results.get("onnxruntime" if report["engine"] == "auto" else "pytorch", {})
     ratios: dict[str, Any] = {}
-    aiaas = servers.get("aiaas")
-    if aiaas is None:
-        return ratios
-    engine = "onnxruntime" if report["engine"] == "auto" else "pytorch"
-    ceiling = raw_results.get(engine, {})
-    for level in map(str, levels):
-        row: dict[str, Any] = {}
-        for peer in ("litserve", "naive"):
-            if peer in servers:
-                row[f"vs_{peer}"] = aiaas[level]["rps"] / servers[peer][level]["rps"]
-        if ceiling:
-            row["vs_raw_batched"] = aiaas[level]["rps"] / ceiling["sentences_per_s_batched_32"]
-            row["p50_minus_raw_single_ms"] = aiaas[level]["p50_ms"] - ceiling["single_call_p50_ms"]
-        row["p99_ms"] = aiaas[level]["p99_ms"]
-        ratios[level] = row
+    for variant in ("aiaas", "aiaas-int8"):
+        ours = servers.get(variant)
+        if ours is None:
+            continue
+        for level in map(str, levels):
+            row: dict[str, Any] = {}
+            for peer in ("litserve", "naive"):
+                if peer in servers:
+                    row[f"vs_{peer}"] = ours[level]["rps"] / servers[peer][level]["rps"]
+            if ceiling:
+                row["vs_raw_batched"] = ours[level]["rps"] / ceiling["sentences_per_s_batched_32"]
+                row["p50_minus_raw_single_ms"] = ours[level]["p50_ms"] - ceiling["single_call_p50_ms"]
+            row["p99_ms"] = ours[level]["p99_ms"]
+            ratios.setdefault(variant, {})[level] = row
     return ratios
 
 
 def _print_ratios(ratios: dict[str, Any]) -> None:
-    for level, row in ratios.items():
-        shown = "  ".join(f"{k} {v:.2f}" for k, v in row.items())
-        print(f"aiaas c={level}: {shown}")
+    for variant, rows in ratios.items():
+        for level, row in rows.items():
+            shown = "  ".join(f"{k} {v:.2f}" for k, v in row.items())
+            print(f"{variant} c={level}: {shown}")
 
 
 if __name__ == "__main__":
