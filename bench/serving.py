@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,8 @@ done = function(summary, latency, requests)
   local errors = summary.errors.status + summary.errors.connect + summary.errors.read
                + summary.errors.write + summary.errors.timeout
   io.write(string.format(
-    '{"requests": %%d, "seconds": %%.4f, "errors": %%d, "p50_ms": %%.3f, "p95_ms": %%.3f, "p99_ms": %%.3f, "mean_ms": %%.3f}\\n',
+    '{"requests": %%d, "seconds": %%.4f, "errors": %%d, "p50_ms": %%.3f, ' ..
+    '"p95_ms": %%.3f, "p99_ms": %%.3f, "mean_ms": %%.3f}\\n',
     summary.requests, summary.duration / 1e6, errors, latency:percentile(50) / 1e3,
     latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, latency.mean / 1e3))
 end
@@ -266,7 +267,7 @@ def main() -> None:
         sys.exit("the peers' environment is missing: python bench/serving.py --setup-peers")
 
     texts = sentences(2048)
-    report: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "seconds": args.seconds,
+    report: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "seconds": args.seconds,
                               "threads": args.threads, "engine": args.engine,
                               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                           "load_before": os.getloadavg()}, "servers": {}}
