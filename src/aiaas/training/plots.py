@@ -68,13 +68,14 @@ def roc_curve(y_true: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], auc: f
     return _save(figure, path)
 
 
-def training_curve(curves: dict[str, list[float]], path: Path) -> Path:
-    """One line per named series over boosting stages (or epochs)."""
+def training_curve(curves: dict[str, list[float]], path: Path, *, x_label: str = "boosting stage"
+                   ) -> Path:
+    """One line per named series over boosting stages, or epochs (``x_label="epoch"``)."""
     figure = _figure((7.0, 4.5))
     axes = figure.add_subplot()
     for name, values in curves.items():
         axes.plot(range(1, len(values) + 1), values, label=name)
-    axes.set_xlabel("step")
+    axes.set_xlabel(x_label)
     axes.set_title("Training curve")
     axes.legend()
     return _save(figure, path)

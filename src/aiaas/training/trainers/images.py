@@ -168,7 +168,7 @@ def served_evaluation(outputs: list[dict[str, Any]], y_true: np.ndarray[Any, Any
     names = plots.classification(metrics, labels, y_true, probabilities, ctx.plot_dir)
     if any(curves.values()):
         plots.training_curve({k: v for k, v in curves.items() if v},
-                             ctx.plot_dir / "training_curve.png")
+                             ctx.plot_dir / "training_curve.png", x_label="epoch")
         names.append("training_curve")
     return TrainResult(metrics, names)
 

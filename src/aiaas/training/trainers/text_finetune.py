@@ -254,7 +254,7 @@ def fine_tune(ctx: TrainContext, data: TextSplit) -> TrainResult:
     backend.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)
-    plots.training_curve(history.curves(), ctx.plot_dir / "training_curve.png")
+    plots.training_curve(history.curves(), ctx.plot_dir / "training_curve.png", x_label="epoch")
     names.append("training_curve")
     ctx.write_manifest(task=TASK, labels=classes, description=description,
                        metrics=evaluation.scalars(metrics))
