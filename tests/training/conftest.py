@@ -3,8 +3,10 @@ heartbeat), and services with no worker for tests that drive a ``Worker`` step b
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -50,3 +52,15 @@ def quiet_services(tmp_path: Path, database_url: str) -> Iterator[Services]:
 def worker(quiet_services: Services) -> Worker:
     return Worker(quiet_services.db, quiet_services.registry, quiet_services.settings.data_dir,
                   heartbeat_s=HEARTBEAT_S, poll_s=0.05)
+
+
+async def job_events(api: Api, job_id: str, key: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The job's SSE stream read to its end (it ends with the job), as (event type, data) pairs."""
+    response = await api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.auth(key))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = []
+    for block in response.text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import numpy as np
@@ -13,20 +12,9 @@ from sklearn import metrics as sk
 
 from aiaas.training import datasets
 from tests.conftest import Api
+from tests.training.conftest import job_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-async def _follow(api: Api, job_id: str, key: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """Read the job's SSE stream to its end; return (event type, data) pairs."""
-    response = await api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.auth(key))
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/event-stream")
-    events = []
-    for block in response.text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
 
 
 def _records(split: datasets.Split, names: list[str]) -> list[dict[str, float]]:
@@ -38,7 +26,7 @@ async def _train(api: Api, **body: Any) -> dict[str, Any]:
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "queued"
-    events = await _follow(api, job["id"])
+    events = await job_events(api, job["id"])
     assert events[0] == ("status", {"status": "queued", "time": events[0][1]["time"]})
     final_type, final = events[-1]
     assert final_type == "status" and final["status"] in {"succeeded", "failed", "cancelled"}
@@ -173,7 +161,7 @@ async def test_keys_scopes_and_tenants(train_api: Api) -> None:
         assert response.status_code == 404, (path, response.text)
     assert (await train_api.client.get("/api/v1/jobs", headers=train_api.auth(other))).json() == {
         "jobs": []}
-    events = await _follow(train_api, job["id"], reader)
+    events = await job_events(train_api, job["id"], reader)
     assert events[-1][1]["status"] == "succeeded"
     listed = (await train_api.client.get("/api/v1/jobs", headers=train_api.auth(reader))).json()
     assert [j["id"] for j in listed["jobs"]] == [job["id"]]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 import time
 import zipfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from aiaas.training.datasets import Catalog, ImageSet
 from aiaas.training.trainers.images import split_images
 from tests.conftest import Api
 from tests.runtime.tiny_models import build_image_classifier
+from tests.training.conftest import job_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOURS = ("red", "green", "blue", "grey")
@@ -80,17 +80,6 @@ async def job_of(api: Api, job_id: str) -> dict[str, Any]:
     return job
 
 
-async def events_of(api: Api, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """The finished job's stored events, read from its SSE stream (which ends with the job)."""
-    response = await api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.auth())
-    assert response.status_code == 200, response.text
-    events = []
-    for block in response.text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
-
-
 async def wait_until(api: Api, job_id: str, done: Any, timeout_s: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -144,7 +133,7 @@ async def test_digits_cnn_trains_and_serves_what_it_evaluated(train_api: Api) ->
     assert result["channels"] == 1 and result["epochs"] == 8 and 1 <= result["best_epoch"] <= 8
     assert job["params"]["epochs"] == 8 and job["params"]["batch_size"] == 64  # defaults filled
 
-    events = [data for kind, data in await events_of(train_api, job["id"]) if kind == "progress"]
+    events = [data for kind, data in await job_events(train_api, job["id"]) if kind == "progress"]
     stages = [event["stage"] for event in events]
     assert stages[0] == "split" and stages[-1] == "evaluated"
     steps = [e for e in events if e["stage"] == "train"]
@@ -208,7 +197,7 @@ async def test_cancel_lands_mid_epoch(train_api: Api) -> None:
     assert cancel.status_code == 200, cancel.text
     job = await wait_until(train_api, job_id, lambda j: j["finished_at"], timeout_s=60)
     assert job["status"] == "cancelled" and job["version"] is None
-    progress = [data for kind, data in await events_of(train_api, job_id) if kind == "progress"]
+    progress = [data for kind, data in await job_events(train_api, job_id) if kind == "progress"]
     last = progress[-1]
     assert last["stage"] == "train" and last["epoch"] == 1 and last["batch"] < last["batches"]
     assert not any(event["stage"] == "epoch" for event in progress)

@@ -31,6 +31,7 @@ from aiaas.training.trainers.text import split_texts
 from aiaas.training.worker import JobCancelled, Worker
 from tests.conftest import Api
 from tests.runtime.tiny_models import wordpiece_tokenizer
+from tests.training.conftest import job_events
 
 TASK = "text-classification"
 GOOD = ["great", "wonderful", "lovely", "excellent", "delightful", "fantastic"]
@@ -359,18 +360,6 @@ async def test_bad_requests_are_422_naming_the_field(api: Api,
     assert api.services.jobs.list_jobs("default") == []
 
 
-
-async def follow(api: Api, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """The job's SSE stream read to its end, as (event type, data) pairs."""
-    response = await api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.auth())
-    assert response.status_code == 200, response.text
-    events = []
-    for block in response.text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
-
-
 SENTIMENT_TARGET = 0.85
 """Issue 4's bar for the embedding head on builtin:sentiment (1,040 reviews): the default seed 0
 measures 0.8605 macro-F1 on its 208 test rows (seeds 0-4: 0.861, 0.870, 0.851, 0.851, 0.822)."""
@@ -382,7 +371,7 @@ async def test_sentiment_embedding_head_through_the_jobs_api(train_api: Api) -> 
         "task": TASK, "dataset": "builtin:sentiment", "name": "sentiment",
         "promote_if": "f1_macro>=0.85"})
     assert created.status_code == 202, created.text
-    events = await follow(train_api, created.json()["id"])
+    events = await job_events(train_api, created.json()["id"])
     assert events[-1][0] == "status"
     job = (await train_api.client.get(f"/api/v1/jobs/{created.json()['id']}",
                                       headers=train_api.auth())).json()

@@ -313,25 +313,21 @@ class Registry:
 
     def set_preload(self, tenant: str, name: str, version: int, preload: bool) -> VersionInfo:
         """Mark a version to be loaded when the server starts (it still loads on first use)."""
-        with self.db.session() as session:
-            model = self._own(session, tenant, name)
-            row = next((v for v in model.versions if v.version == version), None)
-            if row is None:
-                raise NotFound(f"model {name!r} has no version {version}")
-            row.preload = preload
-            session.flush()
-            info = VersionInfo.of(row, model)
-        self._changed()
-        return info
+        return self._change_version(tenant, name, version, preload=preload)
 
     def set_serving(self, tenant: str, name: str, version: int, serving: dict[str, Any]) -> VersionInfo:
         """Replace a version's serving options (already checked by the runtime)."""
+        return self._change_version(tenant, name, version, serving=serving)
+
+    def _change_version(self, tenant: str, name: str, version: int, **values: Any) -> VersionInfo:
+        """Set the mutable columns of one version (``preload``, ``serving``) and forget answers."""
         with self.db.session() as session:
             model = self._own(session, tenant, name)
             row = next((v for v in model.versions if v.version == version), None)
             if row is None:
                 raise NotFound(f"model {name!r} has no version {version}")
-            row.serving = serving
+            for column, value in values.items():
+                setattr(row, column, value)
             session.flush()
             info = VersionInfo.of(row, model)
         self._changed()

@@ -33,6 +33,7 @@ from aiaas.training.trainers.base import TrainContext, TrainerSpec, TrainResult
 
 if TYPE_CHECKING:
     from aiaas.registry.records import VersionInfo
+    from aiaas.runtime.backends.base import Backend
 
 TASK = "text-classification"
 DEFAULT_BASE_MODEL = "all-minilm-l6-v2"
@@ -188,6 +189,18 @@ def base_model(ctx: TrainContext, accepted: dict[str, str], needs: str) -> tuple
                       f"method {ctx.params.method!r} needs {needs}",
                       details={"field": "params.base_model"})
     return version, ctx.model_dir(name)
+
+
+def served_predictions(backend: Backend, texts: list[str], classes: list[str],
+                       batch: int | None = None) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Predicted labels and probabilities (``classes`` order) through the serving backend's own
+    ``predict_batch``, ``batch`` texts per call (None: all in one, as one request is served)."""
+    step = batch or max(len(texts), 1)
+    outputs = [p.output for start in range(0, len(texts), step)
+               for p in backend.predict_batch(texts[start:start + step], {})]
+    predicted = np.asarray([out["label"] for out in outputs])
+    probabilities = np.asarray([[out["probabilities"][c] for c in classes] for out in outputs])
+    return predicted, probabilities.reshape(len(outputs), len(classes))
 
 
 def describe_split(data: TextSplit) -> dict[str, int]:

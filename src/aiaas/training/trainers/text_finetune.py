@@ -39,6 +39,7 @@ from aiaas.training.trainers.text import (
     TextSplit,
     base_model,
     describe_split,
+    served_predictions,
     torch_threads,
 )
 
@@ -213,17 +214,6 @@ class Loop:
         return history
 
 
-def _predict(backend: HFSequenceBackend, texts: list[str], classes: list[str]
-             ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Predicted labels and probabilities (``classes`` order) through ``predict_batch``."""
-    outputs = []
-    for start in range(0, len(texts), EVAL_BATCH):
-        outputs += [p.output for p in backend.predict_batch(texts[start:start + EVAL_BATCH], {})]
-    predicted = np.asarray([out["label"] for out in outputs])
-    probabilities = np.asarray([[out["probabilities"][c] for c in classes] for out in outputs])
-    return predicted, probabilities.reshape(len(outputs), len(classes))
-
-
 def fine_tune(ctx: TrainContext, data: TextSplit) -> TrainResult:
     import torch
 
@@ -250,7 +240,7 @@ def fine_tune(ctx: TrainContext, data: TextSplit) -> TrainResult:
     config = get_task(TASK).prepare_config(detect(ctx.staged), ctx.staged)
     backend = HFSequenceBackend(ctx.staged, config, threads=threads)
     backend.load()
-    predicted, probabilities = _predict(backend, data.test.texts, classes)
+    predicted, probabilities = served_predictions(backend, data.test.texts, classes, EVAL_BATCH)
     backend.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)

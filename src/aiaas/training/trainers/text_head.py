@@ -36,6 +36,7 @@ from aiaas.training.trainers.text import (
     TextSplit,
     base_model,
     describe_split,
+    served_predictions,
     torch_threads,
 )
 
@@ -99,16 +100,6 @@ def fit_head(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], classes: list[str
     return coef, intercept
 
 
-def _predict(backend: EmbeddingHeadBackend, texts: list[str], classes: list[str]
-             ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Predicted labels and probabilities (``classes`` order) through ``predict_batch``, all
-    texts in one call, as one predict request of them is served."""
-    outputs = [p.output for p in backend.predict_batch(texts, {})] if texts else []
-    predicted = np.asarray([out["label"] for out in outputs])
-    probabilities = np.asarray([[out["probabilities"][c] for c in classes] for out in outputs])
-    return predicted, probabilities.reshape(len(outputs), len(classes))
-
-
 def embedding_head(ctx: TrainContext, data: TextSplit) -> TrainResult:
     params: TextParams = ctx.params
     classes = data.train.classes
@@ -137,7 +128,7 @@ def embedding_head(ctx: TrainContext, data: TextSplit) -> TrainResult:
     ctx.write_manifest(task=TASK, labels=classes, description=description)
     backend.config = get_task(TASK).prepare_config(detect(ctx.staged), ctx.staged)
     backend.load_head()
-    predicted, probabilities = _predict(backend, data.test.texts, classes)
+    predicted, probabilities = served_predictions(backend, data.test.texts, classes)
     backend.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)
