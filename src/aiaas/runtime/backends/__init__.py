@@ -37,6 +37,13 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
         from aiaas.runtime.backends.embedding_head import EmbeddingHeadBackend
 
         return EmbeddingHeadBackend(path, version.config, threads=threads)
+    if (version.format == "transformers" and version.task == "text-classification"
+            and engine == "auto" and compile_root is not None):
+        from aiaas.runtime.backends.onnx_text_classifier import OnnxTextClassifierBackend
+
+        return OnnxTextClassifierBackend(path, version.config, threads=threads,
+                                         digest=version.sha256, compile_root=compile_root,
+                                         options=options)
     if version.format == "transformers" and version.task == "text-classification":
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend
 

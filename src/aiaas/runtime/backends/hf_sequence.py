@@ -57,9 +57,10 @@ def release(device: str) -> None:
         torch.cuda.empty_cache()
 
 
-def check_label_count(model: Any, labels: list[str]) -> None:
+def check_label_count(model_or_config: Any, labels: list[str]) -> None:
     """A classifier whose head size differs from the registered labels cannot be served."""
-    outputs = int(model.config.num_labels)
+    config = getattr(model_or_config, "config", model_or_config)
+    outputs = int(config.num_labels)
     if outputs != len(labels):
         raise BackendError(f"the model has {outputs} outputs but {len(labels)} labels are "
                            "registered")

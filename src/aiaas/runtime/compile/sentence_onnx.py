@@ -63,7 +63,7 @@ def export(source: Path, target: Path, *, threads: int) -> dict[str, Any]:
     axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"embedding": {0: "batch"}}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Wrapped(), tuple(example[name] for name in names),
+        torch.onnx.export(Wrapped().eval(), tuple(example[name] for name in names),
                           str(target / MODEL_FILE), input_names=names, output_names=["embedding"],
                           dynamic_axes=axes, opset_version=17, dynamo=False)
         expected = model.encode(SAMPLES, batch_size=len(SAMPLES), convert_to_numpy=True,
