@@ -8,7 +8,6 @@ import pytest
 
 from aiaas.builtin import EMBEDDER as EMBEDDING
 from aiaas.builtin import ensure_builtins
-from aiaas.runtime.backends.onnx_embedding import CPU_BATCH
 from tests.conftest import Api
 
 VERSION = f"/api/v1/models/{EMBEDDING}/versions/1"
@@ -100,4 +99,4 @@ async def test_the_runtime_view_shows_the_engine_and_needs_admin(api: Api, embed
     [entry] = response.json()["loaded"]
     assert entry["model"] == embedding and entry["engine"] == "onnxruntime"
     assert entry["export_check"]["ok"] and entry["export_check"]["cosine_min"] >= 0.9999
-    assert entry["max_batch_size"] == CPU_BATCH, "the backend's own batch size, none being set"
+    assert entry["max_batch_size"] == api.services.settings.max_batch_size

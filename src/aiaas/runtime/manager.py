@@ -297,8 +297,6 @@ class RuntimeManager:
             await batcher.stop()
             log.exception("loading %s failed", label)
             raise Unavailable(f"model {label} failed to load: {exc}", retry_after_s=5) from exc
-        if options.max_batch_size is None and backend.preferred_batch is not None:
-            batcher.max_batch = backend.preferred_batch
         batcher.start()
         loaded = LoadedModel(version, backend, batcher, memory_bytes=backend.memory_bytes())
         self._loaded[version.key] = loaded

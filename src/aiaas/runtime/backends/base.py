@@ -17,10 +17,6 @@ class Backend(ABC):
     exactly one ``Prediction`` per item, in order.
     """
 
-    preferred_batch: int | None = None
-    """Set by ``load`` when the backend knows a better batch size than the server's default
-    (a version's own ``max_batch_size`` still wins)."""
-
     def __init__(self, path: Path, config: dict[str, Any]) -> None:
         self.path = path
         self.config = config

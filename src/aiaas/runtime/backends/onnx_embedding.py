@@ -30,11 +30,6 @@ from aiaas.runtime.tasks.base import Prediction
 
 log = logging.getLogger("aiaas.runtime")
 SUB_BATCH = 32
-CPU_BATCH = 16
-"""Batch size on the CPU. Throughput is flat from about 8 sentences up, and a request that
-arrives while a batch runs waits for it, so the worst wait is about (clients + batch) / rate:
-with 32 clients, batches of 16 gave p99 181-183 ms against 212-227 ms for 32 and 227-255 ms for
-64, at the same throughput (bench/serving.py conditions, 2 cores)."""
 
 
 def open_encoder(model_file: Path, *, threads: int, providers: list[Any] | None = None) -> Any:
@@ -125,8 +120,6 @@ class OnnxEmbeddingBackend(Backend):
         self.session = open_encoder(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = EncoderTokenizer(self.path)
-        if device == "cpu":
-            self.preferred_batch = CPU_BATCH
         log.info("%s serves through ONNX Runtime (%s, min cosine %.6f vs PyTorch)", self.path.name,
                  self.engine, self.report.get("cosine_min", float("nan")))
 

@@ -19,7 +19,7 @@ import numpy as np
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_embedding import CPU_BATCH, EncoderTokenizer, open_encoder
+from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
 from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
 
@@ -74,7 +74,6 @@ class OnnxTextClassifierBackend(Backend):
                                     threads=self.threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
-        self.preferred_batch = CPU_BATCH
         return ""
 
     def _use_fallback(self, reason: str) -> None:
