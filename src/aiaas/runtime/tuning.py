@@ -62,8 +62,7 @@ class ServingTuner:
             raise Invalid(f"{where}: {first['msg']}", details={"field": where}) from exc
 
     def _int8(self, info: VersionInfo, options: ServingOptions) -> ServingOptions:
-        from aiaas.runtime.compile import quantize, sentence_onnx
-        from aiaas.runtime.compile.cache import cached
+        from aiaas.runtime.compile import quantize
 
         if info.format not in INT8_FORMATS:
             raise Invalid(f"int8 builds exist for {', '.join(INT8_FORMATS)} models; "
@@ -73,16 +72,11 @@ class ServingTuner:
             raise Invalid("int8 needs max_accuracy_delta: the largest accuracy loss you accept "
                           "(for embeddings, 1 - the lowest cosine to fp32 on the check set)",
                           details={"field": "max_accuracy_delta"})
-        source, threads = self.registry.artifact_path(info), self.settings.torch_threads
-        root = self.settings.compiled_dir
-        fp32 = cached(root, info.sha256, "st-onnx-fp32",
-                      lambda target: sentence_onnx.export(source, target, threads=threads))
-        if not fp32.ok:
-            raise Invalid(f"no int8 build: the ONNX export failed its check ({fp32.reason})",
-                          details={"field": "precision"})
-        built = cached(root, info.sha256, "st-onnx-int8",
-                       lambda target: quantize.embedding_int8(fp32.directory, source, target,
-                                                              threads=threads))
+        built = quantize.compiled(self.settings.compiled_dir, info.sha256,
+                                  self.registry.artifact_path(info),
+                                  threads=self.settings.torch_threads)
+        if not built.ok:
+            raise Invalid(f"no int8 build: {built.reason}", details={"field": "precision"})
         delta = float(built.report["delta"])
         if delta > bound:
             raise Invalid(f"int8 costs {delta:.4f} (1 - lowest cosine to fp32 over "

@@ -22,14 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
 from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.tasks.base import Prediction
 
 log = logging.getLogger("aiaas.runtime")
-SUB_BATCH = 32
 
 
 def open_encoder(model_file: Path, *, threads: int, providers: list[Any] | None = None) -> Any:
@@ -72,66 +71,36 @@ def _sentence_config(path: Path) -> dict[str, Any]:
     return loaded
 
 
-class OnnxEmbeddingBackend(Backend):
-    def __init__(self, path: Path, config: dict[str, Any], *, threads: int, digest: str,
-                 compile_root: Path | None, options: ServingOptions | None = None) -> None:
-        super().__init__(path, config)
-        self.threads, self.digest, self.compile_root = threads, digest, compile_root
-        self.options = options or ServingOptions()
-        self.session: Any = None
-        self.tokenizer: EncoderTokenizer | None = None
-        self.input_names: list[str] = []
-        self.fallback: Backend | None = None
-        self.engine = "onnxruntime"
-        self.engine_reason = ""
-        self.report: dict[str, Any] = {}
+class OnnxEmbeddingBackend(OnnxWithFallback):
+    framework = "sentence-transformers"
 
-    def load(self) -> None:
-        try:
-            self._load_onnx()
-        except Exception as exc:
-            self._use_fallback(f"ONNX export failed: {type(exc).__name__}: {exc}",
-                               devices.resolve(self.options.device))
-
-    def _load_onnx(self) -> None:
+    def _load_onnx(self) -> str:
         from aiaas.runtime.compile import sentence_onnx
-        from aiaas.runtime.compile.cache import cached
 
         device = devices.resolve(self.options.device)
         providers = devices.onnx_providers(device)
-        if self.compile_root is None:
-            self._use_fallback("no compile cache configured", device)
-            return
         if self.options.precision in ("fp16", "bf16"):
-            self._use_fallback(f"{self.options.precision} runs on PyTorch", device)
-            return
+            return f"{self.options.precision} runs on PyTorch"
         if providers is None:
-            self._use_fallback(f"this onnxruntime build cannot run on {device}", device)
-            return
-        compiled = cached(self.compile_root, self.digest, "st-onnx-fp32",
-                          lambda target: sentence_onnx.export(self.path, target, threads=self.threads))
+            return f"this onnxruntime build cannot run on {device}"
+        compiled = sentence_onnx.compiled(self.compile_root, self.digest, self.path,
+                                          threads=self.threads)
         self.report = compiled.report
         if not compiled.ok:
-            self._use_fallback(compiled.reason, device)
-            return
+            return compiled.reason
         model_file = compiled.directory / sentence_onnx.MODEL_FILE
         if self.options.precision == "int8":
-            model_file = self._int8(compiled.directory) or model_file
+            model_file = self._int8() or model_file
         self.session = open_encoder(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = EncoderTokenizer(self.path)
-        log.info("%s serves through ONNX Runtime (%s, min cosine %.6f vs PyTorch)", self.path.name,
-                 self.engine, self.report.get("cosine_min", float("nan")))
+        return ""
 
-    def _int8(self, fp32_dir: Path) -> Path | None:
+    def _int8(self) -> Path | None:
         """The int8 build when it is within the version's bound, else None (fp32, logged)."""
         from aiaas.runtime.compile import quantize
-        from aiaas.runtime.compile.cache import cached
 
-        assert self.compile_root is not None
-        built = cached(self.compile_root, self.digest, "st-onnx-int8",
-                       lambda target: quantize.embedding_int8(fp32_dir, self.path, target,
-                                                              threads=self.threads))
+        built = quantize.compiled(self.compile_root, self.digest, self.path, threads=self.threads)
         bound = self.options.max_accuracy_delta
         delta = float(built.report.get("delta", 1.0))
         if not built.ok or bound is None or delta > bound:
@@ -142,35 +111,17 @@ class OnnxEmbeddingBackend(Backend):
         self.engine = "onnxruntime-int8"
         return built.directory / quantize.INT8_FILE
 
-    def _use_fallback(self, reason: str, device: str = "cpu") -> None:
+    def _framework(self) -> Backend:
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
 
-        log.warning("%s falls back to sentence-transformers: %s", self.path.name, reason)
-        self.engine, self.engine_reason = "pytorch", reason
-        self.fallback = SentenceTransformersBackend(self.path, self.config, threads=self.threads,
-                                                    device=device,
-                                                    precision=self.options.precision)
-        self.fallback.load()
+        return SentenceTransformersBackend(self.path, self.config, threads=self.threads,
+                                           device=devices.resolve(self.options.device),
+                                           precision=self.options.precision)
 
-    def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {"engine": self.engine, "precision": self.options.precision,
-                                     "device": self.options.device}
-        if self.engine_reason:
-            described["engine_reason"] = self.engine_reason
-        if self.report:
-            described["export_check"] = {k: self.report[k] for k in
-                                         ("ok", "cosine_min", "max_abs_error") if k in self.report}
-        return described
-
-    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
-        if self.fallback is not None:
-            return self.fallback.predict_batch(items, parameters)
-        assert self.tokenizer is not None
-        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+    def _predict_onnx(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         vectors: list[Any] = [None] * len(items)
         tokens = [0] * len(items)
-        for start in range(0, len(order), SUB_BATCH):
-            chunk = order[start:start + SUB_BATCH]
+        for chunk in self.sorted_chunks(items):
             encoded = self.tokenizer.encode([items[i] for i in chunk])
             output = self.session.run(None, {name: encoded[name] for name in self.input_names})[0]
             if parameters.get("normalize", True):
@@ -180,8 +131,3 @@ class OnnxEmbeddingBackend(Backend):
                 vectors[index], tokens[index] = output[row], int(counts[row])
         return [Prediction({"embedding": vector.tolist()}, tokens=count)
                 for vector, count in zip(vectors, tokens, strict=True)]
-
-    def unload(self) -> None:
-        if self.fallback is not None:
-            self.fallback.unload()
-        self.session = self.fallback = None

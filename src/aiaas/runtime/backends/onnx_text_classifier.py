@@ -10,51 +10,26 @@ precision keep the transformers backend, with the reason logged and shown in
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
+from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
 from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
 
-log = logging.getLogger("aiaas.runtime")
-SUB_BATCH = 32
 
-
-class OnnxTextClassifierBackend(Backend):
-    def __init__(self, path: Path, config: dict[str, Any], *, threads: int, digest: str,
-                 compile_root: Path, options: ServingOptions | None = None) -> None:
-        super().__init__(path, config)
-        self.threads, self.digest, self.compile_root = threads, digest, compile_root
-        self.options = options or ServingOptions()
-        self.session: Any = None
-        self.tokenizer: EncoderTokenizer | None = None
-        self.input_names: list[str] = []
-        self.fallback: Backend | None = None
-        self.engine, self.engine_reason = "onnxruntime", ""
-        self.report: dict[str, Any] = {}
-
-    def load(self) -> None:
-        try:
-            reason = self._load_onnx()
-        except Exception as exc:
-            reason = f"ONNX export failed: {type(exc).__name__}: {exc}"
-        if reason:
-            self._use_fallback(reason)
+class OnnxTextClassifierBackend(OnnxWithFallback):
+    framework = "transformers"
 
     def _load_onnx(self) -> str:
-        """Open the verified export; return why not, or "" when it is in use."""
         from transformers import AutoConfig, AutoTokenizer
 
         from aiaas.runtime.backends.hf_sequence import check_label_count, max_length
         from aiaas.runtime.compile import sequence_onnx
-        from aiaas.runtime.compile.cache import cached
 
         if devices.resolve(self.options.device) != "cpu" or self.options.precision != "fp32":
             return "ONNX Runtime serves text classifiers in fp32 on the CPU only"
@@ -63,10 +38,9 @@ class OnnxTextClassifierBackend(Backend):
             return "the tokenizer has no pad token or no fast version"
         model_config = AutoConfig.from_pretrained(str(self.path), local_files_only=True)
         check_label_count(model_config, self.config["labels"])
-        multi_label = bool(self.config.get("multi_label"))
-        compiled = cached(self.compile_root, self.digest, "seq-onnx-fp32",
-                          lambda target: sequence_onnx.export(self.path, target, threads=self.threads,
-                                                              multi_label=multi_label))
+        compiled = sequence_onnx.compiled(self.compile_root, self.digest, self.path,
+                                          threads=self.threads,
+                                          multi_label=bool(self.config.get("multi_label")))
         self.report = compiled.report
         if not compiled.ok:
             return compiled.reason
@@ -76,34 +50,17 @@ class OnnxTextClassifierBackend(Backend):
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
         return ""
 
-    def _use_fallback(self, reason: str) -> None:
+    def _framework(self) -> Backend:
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend
 
-        log.warning("%s falls back to transformers: %s", self.path.name, reason)
-        self.engine, self.engine_reason = "pytorch", reason
-        self.fallback = HFSequenceBackend(self.path, self.config, threads=self.threads)
-        self.fallback.load()
+        return HFSequenceBackend(self.path, self.config, threads=self.threads)
 
-    def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {"engine": self.engine}
-        if self.engine_reason:
-            described["engine_reason"] = self.engine_reason
-        if self.report:
-            described["export_check"] = {k: self.report[k] for k in ("ok", "max_abs_error")
-                                         if k in self.report}
-        return described
-
-    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+    def _predict_onnx(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         from aiaas.runtime.compile.sequence_onnx import probabilities
 
-        if self.fallback is not None:
-            return self.fallback.predict_batch(items, parameters)
-        assert self.tokenizer is not None
         labels: list[str] = self.config["labels"]
-        order = sorted(range(len(items)), key=lambda i: len(items[i]))
         results: list[Prediction] = [Prediction(None)] * len(items)
-        for start in range(0, len(order), SUB_BATCH):
-            chunk = order[start:start + SUB_BATCH]
+        for chunk in self.sorted_chunks(items):
             encoded = self.tokenizer.encode([items[i] for i in chunk])
             logits = self.session.run(None, {n: encoded[n] for n in self.input_names})[0]
             scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
@@ -113,8 +70,3 @@ class OnnxTextClassifierBackend(Backend):
                     classification_output(labels, scores[row].tolist(), parameters.get("top_k")),
                     tokens=int(counts[row]))
         return results
-
-    def unload(self) -> None:
-        if self.fallback is not None:
-            self.fallback.unload()
-        self.session = self.fallback = None

@@ -20,10 +20,25 @@ from typing import Any
 import numpy as np
 
 from aiaas.runtime.compile import sentence_onnx
+from aiaas.runtime.compile.cache import Compiled, cached
 
 INT8_FILE = "model.int8.onnx"
 SENTENCE = ("the patient record shows normal values while traffic sensors count cars on the ring "
             "road and the bank flags a late payment for review before the branch opens today")
+
+
+KIND = "st-onnx-int8"
+
+
+def compiled(root: Path, digest: str, source: Path, *, threads: int) -> Compiled:
+    """The measured int8 build of ``source``'s verified fp32 export, built on first use; not ok
+    when the fp32 export itself failed its check (``reason`` says so)."""
+    fp32 = sentence_onnx.compiled(root, digest, source, threads=threads)
+    if not fp32.ok:
+        return Compiled(fp32.directory, {"ok": False, "reason": f"the fp32 export failed its "
+                                                                 f"check ({fp32.reason})"})
+    return cached(root, digest, KIND,
+                  lambda target: embedding_int8(fp32.directory, source, target, threads=threads))
 
 
 def check_texts(count: int = 256, seed: int = 0) -> list[str]:

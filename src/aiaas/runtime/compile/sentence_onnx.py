@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from aiaas.runtime.compile.cache import Compiled, cached
+
 log = logging.getLogger("aiaas.runtime.compile")
 MIN_COSINE = 0.9999
 MAX_ABS_ERROR = 1e-4
@@ -33,6 +35,14 @@ SAMPLES = [
     "emoji 🙂 and symbols <>&\"' are text too",
     " ".join(["a very long input that goes past the model's maximum sequence length"] * 40),
 ]
+
+
+KIND = "st-onnx-fp32"
+
+
+def compiled(root: Path, digest: str, source: Path, *, threads: int) -> Compiled:
+    """The verified fp32 export of ``source`` (artifact ``digest``), built on first use."""
+    return cached(root, digest, KIND, lambda target: export(source, target, threads=threads))
 
 
 def export(source: Path, target: Path, *, threads: int) -> dict[str, Any]:

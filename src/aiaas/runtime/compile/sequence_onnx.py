@@ -13,10 +13,20 @@ from typing import Any
 
 import numpy as np
 
+from aiaas.runtime.compile.cache import Compiled, cached
 from aiaas.runtime.compile.sentence_onnx import FEATURES, SAMPLES
 
 MAX_ABS_ERROR = 1e-4
 MODEL_FILE = "model.onnx"
+
+
+KIND = "seq-onnx-fp32"
+
+
+def compiled(root: Path, digest: str, source: Path, *, threads: int, multi_label: bool) -> Compiled:
+    """The verified fp32 export of ``source`` (artifact ``digest``), built on first use."""
+    return cached(root, digest, KIND, lambda target: export(source, target, threads=threads,
+                                                           multi_label=multi_label))
 
 
 def probabilities(logits: np.ndarray[Any, Any], multi_label: bool) -> np.ndarray[Any, Any]:
