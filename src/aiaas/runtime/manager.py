@@ -93,7 +93,7 @@ class RuntimeManager:
         if self._reaper is not None:
             self._reaper.cancel()
         for key in list(self._loaded):
-            await self.unload(key)
+            await self.unload(key, settle=False)
 
     async def resolve(self, tenant: str, name: str, ref: str | int | None = None) -> VersionInfo:
         """The version a call names; from the registry's memory when fresh (no thread hop)."""
@@ -329,14 +329,16 @@ class RuntimeManager:
             raise Unavailable("every loaded model is busy and memory is at its budget; retry",
                               retry_after_s=2)
 
-    async def unload(self, key: VersionKey) -> None:
+    async def unload(self, key: VersionKey, *, settle: bool = True) -> None:
+        """Stop and drop a loaded version; ``settle=False`` skips re-freezing the heap (at
+        shutdown, where nobody waits for the next request)."""
         loaded = self._loaded.pop(key, None)
         if loaded is None:
             return
         self.metrics.loaded_models.set(len(self._loaded))
         await loaded.batcher.stop()
         loaded.backend.unload()
-        if self.settings.gc_freeze:
+        if settle and self.settings.gc_freeze:
             heap.settle()
         log.info("unloaded %s:%s", loaded.version.model, loaded.version.version)
 
