@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import struct
 from pathlib import Path
@@ -175,6 +176,27 @@ def test_a_causal_lm_without_chat_template_serves_completion_only(tmp_path: Path
     (root / "config.json").write_text((root / "config.json").read_text().replace(
         '"model_type": "llama"', '"model_type": "llama", "auto_map": {"AutoModel": "x.Model"}'))
     with pytest.raises(Invalid, match="auto_map"):
+        detect(root)
+
+
+def test_sampling_defaults_come_from_generation_config_then_the_manifest(tmp_path: Path) -> None:
+    root = build_causal_lm(tmp_path / "lm")
+    (root / "generation_config.json").write_text(json.dumps({"do_sample": True, "temperature": 0.6,
+                                                             "top_p": 0.95}))
+    assert CHAT_TASK.prepare_config(detect(root), root)["sampling_defaults"] == {
+        "temperature": 0.6, "top_p": 0.95}
+    (root / "aiaas.json").write_text(json.dumps({"sampling": {"temperature": 0.2}}))
+    config = CHAT_TASK.prepare_config(detect(root), root)
+    assert config["sampling_defaults"] == {"temperature": 0.2, "top_p": 0.95}
+    _, params = CHAT_TASK.check([OK], None, config, LIMITS)
+    assert (params["temperature"], params["top_p"]) == (0.2, 0.95)
+    _, params = CHAT_TASK.check([OK], {"temperature": 0, "top_p": 1}, config, LIMITS)
+    assert (params["temperature"], params["top_p"]) == (0, 1)
+    (root / "generation_config.json").write_text(json.dumps({"do_sample": False, "temperature": 0.6}))
+    (root / "aiaas.json").unlink()
+    assert "sampling_defaults" not in CHAT_TASK.prepare_config(detect(root), root)
+    (root / "aiaas.json").write_text(json.dumps({"sampling": {"temperature": 3}}))
+    with pytest.raises(Invalid, match="temperature"):
         detect(root)
 
 

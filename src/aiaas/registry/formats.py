@@ -50,6 +50,16 @@ SAFE_HINT = ("accepted formats: sentence-transformers and Hugging Face directori
              "safetensors weights, ONNX (tabular, image), GGUF, CTranslate2 Whisper")
 
 
+class SamplingDefaults(BaseModel):
+    """A generation model's recommended sampling, used when a request leaves a value out (small
+    chat models are far less coherent at the API's generic temperature 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +72,7 @@ class Manifest(BaseModel):
     image_mean: list[FiniteFloat] = Field(default_factory=list)
     image_std: list[FiniteFloat] = Field(default_factory=list)
     metrics: dict[str, FiniteFloat] = Field(default_factory=dict)
+    sampling: SamplingDefaults | None = None
 
     @field_validator("task", "description", "labels", "feature_names", "metrics", mode="before")
     @classmethod

@@ -5,13 +5,15 @@
 - ``transformers-causal-lm``: ``config.json`` naming one ``*ForCausalLM`` class built into
   transformers, safetensors weights, tokenizer files, no remote-code hooks.
 
-Both serve ``chat`` (when a chat template is present) and ``completion``.
+Both serve ``chat`` (when a chat template is present) and ``completion``. A directory's
+``generation_config.json`` sampling (with ``do_sample``) becomes the version's
+``sampling_defaults``; an ``aiaas.json`` ``sampling`` entry overrides it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
 from aiaas.runtime.generation.gguf_check import check_gguf
@@ -109,8 +111,26 @@ def _detect_hf(root: Path, names: set[str], manifest: Manifest) -> Detected:
     if not has_template and "tokenizer_config.json" in names:
         tokenizer_config = read_json(root / "tokenizer_config.json", "tokenizer_config.json")
         has_template = isinstance(tokenizer_config, dict) and bool(tokenizer_config.get("chat_template"))
-    detected: dict[str, str | int] = {"architecture": architecture, "model_type": model_type}
+    detected: dict[str, Any] = {"architecture": architecture, "model_type": model_type}
     context = config.get("max_position_embeddings") or config.get("n_positions")
     if isinstance(context, int) and context > 0:
         detected["context_length"] = context
+    if "generation_config.json" in names:
+        sampling = _sampling(read_json(root / "generation_config.json", "generation_config.json"))
+        if sampling:
+            detected["sampling_defaults"] = sampling
     return Detected(HF_FORMAT, "transformers", _tasks(has_template), manifest, config=detected)
+
+
+def _sampling(generation_config: Any) -> dict[str, float]:
+    """The author's sampling defaults from ``generation_config.json`` (as vLLM and transformers
+    apply them), only when sampling is on and the values are in the API's ranges."""
+    if not isinstance(generation_config, dict) or generation_config.get("do_sample") is not True:
+        return {}
+    found: dict[str, float] = {}
+    temperature, top_p = generation_config.get("temperature"), generation_config.get("top_p")
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool) and 0 <= temperature <= 2:
+        found["temperature"] = float(temperature)
+    if isinstance(top_p, int | float) and not isinstance(top_p, bool) and 0 < top_p <= 1:
+        found["top_p"] = float(top_p)
+    return found

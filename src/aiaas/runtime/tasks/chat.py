@@ -34,6 +34,9 @@ class _GenerationTask(Task):
         set in a version's config, else ``AIAAS_MAX_TOKENS`` applies."""
         config = dict(detected.config)
         config["tasks"] = [task for task in detected.tasks if task in ("chat", "completion")]
+        if detected.manifest.sampling is not None:
+            chosen = detected.manifest.sampling.model_dump(exclude_none=True)
+            config["sampling_defaults"] = {**config.get("sampling_defaults", {}), **chosen}
         return config
 
     def output_schema(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -47,14 +50,16 @@ class _GenerationTask(Task):
 
     def check(self, inputs: Any, parameters: Any, config: dict[str, Any], limits: Limits
               ) -> tuple[list[Any], dict[str, Any]]:
-        """The inputs as every task checks them; the parameters against this model's limit."""
+        """The inputs as every task checks them; the parameters against this model's limit, with
+        the model's ``sampling_defaults`` for what the request leaves out."""
         if parameters is None:
             parameters = {}
         if not isinstance(parameters, dict):
             raise Invalid("'parameters' must be an object", details={"field": "parameters"})
         items, _ = super().check(inputs, {}, config, limits)
         limit = int(config.get("max_tokens_limit", limits.max_tokens))
-        return items, check_generation_parameters(parameters, max_tokens_limit=limit)
+        defaults = config.get("sampling_defaults") or {}
+        return items, check_generation_parameters({**defaults, **parameters}, max_tokens_limit=limit)
 
 
 def _text(value: Any, index: int, where: str, limits: Limits) -> str:
