@@ -18,8 +18,9 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
                 options: ServingOptions | None = None) -> Backend:
     """Build (not load) the backend for a version; heavy imports happen here, lazily.
 
-    ``engine`` "auto" serves encoder models through a verified ONNX export cached under
-    ``compile_root`` (falling back to their framework); "pytorch" keeps the framework."""
+    ``engine`` "auto" serves encoder models and image classifiers through a verified ONNX export
+    cached under ``compile_root`` (falling back to their framework); "pytorch" keeps the
+    framework."""
     if version.format == "sentence-transformers" and engine == "auto" and compile_root is not None:
         from aiaas.runtime.backends.onnx_embedding import OnnxEmbeddingBackend
 
@@ -48,6 +49,12 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend
 
         return HFSequenceBackend(path, version.config, threads=threads)
+    if (version.format == "transformers" and version.task == "image-classification"
+            and engine == "auto" and compile_root is not None):
+        from aiaas.runtime.backends.onnx_hf_image import OnnxHFImageBackend
+
+        return OnnxHFImageBackend(path, version.config, threads=threads, digest=version.sha256,
+                                  compile_root=compile_root, options=options)
     if version.format == "transformers" and version.task == "image-classification":
         from aiaas.runtime.backends.hf_image import HFImageBackend
 

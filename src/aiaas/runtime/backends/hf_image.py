@@ -20,6 +20,30 @@ from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
 
 CHUNK = 32
+INPUT_ERRORS = (RuntimeError, ValueError, IndexError, TypeError)
+"""What the processor and the model raise on input they cannot take."""
+
+
+def load_processor(path: Path) -> Any:
+    """The directory's image processor (local files, no remote code), on Pillow when torchvision
+    is missing; the ONNX export and its backend use this too, so all three see the same pixels."""
+    from transformers import AutoImageProcessor
+
+    options: dict[str, Any] = {}
+    if importlib.util.find_spec("torchvision") is None:
+        options["backend"] = "pil"
+    return AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+        str(path), local_files_only=True, trust_remote_code=False, **options
+    )
+
+
+def pixel_values(processor: Any, images: list[Any], tensors: str) -> Any:
+    """The processor's resized, normalised batch (``tensors``: "pt" or "np"); its failures
+    become a ``BackendError``."""
+    try:
+        return processor(images=images, return_tensors=tensors)["pixel_values"]
+    except INPUT_ERRORS as exc:
+        raise BackendError(f"the image processor failed: {exc}") from exc
 
 
 class HFImageBackend(Backend):
@@ -32,14 +56,9 @@ class HFImageBackend(Backend):
 
     def load(self) -> None:
         self.device = prepare_torch(self.threads)
-        from transformers import AutoImageProcessor, AutoModelForImageClassification
+        from transformers import AutoModelForImageClassification
 
-        options: dict[str, Any] = {}
-        if importlib.util.find_spec("torchvision") is None:
-            options["backend"] = "pil"
-        self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
-            str(self.path), local_files_only=True, trust_remote_code=False, **options
-        )
+        self.processor = load_processor(self.path)
         self.model = AutoModelForImageClassification.from_pretrained(
             str(self.path), local_files_only=True, trust_remote_code=False, use_safetensors=True
         ).to(self.device).eval()
@@ -52,12 +71,11 @@ class HFImageBackend(Backend):
         top_k = parameters.get("top_k")
         results: list[Prediction] = []
         for start in range(0, len(items), CHUNK):
-            images = items[start:start + CHUNK]
+            pixels = pixel_values(self.processor, items[start:start + CHUNK], "pt")
             try:
-                pixels = self.processor(images=images, return_tensors="pt")["pixel_values"]
                 with torch.inference_mode():
                     logits = self.model(pixel_values=pixels.to(self.device)).logits.float()
-            except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            except INPUT_ERRORS as exc:
                 raise BackendError(f"the image classifier failed: {exc}") from exc
             if self.config.get("multi_label"):
                 scores = torch.sigmoid(logits)

@@ -1,0 +1,80 @@
+"""transformers image classifiers through ONNX Runtime, with the transformers backend as the
+fallback (same processor, same outputs).
+
+On load the directory is exported once per artifact digest (``aiaas.runtime.compile``) and its
+class probabilities checked against transformers on sample images (max abs error <= 1e-4). A
+failed export or check, a GPU device or a non-fp32 precision keep the transformers backend, with
+the reason logged and shown in ``GET /api/v1/runtime``. Images go through the model's own image
+processor either way, so only the network runs elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aiaas.errors import BackendError
+from aiaas.runtime import devices
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
+from aiaas.runtime.tasks.base import Prediction
+from aiaas.runtime.tasks.text_classification import classification_output
+
+CHUNK = 32
+"""Images per ONNX run: every image is processed to the same size, so order does not matter."""
+
+
+class OnnxHFImageBackend(OnnxWithFallback):
+    framework = "transformers"
+    processor: Any = None
+
+    def _load_onnx(self) -> str:
+        from transformers import AutoConfig
+
+        from aiaas.runtime.backends.hf_image import load_processor
+        from aiaas.runtime.backends.hf_sequence import check_label_count
+        from aiaas.runtime.backends.onnx_session import open_session
+        from aiaas.runtime.compile import image_onnx
+
+        if devices.resolve(self.options.device) != "cpu" or self.options.precision != "fp32":
+            return "ONNX Runtime serves image classifiers in fp32 on the CPU only"
+        model_config = AutoConfig.from_pretrained(str(self.path), local_files_only=True)
+        check_label_count(model_config, self.config["labels"])
+        compiled = image_onnx.compiled(self.compile_root, self.digest, self.path,
+                                       threads=self.threads,
+                                       multi_label=bool(self.config.get("multi_label")))
+        self.report = compiled.report
+        if not compiled.ok:
+            return compiled.reason
+        self.processor = load_processor(self.path)
+        self.session = open_session(compiled.directory / image_onnx.MODEL_FILE, threads=self.threads)
+        return ""
+
+    def _framework(self) -> Backend:
+        from aiaas.runtime.backends.hf_image import HFImageBackend
+
+        return HFImageBackend(self.path, self.config, threads=self.threads)
+
+    def _predict_onnx(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        from aiaas.runtime.backends.hf_image import pixel_values
+        from aiaas.runtime.compile.image_onnx import INPUT
+        from aiaas.runtime.compile.sequence_onnx import probabilities
+
+        labels: list[str] = self.config["labels"]
+        top_k = parameters.get("top_k")
+        results: list[Prediction] = []
+        for start in range(0, len(items), CHUNK):
+            pixels = pixel_values(self.processor, items[start:start + CHUNK], "np")
+            try:
+                logits = self.session.run(None, {INPUT: np.asarray(pixels, dtype=np.float32)})[0]
+            except Exception as exc:
+                raise BackendError(f"onnxruntime failed: {exc}") from exc
+            scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
+            results.extend(Prediction(classification_output(labels, row.tolist(), top_k))
+                           for row in scores)
+        return results
+
+    def unload(self) -> None:
+        super().unload()
+        self.processor = None
