@@ -42,6 +42,15 @@ def test_keys_create_list_revoke(live_server: LiveServer, aiaas: RunCli) -> None
     assert "unauthenticated" in refused.stderr and "revoked" in refused.stderr
 
 
+def test_keys_create_takes_scopes_repeated_or_comma_separated(aiaas: RunCli) -> None:
+    created = aiaas("keys", "create", "--name", "narrow", "--tenant", "cli-scopes", "--scopes",
+                    "predict,models:read", "--scope", "models:write", "--json")
+    _ok(created)
+    assert sorted(json.loads(created.stdout)["scopes"]) == ["models:read", "models:write", "predict"]
+    refused = aiaas("keys", "create", "--name", "bad", "--scopes", "predict,launch")
+    assert refused.returncode != 0 and "launch" in refused.stderr
+
+
 def test_models_list_json(aiaas: RunCli) -> None:
     result = aiaas("models", "list", "--json")
     _ok(result)

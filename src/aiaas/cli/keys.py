@@ -53,7 +53,8 @@ def create(
     tenant: Annotated[str, typer.Option(help="Tenant the key acts for.")] = "default",
     admin: Annotated[bool, typer.Option("--admin", help="Add the admin scope.")] = False,
     scope: Annotated[list[str] | None, typer.Option(
-        "--scope", help="A scope (repeatable; default: models:read, models:write, predict).")] = None,
+        "--scope", "--scopes", help="Scopes, repeatable or comma-separated (default: models:read, "
+        "models:write, predict).")] = None,
     expires_in_days: Annotated[float | None, typer.Option(min=0.0, help="Expire after D days.")] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
@@ -62,7 +63,8 @@ def create(
     """Create a key. The secret is printed once, as the last line of output; only its hash is kept."""
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with key_service(data_dir, database_url) as keys:
-        created = keys.create(name=name, tenant=tenant, scopes=scope or None, admin=admin,
+        scopes = [part for value in scope or [] for part in value.replace(",", " ").split()]
+        created = keys.create(name=name, tenant=tenant, scopes=scopes or None, admin=admin,
                               expires_at=expires_at)
     if as_json:
         print_json({**dataclasses.asdict(created.info), "secret": created.secret})
