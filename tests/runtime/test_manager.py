@@ -118,3 +118,34 @@ async def test_versions_marked_preload_load_at_start(settings: Settings, tmp_pat
         assert [m.version.model for m in services.runtime.loaded()] == ["second"]
     finally:
         await services.stop()
+
+
+async def test_integer_class_labels_come_from_the_onnx_graph(settings: Settings,
+                                                            tmp_path: Path) -> None:
+    """A scikit-learn classifier fitted on integer targets (LinearClassifier's classlabels_ints,
+    a tree ensemble's classlabels_int64s) needs no aiaas.json to name its classes."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    services = build(settings)
+    for name, model in (("linear", LogisticRegression(max_iter=500)),
+                        ("forest", RandomForestClassifier(n_estimators=5, random_state=0))):
+        fitted = model.fit(x.astype(np.float32), y)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.onnx").write_bytes(to_onnx(
+            fitted, x[:1].astype(np.float32), options={"zipmap": False}).SerializeToString())
+        info = services.registry.register(tmp_path / name, tenant="clinic", name=name,
+                                          created_by="test", task="tabular-classification")
+        assert info.config["labels"] == ["0", "1", "2"]
+    await services.start()
+    try:
+        for name in ("linear", "forest"):
+            result = await services.runtime.predict(CALLER, name, [[6.7, 3.0, 5.2, 2.3]])
+            assert result.outputs[0]["label"] == "2"
+            assert set(result.outputs[0]["probabilities"]) == {"0", "1", "2"}
+    finally:
+        await services.stop()

@@ -28,7 +28,7 @@ def _onnx_signature(path: Path) -> tuple[int | None, list[Any]]:
         for attribute in node.attribute:
             if attribute.name == "classlabels_strings":
                 labels = [s.decode() for s in attribute.strings]
-            elif attribute.name == "classlabels_int64s":
+            elif attribute.name in ("classlabels_int64s", "classlabels_ints"):
                 labels = list(attribute.ints)
     return width, labels
 
