@@ -16,7 +16,6 @@ on that GPU; fp16/bf16 run on sentence-transformers (half precision on the GPU).
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,6 @@ from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
 from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.tasks.base import Prediction
-
-log = logging.getLogger("aiaas.runtime")
 
 
 def open_encoder(model_file: Path, *, threads: int, providers: list[Any] | None = None) -> Any:
@@ -75,7 +72,7 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
     framework = "sentence-transformers"
 
     def _load_onnx(self) -> str:
-        from aiaas.runtime.compile import sentence_onnx
+        from aiaas.runtime.compile import quantize, sentence_onnx
 
         device = devices.resolve(self.options.device)
         providers = devices.onnx_providers(device)
@@ -90,26 +87,12 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
             return compiled.reason
         model_file = compiled.directory / sentence_onnx.MODEL_FILE
         if self.options.precision == "int8":
-            model_file = self._int8() or model_file
+            model_file = self.int8_model(quantize.compiled(
+                self.compile_root, self.digest, self.path, threads=self.threads)) or model_file
         self.session = open_encoder(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = EncoderTokenizer(self.path)
         return ""
-
-    def _int8(self) -> Path | None:
-        """The int8 build when it is within the version's bound, else None (fp32, logged)."""
-        from aiaas.runtime.compile import quantize
-
-        built = quantize.compiled(self.compile_root, self.digest, self.path, threads=self.threads)
-        bound = self.options.max_accuracy_delta
-        delta = float(built.report.get("delta", 1.0))
-        if not built.ok or bound is None or delta > bound:
-            self.engine_reason = (f"int8 not used: delta {delta:.4f} over the bound {bound}"
-                                  if built.ok else f"int8 build failed: {built.reason}")
-            log.warning("%s: %s; serving fp32", self.path.name, self.engine_reason)
-            return None
-        self.engine = "onnxruntime-int8"
-        return built.directory / quantize.INT8_FILE
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend

@@ -3,7 +3,9 @@ back to the framework backend with the reason logged and shown, run length-sorte
 and describe which engine serves.
 
 A subclass implements ``_load_onnx`` (open its export; return why it cannot, or "" when it is in
-use) and ``_framework`` (the framework backend to fall back to, not yet loaded).
+use) and ``_framework`` (the framework backend to fall back to, not yet loaded). With precision
+int8 it passes its kind's int8 build to ``int8_model``, which serves it only within the version's
+``max_accuracy_delta`` (else fp32, with the reason logged and shown).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.compile.cache import Compiled
 from aiaas.runtime.tasks.base import Prediction
 
 log = logging.getLogger("aiaas.runtime")
@@ -38,6 +41,7 @@ class OnnxWithFallback(Backend):
         self.fallback: Backend | None = None
         self.engine, self.engine_reason = "onnxruntime", ""
         self.report: dict[str, Any] = {}
+        self.int8_report: dict[str, Any] = {}
 
     @abstractmethod
     def _load_onnx(self) -> str: ...
@@ -56,11 +60,25 @@ class OnnxWithFallback(Backend):
         if not reason:
             log.info("%s serves through ONNX Runtime (%s)", self.path.name, self.engine)
             return
-        self.session = None
+        self.session, self.int8_report = None, {}
         self.fallback = self._framework()
         log.warning("%s falls back to %s: %s", self.path.name, self.framework, reason)
         self.engine, self.engine_reason = "pytorch", reason
         self.fallback.load()
+
+    def int8_model(self, built: Compiled) -> Path | None:
+        """``built``'s int8 graph when it is within the version's bound, else None (fp32, logged)."""
+        from aiaas.runtime.compile.quantize import INT8_FILE
+
+        bound = self.options.max_accuracy_delta
+        delta = float(built.report.get("delta", 1.0))
+        if not built.ok or bound is None or delta > bound:
+            self.engine_reason = (f"int8 not used: delta {delta:.4f} over the bound {bound}"
+                                  if built.ok else f"int8 build failed: {built.reason}")
+            log.warning("%s: %s; serving fp32", self.path.name, self.engine_reason)
+            return None
+        self.engine, self.int8_report = "onnxruntime-int8", built.report
+        return built.directory / INT8_FILE
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         if self.fallback is not None:
@@ -76,12 +94,17 @@ class OnnxWithFallback(Backend):
             yield order[start:start + SUB_BATCH]
 
     def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {"engine": self.engine, "precision": self.options.precision,
+        precision = self.options.precision
+        if precision == "int8" and not self.int8_report:
+            precision = "fp32"  # asked for, not served: engine_reason says why
+        described: dict[str, Any] = {"engine": self.engine, "precision": precision,
                                      "device": self.options.device}
         if self.engine_reason:
             described["engine_reason"] = self.engine_reason
         if self.report:
             described["export_check"] = {k: self.report[k] for k in REPORT_KEYS if k in self.report}
+        if self.int8_report:
+            described["int8"] = self.int8_report
         return described
 
     def unload(self) -> None:
