@@ -31,7 +31,8 @@ class ServingOptions(BaseModel):
                                  "(quantised ONNX, only within max_accuracy_delta).")
     max_accuracy_delta: float | None = Field(
         default=None, ge=0, le=1, description="Largest accepted loss from int8: for embeddings "
-        "1 - the lowest cosine to the fp32 vectors on the check set. Required with int8.")
+        "1 - the lowest cosine to the fp32 vectors on the check set; for text classifiers the "
+        "share of check texts whose top label changes. Required with int8.")
     builds: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                               description="Reports of compiled builds (read-only).")
 

@@ -4,7 +4,9 @@ fp16 on the CPU, int8 for a model with no int8 build, an int8 build over the cal
 bound are all ``Invalid``); an accepted change reloads the version on its next call.
 
 int8 is built and measured here, when it is asked for, so the measured delta is stored on the
-version (``serving.builds.int8``) and shown before any request is served with it.
+version (``serving.builds.int8``) and shown before any request is served with it. What the delta
+measures depends on the kind (``INT8_FORMATS``): for embeddings 1 - the lowest cosine to fp32,
+for text classifiers the share of check texts whose top label changes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
 from aiaas.runtime.manager import RuntimeManager
 
-INT8_FORMATS = ("sentence-transformers",)
+CLASSIFIER = ("transformers", "text-classification")
+INT8_FORMATS = {("sentence-transformers", "embedding"): "sentence-transformers embeddings",
+                CLASSIFIER: "transformers text classifiers"}
+"""(format, task) of the versions with an int8 build -> what to call them in messages."""
 
 
 class ServingTuner:
@@ -62,26 +67,40 @@ class ServingTuner:
             raise Invalid(f"{where}: {first['msg']}", details={"field": where}) from exc
 
     def _int8(self, info: VersionInfo, options: ServingOptions) -> ServingOptions:
-        from aiaas.runtime.compile import quantize
+        from aiaas.runtime.compile import quantize, quantize_classifier
 
-        if info.format not in INT8_FORMATS:
-            raise Invalid(f"int8 builds exist for {', '.join(INT8_FORMATS)} models; "
-                          f"{info.model!r} is {info.format}", details={"field": "precision"})
+        kind = (info.format, info.task)
+        if kind not in INT8_FORMATS:
+            raise Invalid(f"int8 builds exist for {' and '.join(INT8_FORMATS.values())}; "
+                          f"{info.model!r} is {info.format} ({info.task})",
+                          details={"field": "precision"})
+        classifier = kind == CLASSIFIER
+        means = quantize_classifier.DELTA_MEANS if classifier else quantize.DELTA_MEANS
         bound = options.max_accuracy_delta
         if bound is None:
-            raise Invalid("int8 needs max_accuracy_delta: the largest accuracy loss you accept "
-                          "(for embeddings, 1 - the lowest cosine to fp32 on the check set)",
+            raise Invalid(f"int8 needs max_accuracy_delta, the largest accuracy loss you accept "
+                          f"from 0 to 1: for {INT8_FORMATS[kind]}, {means}",
                           details={"field": "max_accuracy_delta"})
-        built = quantize.compiled(self.settings.compiled_dir, info.sha256,
-                                  self.registry.artifact_path(info),
-                                  threads=self.settings.torch_threads)
+        if classifier and devices.resolve(options.device) != "cpu":
+            raise Invalid("int8 text classifiers run on ONNX Runtime on the CPU; set device cpu",
+                          details={"field": "device"})
+        root, source = self.settings.compiled_dir, self.registry.artifact_path(info)
+        threads = self.settings.torch_threads
+        try:
+            built = (quantize_classifier.compiled(root, info.sha256, source, threads=threads,
+                                                  multi_label=bool(info.config.get("multi_label")))
+                     if classifier else quantize.compiled(root, info.sha256, source, threads=threads))
+        except Exception as exc:  # an export that crashes on this model: a 422 naming why, not a 500
+            raise Invalid(f"no int8 build for {info.model!r}: the ONNX export or quantisation "
+                          f"failed: {type(exc).__name__}: {exc}",
+                          details={"field": "precision"}) from exc
         if not built.ok:
-            raise Invalid(f"no int8 build: {built.reason}", details={"field": "precision"})
+            raise Invalid(f"no int8 build for {info.model!r}: {built.reason}",
+                          details={"field": "precision", "measured": built.report})
         delta = float(built.report["delta"])
         if delta > bound:
-            raise Invalid(f"int8 costs {delta:.4f} (1 - lowest cosine to fp32 over "
-                          f"{built.report['samples']} check texts), over your max_accuracy_delta "
-                          f"{bound:g}; nothing changed", details={"field": "max_accuracy_delta",
-                                                                  "measured": built.report})
+            raise Invalid(f"int8 costs {delta:.4f} ({means}; {built.report['samples']} texts), "
+                          f"over your max_accuracy_delta {bound:g}; nothing changed",
+                          details={"field": "max_accuracy_delta", "measured": built.report})
         builds = {**options.builds, "int8": built.report}
         return options.model_copy(update={"builds": builds})

@@ -3,9 +3,12 @@ fallback (same outputs, same token counts).
 
 On load the directory is exported once per artifact digest (``aiaas.runtime.compile``) and its
 class probabilities checked against transformers (max abs error <= 1e-4). A failed export or
-check, a tokenizer without a pad token (decoder-style classifiers), a GPU device or a non-fp32
-precision keep the transformers backend, with the reason logged and shown in
-``GET /api/v1/runtime``.
+check, a tokenizer without a pad token (decoder-style classifiers), a GPU device or fp16/bf16
+keep the transformers backend, with the reason logged and shown in ``GET /api/v1/runtime``.
+
+Precision int8 serves the quantised build of that verified export (``quantize_classifier``) when
+its measured delta (the share of check texts whose top label changes) is within the version's
+``max_accuracy_delta``; else the fp32 export, with the reason logged.
 """
 
 from __future__ import annotations
@@ -29,23 +32,28 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
         from transformers import AutoConfig, AutoTokenizer
 
         from aiaas.runtime.backends.hf_sequence import check_label_count, max_length
-        from aiaas.runtime.compile import sequence_onnx
+        from aiaas.runtime.compile import quantize_classifier, sequence_onnx
 
-        if devices.resolve(self.options.device) != "cpu" or self.options.precision != "fp32":
-            return "ONNX Runtime serves text classifiers in fp32 on the CPU only"
+        if devices.resolve(self.options.device) != "cpu" or self.options.precision not in ("fp32", "int8"):
+            return "ONNX Runtime serves text classifiers in fp32 or int8 on the CPU only"
         hf_tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
-        if hf_tokenizer.pad_token is None or not hf_tokenizer.is_fast:
-            return "the tokenizer has no pad token or no fast version"
+        problem = sequence_onnx.tokenizer_problem(hf_tokenizer)
+        if problem:
+            return problem
         model_config = AutoConfig.from_pretrained(str(self.path), local_files_only=True)
         check_label_count(model_config, self.config["labels"])
+        multi_label = bool(self.config.get("multi_label"))
         compiled = sequence_onnx.compiled(self.compile_root, self.digest, self.path,
-                                          threads=self.threads,
-                                          multi_label=bool(self.config.get("multi_label")))
+                                          threads=self.threads, multi_label=multi_label)
         self.report = compiled.report
         if not compiled.ok:
             return compiled.reason
-        self.session = open_encoder(compiled.directory / sequence_onnx.MODEL_FILE,
-                                    threads=self.threads)
+        model_file = compiled.directory / sequence_onnx.MODEL_FILE
+        if self.options.precision == "int8":
+            model_file = self.int8_model(quantize_classifier.compiled(
+                self.compile_root, self.digest, self.path, threads=self.threads,
+                multi_label=multi_label)) or model_file
+        self.session = open_encoder(model_file, threads=self.threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
         return ""

@@ -29,6 +29,14 @@ def compiled(root: Path, digest: str, source: Path, *, threads: int, multi_label
                                                            multi_label=multi_label))
 
 
+def tokenizer_problem(hf_tokenizer: Any) -> str:
+    """Why the ONNX path cannot batch with this tokenizer, or "" (decoder-style classifiers often
+    have no pad token; the batching tokenizer needs the fast version)."""
+    if hf_tokenizer.pad_token is None or not hf_tokenizer.is_fast:
+        return "the tokenizer has no pad token or no fast version"
+    return ""
+
+
 def probabilities(logits: np.ndarray[Any, Any], multi_label: bool) -> np.ndarray[Any, Any]:
     logits = logits.astype(np.float64)
     if multi_label:
