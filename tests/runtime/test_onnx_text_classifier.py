@@ -3,6 +3,8 @@ the export cached per digest, and the transformers backend when the export fails
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +53,19 @@ def test_a_failed_check_serves_on_transformers(model_dir: Path, tmp_path: Path,
     assert backend.engine == "pytorch" and "max probability error" in backend.engine_reason
     assert backend.describe()["engine_reason"] == backend.engine_reason
     assert backend.predict_batch(["good"], {})[0].output["label"] in TEXT_LABELS
+
+
+def test_a_tokenizer_with_neither_pad_nor_end_token_serves_one_text_at_a_time(
+        model_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "no-pad"
+    shutil.copytree(model_dir, root)
+    config = json.loads((root / "tokenizer_config.json").read_text())
+    config = {k: v for k, v in config.items() if k not in ("pad_token", "eos_token")}
+    (root / "tokenizer_config.json").write_text(json.dumps(config))
+    (root / "special_tokens_map.json").unlink(missing_ok=True)
+    backend = OnnxTextClassifierBackend(root, CONFIG, threads=1, digest="no-pad",
+                                        compile_root=tmp_path / "compiled")
+    backend.load()
+    assert backend.engine == "pytorch" and "pad token" in backend.engine_reason
+    got = backend.predict_batch(TEXTS, {})
+    assert len(got) == len(TEXTS) and all(p.output["label"] in TEXT_LABELS for p in got)

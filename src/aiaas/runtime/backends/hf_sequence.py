@@ -106,7 +106,7 @@ class HFSequenceBackend(Backend):
         for start in range(0, len(order), step):
             chunk = order[start:start + step]
             encoded = self.tokenizer(
-                [items[i] for i in chunk], padding=True, truncation=True,
+                [items[i] for i in chunk], padding=step > 1, truncation=True,
                 max_length=self.max_length, return_tensors="pt",
             ).to(self.device)
             try:
