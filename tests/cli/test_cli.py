@@ -34,8 +34,13 @@ def test_keys_create_list_revoke(live_server: LiveServer, aiaas: RunCli) -> None
         assert [key["id"] for key in json.loads(listed.stdout)] == [me.key_id]
 
         _ok(aiaas("keys", "revoke", me.key_id))
+        # Revoked on the data dir by another process: the server sees it within its key cache
+        # time (AIAAS_CACHE_TTL_S, 2 s); a revocation through the server applies at once.
+        deadline = time.monotonic() + float(live_server.env.get("AIAAS_CACHE_TTL_S", 2)) + 1
         with pytest.raises(AuthenticationError):
-            sdk.me()
+            while time.monotonic() < deadline:
+                sdk.me()
+                time.sleep(0.1)
 
     refused = aiaas("whoami", key=secret)
     assert refused.returncode == 1
