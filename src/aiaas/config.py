@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Models loaded at start (comma-separated in env)."
     )
     torch_threads: int = Field(default=0, ge=0, description="0 = one per core.")
+    onnx_lanes: int = Field(
+        default=0, ge=0, le=64, description="Batches one ONNX Runtime model may run at once on "
+        "the CPU, each on a single-thread session (a lone small batch still gets every thread); "
+        "0 = one per thread (torch_threads, or one per core), 1 = one batch at a time.")
     cache_ttl_s: float = Field(
         default=2.0, ge=0, description="How long verified API keys and resolved model versions "
         "are remembered in memory. Changes made through this server apply at once; changes made "

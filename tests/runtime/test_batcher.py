@@ -148,3 +148,38 @@ async def test_a_split_request_counts_each_chunk_against_the_queue() -> None:
         await batcher.submit(list(range(8)), {})
     await first
     await batcher.stop()
+
+
+class TwoLaneDoubler(SlowDoubler):
+    """Offers two lanes and records how many batches ran at the same time."""
+
+    def __init__(self, lanes: int, delay: float = 0.05) -> None:
+        super().__init__(delay)
+        self._lanes, self.running, self.most = lanes, 0, 0
+        self._lock = threading.Lock()
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().predict_batch(items, parameters)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+async def test_a_backend_with_lanes_runs_that_many_batches_at_once(lanes: int) -> None:
+    backend = TwoLaneDoubler(lanes)
+    batcher = make(backend, max_batch=4)
+    results = await asyncio.gather(*(batcher.submit([i, -i], {}) for i in range(24)))
+    assert batcher.busy is False and batcher.in_flight == 0
+    await batcher.stop()
+    assert [[p.output for p in r] for r in results] == [[2 * i, -2 * i] for i in range(24)]
+    assert backend.most == lanes
+    assert max(len(b) for b in backend.batches) <= 4

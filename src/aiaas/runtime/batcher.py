@@ -8,6 +8,10 @@ queue up, so batches grow with load and a lone request never waits for company.
 A request with more items than ``max_batch`` is cut into chunks of at most ``max_batch`` that
 queue like separate requests (each may share a batch with other callers' items); the answers
 are put back together in order, and a failure of any chunk fails the request.
+
+A backend that offers more than one lane (``Backend.lanes``: ONNX models on the CPU) gets up to
+that many batches in flight at once, each on its own worker thread; the next batch is taken
+only when a lane is free, so batches still grow while every lane is busy.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from typing import Any
 from aiaas.errors import AiaasError, BackendError, Overloaded, Unavailable
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.tasks.base import Prediction
+
+MAX_LANES = 8
+"""Worker threads per model: the most batches one model runs at once."""
 
 
 @dataclass(slots=True)
@@ -58,8 +65,10 @@ class Batcher:
         self._on_depth = on_depth
         self._queue: deque[_Request] = deque()
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
+        self._executor = ThreadPoolExecutor(max_workers=MAX_LANES,
+                                            thread_name_prefix=f"model-{name}")
         self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
         self.in_flight = 0
 
     @property
@@ -110,7 +119,8 @@ class Batcher:
 
     async def _loop(self) -> None:
         while True:
-            if not self._queue:
+            lanes = min(self.backend.lanes, MAX_LANES)
+            if not self._queue or len(self._running) >= lanes:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -118,8 +128,18 @@ class Batcher:
                 await asyncio.sleep(self.wait_s)
             batch = self._take()
             self._on_depth(len(self._queue))
-            if batch:
+            if not batch:
+                continue
+            if lanes == 1:
                 await self._run(batch)
+                continue
+            task = asyncio.create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._lane_freed)
+
+    def _lane_freed(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()
 
     def _count(self, key: tuple[tuple[str, Any], ...]) -> int:
         return sum(len(r.items) for r in self._queue if r.key == key)
@@ -152,7 +172,7 @@ class Batcher:
 
     async def _run(self, batch: list[_Request]) -> None:
         items = [item for request in batch for item in request.items]
-        self.in_flight = len(batch)
+        self.in_flight += len(batch)
         self._on_batch(len(items))
         try:
             predictions = await self.run_in_worker(
@@ -174,7 +194,7 @@ class Batcher:
                     request.future.set_result(predictions[start:end])
                 start = end
         finally:
-            self.in_flight = 0
+            self.in_flight -= len(batch)
 
     @staticmethod
     def _fail(batch: list[_Request], error: AiaasError) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -277,7 +278,9 @@ class RuntimeManager:
         options = ServingOptions.of(version.serving)
         backend = backend_for(version, path, threads=self.settings.torch_threads,
                               compile_root=self.settings.compiled_dir,
-                              engine=self.settings.engine, options=options)
+                              engine=self.settings.engine, options=options,
+                              lanes=self.settings.onnx_lanes or self.settings.torch_threads
+                              or os.cpu_count() or 1)
         label = f"{version.model}:{version.version}"
         wait_ms = self.settings.batch_wait_ms if options.batch_wait_ms is None else options.batch_wait_ms
         batcher = Batcher(

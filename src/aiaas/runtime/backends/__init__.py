@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def backend_for(version: VersionInfo, path: Path, *, threads: int,
                 compile_root: Path | None = None, engine: str = "auto",
-                options: ServingOptions | None = None) -> Backend:
+                options: ServingOptions | None = None, lanes: int = 1) -> Backend:
     """Build (not load) the backend for a version; heavy imports happen here, lazily.
 
     ``engine`` "auto" serves encoder models and image classifiers through a verified ONNX export
@@ -25,7 +25,7 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
         from aiaas.runtime.backends.onnx_embedding import OnnxEmbeddingBackend
 
         return OnnxEmbeddingBackend(path, version.config, threads=threads, digest=version.sha256,
-                                    compile_root=compile_root, options=options)
+                                    compile_root=compile_root, options=options, lanes=lanes)
     if version.format == "sentence-transformers":
         from aiaas.runtime import devices
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
@@ -44,7 +44,7 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
 
         return OnnxTextClassifierBackend(path, version.config, threads=threads,
                                          digest=version.sha256, compile_root=compile_root,
-                                         options=options)
+                                         options=options, lanes=lanes)
     if version.format == "transformers" and version.task == "text-classification":
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend
 
@@ -54,7 +54,7 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
         from aiaas.runtime.backends.onnx_hf_image import OnnxHFImageBackend
 
         return OnnxHFImageBackend(path, version.config, threads=threads, digest=version.sha256,
-                                  compile_root=compile_root, options=options)
+                                  compile_root=compile_root, options=options, lanes=lanes)
     if version.format == "transformers" and version.task == "image-classification":
         from aiaas.runtime.backends.hf_image import HFImageBackend
 

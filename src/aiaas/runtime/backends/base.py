@@ -13,8 +13,8 @@ from aiaas.runtime.tasks.base import Prediction, StreamEvent
 class Backend(ABC):
     """Loads one model version and runs batches of already-validated items.
 
-    ``predict_batch`` runs on a worker thread, one batch at a time per model; it must return
-    exactly one ``Prediction`` per item, in order.
+    ``predict_batch`` runs on a worker thread, one batch at a time per model unless the backend
+    offers more ``lanes``; it must return exactly one ``Prediction`` per item, in order.
     """
 
     def __init__(self, path: Path, config: dict[str, Any]) -> None:
@@ -29,6 +29,11 @@ class Backend(ABC):
 
     def unload(self) -> None:
         """Drop references so the memory can be freed."""
+
+    @property
+    def lanes(self) -> int:
+        """How many batches ``predict_batch`` may run at once, each on its own worker thread."""
+        return 1
 
     @property
     def busy(self) -> bool:

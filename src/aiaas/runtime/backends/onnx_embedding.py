@@ -89,8 +89,7 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
         if self.options.precision == "int8":
             model_file = self.int8_model(quantize.compiled(
                 self.compile_root, self.digest, self.path, threads=self.threads)) or model_file
-        self.session = open_encoder(model_file, threads=self.threads, providers=providers)
-        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.open(model_file, providers)
         self.tokenizer = EncoderTokenizer(self.path)
         return ""
 
@@ -104,13 +103,15 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
     def _predict_onnx(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         vectors: list[Any] = [None] * len(items)
         tokens = [0] * len(items)
-        for chunk in self.sorted_chunks(items):
-            encoded = self.tokenizer.encode([items[i] for i in chunk])
-            output = self.session.run(None, {name: encoded[name] for name in self.input_names})[0]
-            if parameters.get("normalize", True):
-                output = output / np.maximum(np.linalg.norm(output, axis=1, keepdims=True), 1e-12)
-            counts = encoded["attention_mask"].sum(axis=1)
-            for row, index in enumerate(chunk):
-                vectors[index], tokens[index] = output[row], int(counts[row])
+        with self.lease(len(items)) as session:
+            for chunk in self.sorted_chunks(items):
+                encoded = self.tokenizer.encode([items[i] for i in chunk])
+                output = session.run(None, {name: encoded[name] for name in self.input_names})[0]
+                if parameters.get("normalize", True):
+                    output = output / np.maximum(np.linalg.norm(output, axis=1, keepdims=True),
+                                                 1e-12)
+                counts = encoded["attention_mask"].sum(axis=1)
+                for row, index in enumerate(chunk):
+                    vectors[index], tokens[index] = output[row], int(counts[row])
         return [Prediction({"embedding": vector.tolist()}, tokens=count)
                 for vector, count in zip(vectors, tokens, strict=True)]

@@ -3,7 +3,9 @@ back to the framework backend with the reason logged and shown, run length-sorte
 and describe which engine serves.
 
 A subclass implements ``_load_onnx`` (open its export; return why it cannot, or "" when it is in
-use) and ``_framework`` (the framework backend to fall back to, not yet loaded). With precision
+use; ``open`` opens a graph) and ``_framework`` (the framework backend to fall back to, not yet
+loaded); ``_predict_onnx`` runs on the session ``lease`` hands out, since with ``lanes`` > 1
+several batches run at once (``onnx_lanes``). With precision
 int8 it passes its kind's int8 build to ``int8_model``, which serves it only within the version's
 ``max_accuracy_delta`` (else fp32, with the reason logged and shown).
 """
@@ -13,11 +15,14 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.onnx_lanes import SessionLanes
+from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.compile.cache import Compiled
 from aiaas.runtime.tasks.base import Prediction
 
@@ -31,11 +36,14 @@ class OnnxWithFallback(Backend):
     """Named in the fallback log line."""
 
     def __init__(self, path: Path, config: dict[str, Any], *, threads: int, digest: str,
-                 compile_root: Path, options: ServingOptions | None = None) -> None:
+                 compile_root: Path, options: ServingOptions | None = None,
+                 lanes: int = 1) -> None:
         super().__init__(path, config)
         self.threads, self.digest, self.compile_root = threads, digest, compile_root
         self.options = options or ServingOptions()
+        self.wanted_lanes = lanes
         self.session: Any = None
+        self.pool: SessionLanes | None = None
         self.tokenizer: Any = None
         self.input_names: list[str] = []
         self.fallback: Backend | None = None
@@ -60,11 +68,38 @@ class OnnxWithFallback(Backend):
         if not reason:
             log.info("%s serves through ONNX Runtime (%s)", self.path.name, self.engine)
             return
-        self.session, self.int8_report = None, {}
+        self.session, self.pool, self.int8_report = None, None, {}
         self.fallback = self._framework()
         log.warning("%s falls back to %s: %s", self.path.name, self.framework, reason)
         self.engine, self.engine_reason = "pytorch", reason
         self.fallback.load()
+
+    def open(self, model_file: Path, providers: list[Any] | None = None) -> None:
+        """Open ``model_file``: the session with all threads and, on the CPU with more than one
+        lane wanted, a single-thread session per lane (``onnx_lanes``)."""
+        self.session = open_session(model_file, threads=self.threads, providers=providers)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        if self.wanted_lanes > 1 and providers in (None, ["CPUExecutionProvider"]):
+            self.pool = SessionLanes(self.session, [open_session(model_file, threads=1)
+                                                    for _ in range(self.wanted_lanes)])
+
+    @property
+    def lanes(self) -> int:
+        return self.pool.count if self.pool is not None and self.fallback is None else 1
+
+    def memory_bytes(self) -> int:
+        """The artifact's size once per open session: each lane holds its own copy of the
+        weights."""
+        return super().memory_bytes() * (1 + (self.pool.count if self.pool is not None else 0))
+
+    @contextmanager
+    def lease(self, items: int) -> Iterator[Any]:
+        """The session to run a batch of ``items`` on (the batcher bounds how many run at once)."""
+        if self.pool is None:
+            yield self.session
+            return
+        with self.pool.lease(items) as session:
+            yield session
 
     def int8_model(self, built: Compiled) -> Path | None:
         """``built``'s int8 graph when it is within the version's bound, else None (fp32, logged)."""
@@ -105,9 +140,11 @@ class OnnxWithFallback(Backend):
             described["export_check"] = {k: self.report[k] for k in REPORT_KEYS if k in self.report}
         if self.int8_report:
             described["int8"] = self.int8_report
+        if self.lanes > 1:
+            described["lanes"] = self.lanes
         return described
 
     def unload(self) -> None:
         if self.fallback is not None:
             self.fallback.unload()
-        self.session = self.fallback = None
+        self.session = self.fallback = self.pool = None

@@ -34,7 +34,6 @@ class OnnxHFImageBackend(OnnxWithFallback):
 
         from aiaas.runtime.backends.hf_image import load_processor
         from aiaas.runtime.backends.hf_sequence import check_label_count
-        from aiaas.runtime.backends.onnx_session import open_session
         from aiaas.runtime.compile import image_onnx
 
         if devices.resolve(self.options.device) != "cpu" or self.options.precision != "fp32":
@@ -48,7 +47,7 @@ class OnnxHFImageBackend(OnnxWithFallback):
         if not compiled.ok:
             return compiled.reason
         self.processor = load_processor(self.path)
-        self.session = open_session(compiled.directory / image_onnx.MODEL_FILE, threads=self.threads)
+        self.open(compiled.directory / image_onnx.MODEL_FILE)
         return ""
 
     def _framework(self) -> Backend:
@@ -64,15 +63,16 @@ class OnnxHFImageBackend(OnnxWithFallback):
         labels: list[str] = self.config["labels"]
         top_k = parameters.get("top_k")
         results: list[Prediction] = []
-        for start in range(0, len(items), CHUNK):
-            pixels = pixel_values(self.processor, items[start:start + CHUNK], "np")
-            try:
-                logits = self.session.run(None, {INPUT: np.asarray(pixels, dtype=np.float32)})[0]
-            except Exception as exc:
-                raise BackendError(f"onnxruntime failed: {exc}") from exc
-            scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
-            results.extend(Prediction(classification_output(labels, row.tolist(), top_k))
-                           for row in scores)
+        with self.lease(len(items)) as session:
+            for start in range(0, len(items), CHUNK):
+                pixels = pixel_values(self.processor, items[start:start + CHUNK], "np")
+                try:
+                    logits = session.run(None, {INPUT: np.asarray(pixels, dtype=np.float32)})[0]
+                except Exception as exc:
+                    raise BackendError(f"onnxruntime failed: {exc}") from exc
+                scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
+                results.extend(Prediction(classification_output(labels, row.tolist(), top_k))
+                               for row in scores)
         return results
 
     def unload(self) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
+from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
 from aiaas.runtime.tasks.base import Prediction
 from aiaas.runtime.tasks.text_classification import classification_output
@@ -53,8 +53,7 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
             model_file = self.int8_model(quantize_classifier.compiled(
                 self.compile_root, self.digest, self.path, threads=self.threads,
                 multi_label=multi_label)) or model_file
-        self.session = open_encoder(model_file, threads=self.threads)
-        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.open(model_file)
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
         return ""
 
@@ -68,13 +67,14 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
 
         labels: list[str] = self.config["labels"]
         results: list[Prediction] = [Prediction(None)] * len(items)
-        for chunk in self.sorted_chunks(items):
-            encoded = self.tokenizer.encode([items[i] for i in chunk])
-            logits = self.session.run(None, {n: encoded[n] for n in self.input_names})[0]
-            scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
-            counts = encoded["attention_mask"].sum(axis=1)
-            for row, index in enumerate(chunk):
-                results[index] = Prediction(
-                    classification_output(labels, scores[row].tolist(), parameters.get("top_k")),
-                    tokens=int(counts[row]))
+        with self.lease(len(items)) as session:
+            for chunk in self.sorted_chunks(items):
+                encoded = self.tokenizer.encode([items[i] for i in chunk])
+                logits = session.run(None, {n: encoded[n] for n in self.input_names})[0]
+                scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
+                counts = encoded["attention_mask"].sum(axis=1)
+                for row, index in enumerate(chunk):
+                    results[index] = Prediction(
+                        classification_output(labels, scores[row].tolist(), parameters.get("top_k")),
+                        tokens=int(counts[row]))
         return results
