@@ -15,7 +15,9 @@ from aiaas.services import Services
 bearer = HTTPBearer(auto_error=False, description="An aiaas API key: `aiaas keys create`.")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency on its thread pool, a thread hop
+    on every request for an attribute read."""
     services: Services = request.app.state.services
     return services
 

@@ -39,7 +39,7 @@ Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 router = APIRouter(prefix=PREFIX, tags=["v2 (Open Inference Protocol)"], responses=ERRORS)
 
 
-def get_serving(services: ServicesDep) -> V2Serving:
+async def get_serving(services: ServicesDep) -> V2Serving:
     return V2Serving(services)
 
 
