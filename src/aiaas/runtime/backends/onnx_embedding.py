@@ -82,13 +82,10 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
             return f"this onnxruntime build cannot run on {device}"
         compiled = sentence_onnx.compiled(self.compile_root, self.digest, self.path,
                                           threads=self.threads)
-        self.report = compiled.report
-        if not compiled.ok:
+        model_file = self.verified_file(compiled, sentence_onnx.MODEL_FILE, lambda: quantize.compiled(
+            self.compile_root, self.digest, self.path, threads=self.threads))
+        if model_file is None:
             return compiled.reason
-        model_file = compiled.directory / sentence_onnx.MODEL_FILE
-        if self.options.precision == "int8":
-            model_file = self.int8_model(quantize.compiled(
-                self.compile_root, self.digest, self.path, threads=self.threads)) or model_file
         self.open(model_file, providers)
         self.tokenizer = EncoderTokenizer(self.path)
         return ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,19 @@ class OnnxWithFallback(Backend):
         log.warning("%s falls back to %s: %s", self.path.name, self.framework, reason)
         self.engine, self.engine_reason = "pytorch", reason
         self.fallback.load()
+
+    def verified_file(self, compiled: Compiled, name: str,
+                      int8: Callable[[], Compiled]) -> Path | None:
+        """The graph to open from a verified export (``None`` when its check failed: the report
+        says why): the int8 build instead when the version asks for one within its bound."""
+        self.report = compiled.report
+        if not compiled.ok:
+            return None
+        if self.options.precision == "int8":
+            built = self.int8_model(int8())
+            if built is not None:
+                return built
+        return compiled.directory / name
 
     def open(self, model_file: Path, providers: list[Any] | None = None) -> None:
         """Open ``model_file``: the session with all threads and, on the CPU with more than one

@@ -45,14 +45,11 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
         multi_label = bool(self.config.get("multi_label"))
         compiled = sequence_onnx.compiled(self.compile_root, self.digest, self.path,
                                           threads=self.threads, multi_label=multi_label)
-        self.report = compiled.report
-        if not compiled.ok:
+        model_file = self.verified_file(compiled, sequence_onnx.MODEL_FILE, lambda: (
+            quantize_classifier.compiled(self.compile_root, self.digest, self.path,
+                                         threads=self.threads, multi_label=multi_label)))
+        if model_file is None:
             return compiled.reason
-        model_file = compiled.directory / sequence_onnx.MODEL_FILE
-        if self.options.precision == "int8":
-            model_file = self.int8_model(quantize_classifier.compiled(
-                self.compile_root, self.digest, self.path, threads=self.threads,
-                multi_label=multi_label)) or model_file
         self.open(model_file)
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
         return ""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from aiaas.runtime.compile.cache import Compiled, cached
-from aiaas.runtime.compile.sequence_onnx import probabilities
+from aiaas.runtime.compile.sequence_onnx import probability_check
 
 MAX_ABS_ERROR = 1e-4
 MODEL_FILE = "model.onnx"
@@ -95,13 +95,5 @@ def export(source: Path, target: Path, *, threads: int, multi_label: bool) -> di
     session = open_session(target / MODEL_FILE, threads=threads)
     served = processor(images=images, return_tensors="np")[INPUT]  # as the backend feeds it
     got = session.run(None, {INPUT: served.astype(np.float32)})[0]
-    if got.shape != expected.shape:
-        return {"ok": False, "reason": f"ONNX output shape {got.shape} != {expected.shape}"}
-    error = float(np.abs(probabilities(expected, multi_label) - probabilities(got, multi_label)).max())
-    report: dict[str, Any] = {"ok": error <= MAX_ABS_ERROR, "max_abs_error": error,
-                              "samples": len(images), "bounds": {"max_abs_error": MAX_ABS_ERROR},
-                              "export_seconds": round(time.perf_counter() - started, 2)}
-    if not report["ok"]:
-        report["reason"] = (f"ONNX export differs from transformers: max probability error "
-                            f"{error:.2e} (<= {MAX_ABS_ERROR} needed)")
-    return report
+    return probability_check(expected, got, multi_label=multi_label, bound=MAX_ABS_ERROR,
+                             started=started)
