@@ -143,8 +143,8 @@ def summary(times: list[float], seconds: float, text: str) -> dict[str, Any]:
 def main() -> None:
     from faster_whisper import BatchedInferencePipeline
 
-    from aiaas.runtime.audio import SAMPLE_RATE, load_audio
     from aiaas.runtime.backends.whisper import CPU_COMPUTE_TYPE, default_threads
+    from aiaas.tasks.audio import SAMPLE_RATE, load_audio
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)

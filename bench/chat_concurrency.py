@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aiaas.runtime.backends.causal_lm import CausalLMBackend
-from aiaas.runtime.generation.params import check_generation_parameters
+from aiaas.tasks.generation_params import check_generation_parameters
 
 RESULTS = Path(__file__).parent / "results" / "chat_concurrency.json"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 from aiaas.api.v2.protocol import RequestInput
 from aiaas.api.v2.tensors import TensorSpec, decode
 from aiaas.errors import Invalid
-from aiaas.runtime.tasks import TASKS
+from aiaas.tasks import TASKS
 from tests.conftest import LiveServer
 
 EMBEDDER = "all-minilm-l6-v2"
@@ -321,7 +321,7 @@ def test_tenant_models_usage_rows_and_regression(live_server: LiveServer, tiny_m
 
 def _needs(task: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(task not in TASKS, reason=f"task {task!r} is not in "
-                              "aiaas.runtime.tasks.TASKS yet (built by another change)")
+                              "aiaas.tasks.TASKS yet (built by another change)")
 
 
 def _classified_like_native(result: triton.InferResult, expected: list[Any]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from aiaas.errors import Invalid, PayloadTooLarge
-from aiaas.runtime.audio import SAMPLE_RATE, b64_audio, decode, load_audio, probe, sniff
+from aiaas.tasks.audio import SAMPLE_RATE, b64_audio, decode, load_audio, probe, sniff
 from tests.runtime.conftest import ENCODERS, encode, tone_wav
 
 CONTAINERS = list(ENCODERS)

@@ -13,7 +13,7 @@ import pytest
 from aiaas.errors import BackendError, Overloaded
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.batcher import Batcher
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 
 class SlowDoubler(Backend):

@@ -22,9 +22,9 @@ from aiaas.config import Settings
 from aiaas.errors import Invalid
 from aiaas.registry.formats import detect
 from aiaas.runtime.backends.causal_lm import CausalLMBackend
-from aiaas.runtime.generation.params import check_generation_parameters
-from aiaas.runtime.tasks.base import Limits, StreamEvent
-from aiaas.runtime.tasks.chat import ChatTask, CompletionTask
+from aiaas.tasks.base import Limits, StreamEvent
+from aiaas.tasks.chat import ChatTask, CompletionTask
+from aiaas.tasks.generation_params import check_generation_parameters
 from tests.conftest import Api
 from tests.registry.conftest import make_tar
 

@@ -15,8 +15,8 @@ import pytest
 from aiaas.errors import BackendError, Invalid
 from aiaas.registry.formats import detect
 from aiaas.runtime.backends.forecaster import SPEC_FILE, ForecasterBackend, read_spec
-from aiaas.runtime.tasks.base import Limits
-from aiaas.runtime.tasks.forecasting import MAX_HISTORY, ForecastingTask, ForecastItem
+from aiaas.tasks.base import Limits
+from aiaas.tasks.forecasting import MAX_HISTORY, ForecastingTask, ForecastItem
 from tests.conftest import Api
 
 ORIGIN = date(2000, 1, 1)  # a Saturday

@@ -22,10 +22,10 @@ from aiaas.errors import Invalid, Overloaded
 from aiaas.runtime.backends.causal_lm import CausalLMBackend
 from aiaas.runtime.generation.engine import Engine, EngineLimits
 from aiaas.runtime.generation.gguf_check import check_gguf
-from aiaas.runtime.generation.params import GenerationParams, check_generation_parameters
 from aiaas.runtime.generation.sampling import Sampler
 from aiaas.runtime.generation.text import IncrementalDecoder, StopFilter
-from aiaas.runtime.tasks.base import StreamEvent
+from aiaas.tasks.base import StreamEvent
+from aiaas.tasks.generation_params import GenerationParams, check_generation_parameters
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from aiaas.errors import Invalid, PayloadTooLarge
-from aiaas.runtime.images import WORKING_SIDE, decode_base64, decode_image, image_bytes, sniff
+from aiaas.tasks.images import WORKING_SIDE, decode_base64, decode_image, image_bytes, sniff
 from tests.runtime.tiny_models import b64, bomb_png, picture
 
 

@@ -18,8 +18,8 @@ from aiaas.builtin import SPEECH, ensure_builtins
 from aiaas.config import Settings
 from aiaas.errors import Invalid, PayloadTooLarge, UnsafeArtifact
 from aiaas.registry.formats import detect
-from aiaas.runtime.tasks.base import Limits
-from aiaas.runtime.tasks.speech import SpeechItem, SpeechRecognitionTask
+from aiaas.tasks.base import Limits
+from aiaas.tasks.speech import SpeechItem, SpeechRecognitionTask
 from tests.conftest import Api
 from tests.registry.conftest import make_tar, write_tree
 from tests.runtime.conftest import (

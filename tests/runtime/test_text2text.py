@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aiaas.errors import Invalid
-from aiaas.runtime.tasks.text2text import MAX_BEAMS, MAX_TOKENS
+from aiaas.tasks.text2text import MAX_BEAMS, MAX_TOKENS
 from tests.conftest import Api
 from tests.runtime.tiny_models import build_seq2seq
 

@@ -37,7 +37,7 @@ from aiaas.registry.records import (
     validate_name,
 )
 from aiaas.registry.store import ArtifactStore, directory_digest, remove_tree
-from aiaas.runtime.tasks import get_task
+from aiaas.tasks import get_task
 
 log = logging.getLogger("aiaas.registry")
 __all__ = ["ModelInfo", "Registry", "VersionInfo", "validate_name"]

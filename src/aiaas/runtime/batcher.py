@@ -27,7 +27,7 @@ from typing import Any
 
 from aiaas.errors import AiaasError, BackendError, Overloaded, Unavailable
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 MAX_LANES = 8
 """Worker threads per model: the most batches one model runs at once."""

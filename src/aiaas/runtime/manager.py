@@ -25,8 +25,8 @@ from aiaas.runtime import devices, heap
 from aiaas.runtime.backends import Backend, backend_for
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.batcher import Batcher
-from aiaas.runtime.tasks import get_task
-from aiaas.runtime.tasks.base import Limits, Prediction, StreamEvent, Task
+from aiaas.tasks import get_task
+from aiaas.tasks.base import Limits, Prediction, StreamEvent, Task
 from aiaas.usage.service import UsageEntry, UsageService
 
 log = logging.getLogger("aiaas.runtime")

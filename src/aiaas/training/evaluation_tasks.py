@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.errors import Invalid
 from aiaas.runtime.backends.forecaster import MAX_HORIZON
-from aiaas.runtime.tasks.forecasting import MAX_HISTORY, iso
+from aiaas.tasks.forecasting import MAX_HISTORY, iso
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import (
     CLASSIFICATION,

@@ -33,8 +33,8 @@ from aiaas.api.openai.transcripts import format_transcript
 from aiaas.auth.principal import BUILTIN_TENANT, Principal
 from aiaas.errors import AiaasError, Invalid
 from aiaas.registry.service import ModelInfo, VersionInfo
-from aiaas.runtime.tasks.base import StreamEvent
 from aiaas.services import Services
+from aiaas.tasks.base import StreamEvent
 
 log = logging.getLogger("aiaas.api.openai")
 CHAT, COMPLETION, EMBEDDING, SPEECH = "chat", "completion", "embedding", "speech-recognition"

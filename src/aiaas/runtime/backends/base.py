@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiaas.runtime.tasks.base import Prediction, StreamEvent
+from aiaas.tasks.base import Prediction, StreamEvent
 
 
 class Backend(ABC):

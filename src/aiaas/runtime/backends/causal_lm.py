@@ -20,8 +20,8 @@ from typing import Any
 from aiaas.errors import AiaasError, Invalid, Unavailable
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.generation.engine import Engine, EngineLimits
-from aiaas.runtime.generation.params import GenerationParams
-from aiaas.runtime.tasks.base import StreamEvent
+from aiaas.tasks.base import StreamEvent
+from aiaas.tasks.generation_params import GenerationParams
 
 KV_BUDGET_BYTES = 512 * 1024 * 1024
 """Default KV-cache memory for the running set of one model (turned into ``max_kv_tokens``)."""

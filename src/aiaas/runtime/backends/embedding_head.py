@@ -26,8 +26,8 @@ import numpy as np
 from aiaas.errors import BackendError, Invalid
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.hf_sequence import max_length, prepare_torch, release
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.text_classification import classification_output
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.text_classification import classification_output
 
 if TYPE_CHECKING:
     from aiaas.registry.formats import Detected, Manifest

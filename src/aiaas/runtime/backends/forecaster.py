@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError,
 from aiaas.errors import BackendError, Invalid
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_session import open_session
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.forecasting import ForecastItem, frequency_offset, iso, parse_timestamp
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.forecasting import ForecastItem, frequency_offset, iso, parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd

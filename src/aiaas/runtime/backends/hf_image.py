@@ -3,7 +3,7 @@
 Loaded with ``AutoImageProcessor``/``AutoModelForImageClassification.from_pretrained`` on the
 directory (local files, safetensors, no remote code). Without torchvision installed the image
 processor's Pillow backend is used. Items are RGB ``PIL`` images already decoded and checked by
-the task (``aiaas.runtime.images``); the processor resizes and normalises them as the model's
+the task (``aiaas.tasks.images``); the processor resizes and normalises them as the model's
 authors configured.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.hf_sequence import check_label_count, prepare_torch, release
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.text_classification import classification_output
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
 INPUT_ERRORS = (RuntimeError, ValueError, IndexError, TypeError)

@@ -15,7 +15,7 @@ from typing import Any
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.hf_sequence import max_length, prepare_torch, release
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 CHUNK = 16
 

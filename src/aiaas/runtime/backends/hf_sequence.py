@@ -17,8 +17,8 @@ from typing import Any
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.text_classification import classification_output
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
 FALLBACK_MAX_LENGTH = 512

@@ -25,7 +25,7 @@ from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
 from aiaas.runtime.backends.onnx_session import open_session
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 
 def open_encoder(model_file: Path, *, threads: int, providers: list[Any] | None = None) -> Any:

@@ -24,7 +24,7 @@ from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_lanes import SessionLanes
 from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.compile.cache import Compiled
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 log = logging.getLogger("aiaas.runtime")
 SUB_BATCH = 32

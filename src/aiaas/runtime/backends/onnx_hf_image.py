@@ -18,8 +18,8 @@ from aiaas.errors import BackendError
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.text_classification import classification_output
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
 """Images per ONNX run: every image is processed to the same size, so order does not matter."""

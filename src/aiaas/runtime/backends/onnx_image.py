@@ -18,8 +18,8 @@ import numpy as np
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_session import open_session
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.text_classification import classification_output
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
 

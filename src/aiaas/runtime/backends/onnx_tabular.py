@@ -10,7 +10,7 @@ import numpy as np
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_session import open_session
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 
 class OnnxTabularBackend(Backend):

@@ -21,8 +21,8 @@ from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
-from aiaas.runtime.tasks.base import Prediction
-from aiaas.runtime.tasks.text_classification import classification_output
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.text_classification import classification_output
 
 
 class OnnxTextClassifierBackend(OnnxWithFallback):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.base import Prediction
 
 
 class SentenceTransformersBackend(Backend):

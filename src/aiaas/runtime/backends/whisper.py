@@ -1,6 +1,6 @@
 """Whisper in CTranslate2 format, served by faster-whisper, offline.
 
-Items arrive probed (``aiaas.runtime.tasks.speech.SpeechItem``); each is decoded here, on the
+Items arrive probed (``aiaas.tasks.speech.SpeechItem``); each is decoded here, on the
 model's worker thread, and transcribed on its own (the task makes every request its own batch,
 so a clip that fails to decode fails only the request that sent it, naming its ``inputs[i]``).
 
@@ -26,9 +26,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aiaas.runtime.audio import SAMPLE_RATE, decode
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.tasks.base import Prediction
+from aiaas.tasks.audio import SAMPLE_RATE, decode
+from aiaas.tasks.base import Prediction
 
 CPU_COMPUTE_TYPE = "int8"
 GPU_COMPUTE_TYPE = "float16"

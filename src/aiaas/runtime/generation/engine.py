@@ -30,10 +30,10 @@ from transformers import DynamicCache
 
 from aiaas.errors import AiaasError, BackendError, Invalid, Overloaded, Unavailable
 from aiaas.runtime.generation.kv import KVGroup, stackable
-from aiaas.runtime.generation.params import GenerationParams
 from aiaas.runtime.generation.sampling import Sampler, choose_tokens
 from aiaas.runtime.generation.text import Detokenizer, IncrementalDecoder, StopFilter
-from aiaas.runtime.tasks.base import StreamEvent
+from aiaas.tasks.base import StreamEvent
+from aiaas.tasks.generation_params import GenerationParams
 
 log = logging.getLogger("aiaas.generation")
 Sink = Callable[[StreamEvent | AiaasError], None]

@@ -10,7 +10,7 @@ import secrets
 
 import torch
 
-from aiaas.runtime.generation.params import GenerationParams
+from aiaas.tasks.generation_params import GenerationParams
 
 
 class Sampler:

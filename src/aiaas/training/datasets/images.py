@@ -18,7 +18,7 @@ from typing import Any
 
 from aiaas.errors import Invalid, PayloadTooLarge
 from aiaas.registry import archive
-from aiaas.runtime.images import ACCEPTED, decode_image, sniff
+from aiaas.tasks.images import ACCEPTED, decode_image, sniff
 from aiaas.training.datasets.base import DatasetInfo, ImageSet
 from aiaas.training.datasets.stats import image_stats
 

@@ -31,7 +31,7 @@ from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import QUEUED, RUNNING, DatasetRow, Job
 from aiaas.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from aiaas.registry.records import validate_name
-from aiaas.runtime.images import DEFAULT_MAX_PIXELS
+from aiaas.tasks.images import DEFAULT_MAX_PIXELS
 from aiaas.training.datasets import images, parsing, validation
 from aiaas.training.datasets.base import Dataset, DatasetInfo, Kind, Table
 from aiaas.training.datasets.stats import table_stats

@@ -33,7 +33,7 @@ from aiaas.runtime.backends.forecaster import (
     Recipe,
     StoredHistory,
 )
-from aiaas.runtime.tasks.forecasting import ForecastItem, iso
+from aiaas.tasks.forecasting import ForecastItem, iso
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import DatasetInfo, Table, table_of
 from aiaas.training.trainers.base import Progress, TrainContext, TrainerSpec, TrainResult

@@ -135,7 +135,7 @@ def served_outputs(ctx: TrainContext, images: list[Any], threads: int) -> list[d
     task's config, the backend), each image converted to RGB as uploads are decoded."""
     from aiaas.registry.formats import detect
     from aiaas.runtime.backends.base import Backend
-    from aiaas.runtime.tasks.image_classification import ImageClassificationTask
+    from aiaas.tasks.image_classification import ImageClassificationTask
 
     detected = detect(ctx.staged)
     config = ImageClassificationTask().prepare_config(detected, ctx.staged)

@@ -29,7 +29,7 @@ from aiaas.registry.formats import detect
 from aiaas.registry.records import VersionInfo
 from aiaas.runtime.backends.embedding_head import encoder_folder
 from aiaas.runtime.backends.hf_sequence import HFSequenceBackend, max_length, prepare_torch
-from aiaas.runtime.tasks import get_task
+from aiaas.tasks import get_task
 from aiaas.training import evaluation, plots
 from aiaas.training.trainers.base import TrainContext, TrainResult
 from aiaas.training.trainers.text import (

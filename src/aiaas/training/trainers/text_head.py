@@ -26,7 +26,7 @@ from aiaas.errors import Invalid
 from aiaas.registry.formats import MANIFEST, detect
 from aiaas.registry.store import iter_files
 from aiaas.runtime.backends.embedding_head import HEAD_FILE, EmbeddingHeadBackend, write_head
-from aiaas.runtime.tasks import get_task
+from aiaas.tasks import get_task
 from aiaas.training import evaluation, plots
 from aiaas.training.trainers.base import TrainContext, TrainResult
 from aiaas.training.trainers.text import (

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.generation.params import check_generation_parameters
-from aiaas.runtime.tasks.base import Limits, Task, item_error
+from aiaas.tasks.base import Limits, Task, item_error
+from aiaas.tasks.generation_params import check_generation_parameters
 
 if TYPE_CHECKING:
     from aiaas.registry.formats import Detected

@@ -4,7 +4,7 @@ An input item is the audio file's bytes base64-encoded (a ``data:audio/...;base6
 allowed), an object ``{"audio": base64, "language"?: code}``, or raw ``bytes`` (what a
 multipart upload hands over; ``{"audio": bytes}`` too). WAV, FLAC, MP3 and Ogg (Vorbis/Opus) are
 served. Each item's container and header are checked here, before it is queued
-(``aiaas.runtime.audio.probe``: unknown bytes, corrupt headers and audio declared longer than
+(``aiaas.tasks.audio.probe``: unknown bytes, corrupt headers and audio declared longer than
 ``AIAAS_MAX_AUDIO_SECONDS`` are refused naming ``inputs[i]``); the samples are decoded on the
 model's worker thread, still bounded by that limit.
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.audio import AudioClip, b64_audio, probe
-from aiaas.runtime.tasks.base import Limits, Task, item_error
+from aiaas.tasks.audio import AudioClip, b64_audio, probe
+from aiaas.tasks.base import Limits, Task, item_error
 
 if TYPE_CHECKING:
     from aiaas.registry.formats import Detected

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.tasks.base import Limits, Task, check_text
+from aiaas.tasks.base import Limits, Task, check_text
 
 if TYPE_CHECKING:
     from aiaas.registry.formats import Detected

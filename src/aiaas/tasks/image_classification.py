@@ -3,7 +3,7 @@
 
 An input item is a base64 string (a ``data:image/...;base64,`` prefix is allowed), an object
 ``{"image": base64}``, or raw ``bytes`` (what a multipart upload hands over). Each image is
-decoded and checked here, before it is queued (``aiaas.runtime.images``), so a bad image is a
+decoded and checked here, before it is queued (``aiaas.tasks.images``), so a bad image is a
 4xx naming ``inputs[i]`` and never fails a batch shared with other requests.
 
 Served by transformers ``*ForImageClassification`` directories and by ONNX models whose first
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.runtime.images import decode_image, image_bytes
-from aiaas.runtime.tasks.base import Limits, Task
-from aiaas.runtime.tasks.text_classification import (
+from aiaas.tasks.base import Limits, Task
+from aiaas.tasks.images import decode_image, image_bytes
+from aiaas.tasks.text_classification import (
     check_top_k,
     classification_schema,
     transformers_labels,

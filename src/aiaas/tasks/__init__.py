@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aiaas.errors import Invalid
-from aiaas.runtime.tasks.base import Task
-from aiaas.runtime.tasks.chat import ChatTask, CompletionTask
-from aiaas.runtime.tasks.embedding import EmbeddingTask
-from aiaas.runtime.tasks.forecasting import ForecastingTask
-from aiaas.runtime.tasks.image_classification import ImageClassificationTask
-from aiaas.runtime.tasks.speech import SpeechRecognitionTask
-from aiaas.runtime.tasks.tabular import TabularClassificationTask, TabularRegressionTask
-from aiaas.runtime.tasks.text2text import Text2TextTask
-from aiaas.runtime.tasks.text_classification import TextClassificationTask
+from aiaas.tasks.base import Task
+from aiaas.tasks.chat import ChatTask, CompletionTask
+from aiaas.tasks.embedding import EmbeddingTask
+from aiaas.tasks.forecasting import ForecastingTask
+from aiaas.tasks.image_classification import ImageClassificationTask
+from aiaas.tasks.speech import SpeechRecognitionTask
+from aiaas.tasks.tabular import TabularClassificationTask, TabularRegressionTask
+from aiaas.tasks.text2text import Text2TextTask
+from aiaas.tasks.text_classification import TextClassificationTask
 
 TASKS: dict[str, Task] = {
     task.name: task
