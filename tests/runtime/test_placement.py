@@ -1,4 +1,4 @@
-"""The runtime manager: load on first use, the memory budget, idle unloading, usage at inference."""
+"""Placement: replicas started on first use, the memory budget, idle unloading, preload."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from sklearn.datasets import load_breast_cancer
 
 from aiaas.auth.principal import Principal
 from aiaas.builtin import train_breast_cancer
+from aiaas.calls import CallResult, ModelCall
 from aiaas.config import Settings
-from aiaas.errors import Forbidden, Unavailable
+from aiaas.errors import Unavailable
 from aiaas.services import Services
 
 ROW = [float(v) for v in load_breast_cancer().data[0]]
@@ -33,6 +34,15 @@ def build(settings: Settings, **overrides: Any) -> Services:
     return Services.build(settings.model_copy(update=overrides))
 
 
+async def predict(services: Services, caller: Principal, name: str, inputs: list[Any],
+                  **call: Any) -> CallResult:
+    return await services.calls.predict(ModelCall(caller, name, inputs=inputs, **call))
+
+
+def loaded(services: Services) -> list[Any]:
+    return services.placement.replicas()
+
+
 async def test_budget_evicts_the_least_recently_used_model(settings: Settings,
                                                            tmp_path: Path) -> None:
     probe = build(settings)
@@ -41,11 +51,11 @@ async def test_budget_evicts_the_least_recently_used_model(settings: Settings,
     services = build(settings, memory_budget_mb=size * 1.5 / 2**20)
     await services.start()
     try:
-        await services.runtime.predict(CALLER, "first", [ROW])
-        await services.runtime.predict(CALLER, "second", [ROW])
-        assert [m.version.model for m in services.runtime.loaded()] == ["second"]
-        await services.runtime.predict(CALLER, "first", [ROW])
-        assert [m.version.model for m in services.runtime.loaded()] == ["first"]
+        await predict(services, CALLER, "first", [ROW])
+        await predict(services, CALLER, "second", [ROW])
+        assert [m.version.model for m in loaded(services)] == ["second"]
+        await predict(services, CALLER, "first", [ROW])
+        assert [m.version.model for m in loaded(services)] == ["first"]
     finally:
         await services.stop()
 
@@ -57,7 +67,7 @@ async def test_a_model_larger_than_the_budget_is_refused_with_503(settings: Sett
     await services.start()
     try:
         with pytest.raises(Unavailable, match="memory budget"):
-            await services.runtime.predict(CALLER, "first", [ROW])
+            await predict(services, CALLER, "first", [ROW])
     finally:
         await services.stop()
 
@@ -67,15 +77,15 @@ async def test_idle_models_are_unloaded(settings: Settings, tmp_path: Path) -> N
     register_two(services, tmp_path)
     await services.start()
     try:
-        await services.runtime.predict(CALLER, "first", [ROW])
-        assert len(services.runtime.loaded()) == 1
+        await predict(services, CALLER, "first", [ROW])
+        assert len(loaded(services)) == 1
         for _ in range(50):
             await asyncio.sleep(0.05)
-            if not services.runtime.loaded():
+            if not loaded(services):
                 break
-        assert services.runtime.loaded() == []
-        result = await services.runtime.predict(CALLER, "first", [ROW])
-        assert result.outputs[0]["label"] == "malignant"
+        assert loaded(services) == []
+        result = await predict(services, CALLER, "first", [ROW])
+        assert result.outputs[0].label == "malignant"
     finally:
         await services.stop()
 
@@ -84,28 +94,9 @@ async def test_preload_loads_at_start(settings: Settings, tmp_path: Path) -> Non
     services = build(settings, builtin_models=True, preload=["breast-cancer-diagnosis"])
     await services.start()
     try:
-        assert [m.version.model for m in services.runtime.loaded()] == ["breast-cancer-diagnosis"]
+        assert [m.version.model for m in loaded(services)] == ["breast-cancer-diagnosis"]
     finally:
         await services.stop()
-
-
-async def test_usage_is_recorded_once_per_call_at_inference(services: Services,
-                                                            tmp_path: Path) -> None:
-    register_two(services, tmp_path)
-    await services.start()
-    try:
-        await services.runtime.predict(CALLER, "first", [ROW, ROW], surface="native")
-        with pytest.raises(Forbidden):
-            await services.runtime.predict(
-                Principal("clinic", "k2", frozenset({"models:read"})), "first", [ROW])
-        report = services.usage.report("clinic")
-    finally:
-        await services.stop()
-    assert report.totals["requests"] == 1
-    [row] = report.records
-    assert (row["model"], row["version"], row["key_id"], row["surface"], row["status"]) == (
-        "first", 1, "k1", "native", "ok")
-    assert row["units"]["items"] == 2 and row["latency_ms"] > 0
 
 
 async def test_versions_marked_preload_load_at_start(settings: Settings, tmp_path: Path) -> None:
@@ -115,7 +106,7 @@ async def test_versions_marked_preload_load_at_start(settings: Settings, tmp_pat
     assert [v.model for v in services.registry.preloaded()] == ["second"]
     await services.start()
     try:
-        assert [m.version.model for m in services.runtime.loaded()] == ["second"]
+        assert [m.version.model for m in loaded(services)] == ["second"]
     finally:
         await services.stop()
 
@@ -144,8 +135,8 @@ async def test_integer_class_labels_come_from_the_onnx_graph(settings: Settings,
     await services.start()
     try:
         for name in ("linear", "forest"):
-            result = await services.runtime.predict(CALLER, name, [[6.7, 3.0, 5.2, 2.3]])
-            assert result.outputs[0]["label"] == "2"
-            assert set(result.outputs[0]["probabilities"]) == {"0", "1", "2"}
+            result = await predict(services, CALLER, name, [[6.7, 3.0, 5.2, 2.3]])
+            assert result.outputs[0].label == "2"
+            assert set(result.outputs[0].probabilities) == {"0", "1", "2"}
     finally:
         await services.stop()

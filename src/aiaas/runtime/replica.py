@@ -1,0 +1,171 @@
+"""The replica seam: where a loaded model version runs, behind one small protocol.
+
+``Placement`` asks a ``ReplicaFactory`` for a replica of a version and the front door talks to
+the replica only through ``Replica``: submit a batch of checked items, stream one generation,
+report status, close. ``LocalReplica`` (a backend plus its batcher, in this process) is today's
+only implementation; a replica on another machine (a Ray Serve deployment, say) implements the
+same four calls and reports ``memory_bytes`` = 0, since it takes nothing from this process's
+budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiaas.config import Settings
+from aiaas.errors import AiaasError, BackendError, Unavailable
+from aiaas.metrics import Metrics
+from aiaas.registry.service import VersionInfo
+from aiaas.registry.serving import ServingOptions
+from aiaas.runtime import devices, heap
+from aiaas.runtime.backends import Backend, backend_for
+from aiaas.runtime.backends.base import StreamingBackend
+from aiaas.runtime.batcher import Batcher
+from aiaas.tasks.base import Prediction, StreamEvent
+
+log = logging.getLogger("aiaas.runtime")
+GPU_BATCH_FACTOR = 4
+
+
+class Replica(Protocol):
+    """One running copy of a model version. Items arrive checked by the version's task."""
+
+    version: VersionInfo
+    memory_bytes: int
+    """What the replica holds in this process (0 for one that runs elsewhere)."""
+    last_used: float
+
+    @property
+    def busy(self) -> bool:
+        """True while requests are queued or running: a busy replica is never evicted."""
+
+    async def submit(self, items: list[Any], parameters: dict[str, Any], *,
+                     exclusive: bool) -> list[Prediction]:
+        """Run items as one or more batches; ``exclusive`` keeps them out of other calls'
+        batches."""
+
+    def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        """One generation, event by event; closing the iterator stops it."""
+
+    def status(self) -> dict[str, Any]:
+        """Engine, batching, queue and memory, for ``GET /api/v1/runtime``."""
+
+    async def close(self) -> None:
+        """Stop taking work, finish or fail what is queued, and free the model."""
+
+
+class ReplicaFactory(Protocol):
+    """Plans and starts replicas; the placement owns when."""
+
+    def planned_bytes(self, version: VersionInfo) -> int:
+        """What a replica of ``version`` will take from this process's memory budget, known
+        before it loads (the placement makes room for this much first)."""
+
+    async def start(self, version: VersionInfo) -> Replica:
+        """Load the version and return a replica ready for work; raises a domain error."""
+
+
+class LocalReplica:
+    """A backend and its batcher in this process: the replica aiaas has always run."""
+
+    def __init__(self, version: VersionInfo, backend: Backend, batcher: Batcher,
+                 memory_bytes: int) -> None:
+        self.version = version
+        self.backend = backend
+        self.batcher = batcher
+        self.memory_bytes = memory_bytes
+        self.loaded_at = self.last_used = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        return self.batcher.busy or self.backend.busy
+
+    async def submit(self, items: list[Any], parameters: dict[str, Any], *,
+                     exclusive: bool) -> list[Prediction]:
+        self.last_used = time.monotonic()
+        try:
+            return await self.batcher.submit(items, parameters, exclusive=exclusive)
+        finally:
+            self.last_used = time.monotonic()
+
+    async def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        if not isinstance(self.backend, StreamingBackend):
+            raise BackendError(f"backend of {self.version.model!r} cannot stream")
+        self.last_used = time.monotonic()
+        try:
+            async for event in self.backend.stream(item, parameters):
+                yield event
+        finally:
+            self.last_used = time.monotonic()
+
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        version = self.version
+        return {"model": version.model, "tenant": version.tenant, "version": version.version,
+                "task": version.task, **self.backend.describe(),
+                "max_batch_size": self.batcher.max_batch,
+                "batch_wait_ms": self.batcher.wait_s * 1000, "queue_depth": self.batcher.depth,
+                "memory_bytes": self.memory_bytes, "loaded_s": round(now - self.loaded_at, 1),
+                "idle_s": round(now - self.last_used, 1)}
+
+    async def close(self) -> None:
+        await self.batcher.stop()
+        self.backend.unload()
+
+
+class LocalReplicas:
+    """Starts ``LocalReplica``s from the registry's artifacts with the server's settings."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, artifact_path: Any) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._artifact_path = artifact_path
+
+    def _backend(self, version: VersionInfo) -> Backend:
+        settings = self.settings
+        return backend_for(version, Path(self._artifact_path(version)),
+                           threads=settings.torch_threads, compile_root=settings.compiled_dir,
+                           engine=settings.engine, options=ServingOptions.of(version.serving),
+                           lanes=settings.onnx_lanes or settings.torch_threads or os.cpu_count() or 1)
+
+    def planned_bytes(self, version: VersionInfo) -> int:
+        return self._backend(version).planned_bytes(version.size_bytes)
+
+    async def start(self, version: VersionInfo) -> LocalReplica:
+        options = ServingOptions.of(version.serving)
+        backend = self._backend(version)
+        label = f"{version.model}:{version.version}"
+        settings = self.settings
+        wait_ms = settings.batch_wait_ms if options.batch_wait_ms is None else options.batch_wait_ms
+        batcher = Batcher(
+            backend, name=label, max_batch=options.max_batch_size or self._default_batch(options),
+            max_queue=settings.max_queue, wait_s=wait_ms / 1000,
+            timeout_s=settings.request_timeout_s,
+            on_batch=self.metrics.batch_size.labels(version.model).observe,
+            on_depth=self.metrics.queue_depth.labels(version.model).set,
+        )
+        started = time.perf_counter()
+        try:
+            await batcher.run_in_worker(backend.load)
+        except AiaasError:
+            await batcher.stop()
+            raise
+        except Exception as exc:
+            await batcher.stop()
+            log.exception("loading %s failed", label)
+            raise Unavailable(f"model {label} failed to load: {exc}", retry_after_s=5) from exc
+        batcher.start()
+        if settings.gc_freeze:
+            heap.settle()
+        log.info("loaded %s in %.2fs", label, time.perf_counter() - started)
+        return LocalReplica(version, backend, batcher, memory_bytes=backend.memory_bytes())
+
+    def _default_batch(self, options: ServingOptions) -> int:
+        """The server's batch size, four times larger on a GPU (small batches leave it idle)."""
+        on_gpu = options.device != "cpu" and devices.cuda_count() > 0
+        return self.settings.max_batch_size * (GPU_BATCH_FACTOR if on_gpu else 1)

@@ -1,0 +1,18 @@
+"""The real SmolLM2-135M-Instruct backend, loaded once per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from aiaas.runtime.backends.causal_lm import CausalLMBackend
+from tests.runtime.conftest import GGUF, smollm2_dir
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[CausalLMBackend]:
+    loaded = CausalLMBackend(smollm2_dir(), {"gguf_file": GGUF}, threads=1)
+    loaded.load()
+    yield loaded
+    loaded.unload()
