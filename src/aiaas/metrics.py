@@ -26,6 +26,11 @@ class Metrics:
             "aiaas_prediction_errors_total", "Predict calls that failed, by model and error code.",
             ["model", "code"], registry=self.registry,
         )
+        self.admission_refusals = Counter(
+            "aiaas_admission_refusals_total",
+            "Model calls refused before reaching a model, by admission check and error code.",
+            ["check", "code"], registry=self.registry,
+        )
         self.prediction_latency = Histogram(
             "aiaas_prediction_duration_seconds", "Time from accepted request to result, per model.",
             ["model"], buckets=LATENCY_BUCKETS, registry=self.registry,

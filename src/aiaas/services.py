@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiaas.auth.keys import KeyService
+from aiaas.calls import FrontDoor, Meter
 from aiaas.config import Settings
-from aiaas.db import migrate
 from aiaas.db.engine import Database
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry
-from aiaas.registry.store import ArtifactStore
-from aiaas.runtime.manager import RuntimeManager
+from aiaas.registry.uploads import Uploads
+from aiaas.runtime import process
+from aiaas.runtime.placement import Placement
+from aiaas.runtime.replica import LocalReplicas
 from aiaas.runtime.tuning import ServingTuner
-from aiaas.training.datasets import Catalog, DatasetStore
+from aiaas.training import wiring
+from aiaas.training.datasets import DatasetStore
 from aiaas.training.evaluations import EvaluationService
 from aiaas.training.jobs import JobService
 from aiaas.usage.service import UsageService
@@ -42,11 +45,11 @@ def sweep_staging(tmp_dir: Path, older_than_s: float = STALE_STAGING_S) -> None:
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """Start the embedded training worker (``aiaas.training.worker``) as a separate process; it
-    exits by itself when this process is gone. The database URL travels in the environment,
+    exits by itself when this process is gone. This server's settings travel as ``AIAAS_*``
+    variables (``wiring.child_environment``), the database URL among them: in the environment,
     not on the command line, where ``ps`` would show a password."""
-    command = [sys.executable, "-m", "aiaas.training.worker", "--data-dir", str(settings.data_dir),
-               "--heartbeat-s", str(settings.job_heartbeat_s), "--parent-pid", str(os.getpid())]
-    env = {**os.environ, "AIAAS_DATABASE_URL": settings.sqlalchemy_url}
+    command = [sys.executable, "-m", "aiaas.training.worker", "--parent-pid", str(os.getpid())]
+    env = wiring.child_environment(settings)
     return subprocess.Popen(command, env=env)  # noqa: S603  (our own module, no shell)
 
 
@@ -68,37 +71,38 @@ class Services:
     registry: Registry
     usage: UsageService
     metrics: Metrics
-    runtime: RuntimeManager
+    placement: Placement
+    calls: FrontDoor
     jobs: JobService
     datasets: DatasetStore
     tuner: ServingTuner
     evaluations: EvaluationService
+    uploads: Uploads
     worker_process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        """Create the data dir, apply migrations and wire the services (nothing is loaded yet)."""
-        settings.ensure_dirs()
-        db = Database(settings.sqlalchemy_url)
-        migrate.upgrade(db.engine)
-        registry = Registry(db, ArtifactStore(settings.artifacts_dir, settings.tmp_dir),
-                            cache_s=settings.cache_ttl_s)
+        """Create the data dir, apply migrations and wire the services (nothing is loaded yet);
+        the part the training worker shares is wired by ``training.wiring.build``."""
+        core = wiring.build(settings)
+        db, registry, datasets, catalog = core.db, core.registry, core.datasets, core.catalog
         usage = UsageService(db)
         metrics = Metrics()
-        runtime = RuntimeManager(settings, registry, usage, metrics)
-        datasets = DatasetStore(db, settings.data_dir, tmp_dir=settings.tmp_dir,
-                                max_upload_bytes=settings.max_upload_bytes,
-                                max_image_pixels=settings.max_image_pixels)
-        catalog = Catalog(db, settings.data_dir, datasets)
+        placement = Placement(settings, registry,
+                              LocalReplicas(settings, metrics, registry.artifact_path), metrics)
+        calls = FrontDoor(settings, registry, placement, Meter(usage, metrics))
         jobs = JobService(db, settings.data_dir, catalog)
         keys = KeyService(db, cache_s=settings.cache_ttl_s)
-        tuner = ServingTuner(settings, registry, runtime)
-        evaluations = EvaluationService(db, settings.data_dir, runtime, catalog)
-        return cls(settings, db, keys, registry, usage, metrics, runtime, jobs, datasets, tuner,
-                   evaluations)
+        tuner = ServingTuner(settings, registry, placement)
+        evaluations = EvaluationService(db, settings.data_dir, calls, catalog,
+                                        chunk=settings.max_inputs)
+        return cls(settings, db, keys, registry, usage, metrics, placement, calls, jobs, datasets,
+                   tuner, evaluations, Uploads(registry, max_bytes=settings.max_upload_bytes))
 
     async def start(self) -> None:
         import asyncio
+
+        process.configure(self.settings.torch_threads)
 
         if self.settings.builtin_models:
             from aiaas.builtin import ensure_builtins
@@ -107,7 +111,7 @@ class Services:
         await asyncio.to_thread(sweep_staging, self.settings.tmp_dir)
         await asyncio.to_thread(self.datasets.sweep)
         self.usage.start()
-        await self.runtime.start()
+        await self.placement.start()
         if self.settings.embedded_worker:
             self.worker_process = start_worker(self.settings)
 
@@ -117,6 +121,6 @@ class Services:
 
             await asyncio.to_thread(stop_worker, self.worker_process)
             self.worker_process = None
-        await self.runtime.stop()
+        await self.placement.stop()
         self.usage.stop()
         self.db.dispose()

@@ -60,7 +60,7 @@ async def test_batching_options_apply_on_the_next_load(api: Api, embedding: str)
     assert response.status_code == 200, response.text
     assert response.json()["serving"] == {"max_batch_size": 8, "batch_wait_ms": 1.0}
     after = await _vectors(api)
-    [loaded] = api.services.runtime.loaded()
+    [loaded] = api.services.placement.replicas()
     assert loaded.batcher.max_batch == 8 and loaded.batcher.wait_s == pytest.approx(0.001)
     assert np.allclose(before, after, atol=1e-6)
 
@@ -80,7 +80,7 @@ async def test_int8_is_measured_refused_over_the_bound_and_used_within_it(api: A
     serving = loose.json()["serving"]
     assert serving["precision"] == "int8" and serving["builds"]["int8"]["delta"] == measured["delta"]
     int8 = await _vectors(api)
-    [loaded] = api.services.runtime.loaded()
+    [loaded] = api.services.placement.replicas()
     assert getattr(loaded.backend, "engine", None) == "onnxruntime-int8"
     cosine = (fp32 * int8).sum(axis=1)
     assert (cosine >= 1 - measured["delta"] - 1e-6).all() and not np.allclose(fp32, int8, atol=1e-6)

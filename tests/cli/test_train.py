@@ -15,7 +15,7 @@ import pytest
 
 from aiaas.client import Client
 from tests.cli.conftest import RunCli
-from tests.client.test_jobs_client import write_table
+from tests.client.test_jobs import write_table
 from tests.conftest import LiveServer
 
 IRIS = ("--task", "tabular-classification", "--dataset", "builtin:iris", "--param", "algorithm=logistic")

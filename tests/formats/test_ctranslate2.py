@@ -9,16 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aiaas.registry.formats import detect
 
 from aiaas.errors import Invalid, UnsafeArtifact
+from aiaas.formats import detect
 from tests.conftest import Api
 from tests.registry.conftest import make_tar, write_tree
-from tests.runtime.conftest import (
-    whisper_dir,
-)
+from tests.runtime.conftest import whisper_dir
 
-# -- CTranslate2 directories -----------------------------------------------------------------
 
 def ct2_header(spec: str = "WhisperSpec") -> bytes:
     """The start of a CTranslate2 model.bin: binary version 6, then the spec name."""

@@ -8,7 +8,6 @@ import struct
 from pathlib import Path
 
 import pytest
-from aiaas.runtime.generation.gguf_check import check_gguf
 
 from aiaas.errors import Invalid
 from aiaas.formats.gguf_check import check_gguf

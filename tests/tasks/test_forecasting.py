@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiaas.registry.formats import detect
 
 from aiaas.errors import Invalid
-from aiaas.runtime.backends.forecaster import SPEC_FILE
+from aiaas.formats import detect
 from aiaas.tasks.base import Limits
+from aiaas.tasks.forecaster_spec import SPEC_FILE
 from aiaas.tasks.forecasting import MAX_HISTORY, ForecastingTask
-from tests.runtime.forecasters import (
-    HORIZON,
-    build_forecaster,
-)
+from tests.runtime.forecasters import HORIZON, build_forecaster
 
 LIMITS = Limits(max_inputs=16, max_input_chars=1000)
 

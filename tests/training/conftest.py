@@ -1,41 +1,19 @@
-"""Fixtures for training: an in-process API whose embedded worker is a real separate process (fast
-heartbeat), and services with no worker for tests that drive a ``Worker`` step by step."""
+"""Fixtures for training: services with no worker for tests that drive a ``Worker`` step by step,
+and helpers that run a job through the API (``train_api``, in ``tests/conftest.py``) to its end."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 
-from aiaas.api.app import create_app
 from aiaas.config import Settings
 from aiaas.services import Services
 from aiaas.training.worker import Worker
-from tests.conftest import Api
-
-HEARTBEAT_S = 0.5
-
-
-@pytest.fixture
-async def train_api(tmp_path: Path) -> AsyncIterator[Api]:
-    import httpx
-
-    settings = Settings(data_dir=tmp_path / "data", builtin_models=False, log_json=False,
-                        embedded_worker=True, job_heartbeat_s=HEARTBEAT_S)
-    services = Services.build(settings)
-    app = create_app(settings, services)
-    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
-        assert services.worker_process is not None and services.worker_process.poll() is None
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://aiaas.test",
-                                     timeout=120) as client:
-            yield Api(client, services, admin)
-    assert services.worker_process is None
+from tests.conftest import HEARTBEAT_S, Api
 
 
 @pytest.fixture
@@ -64,3 +42,21 @@ async def job_events(api: Api, job_id: str, key: str | None = None) -> list[tupl
         fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
         events.append((fields["event"], json.loads(fields["data"])))
     return events
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+async def _train(api: Api, **body: Any) -> dict[str, Any]:
+    response = await api.client.post("/api/v1/jobs", json=body, headers=api.auth())
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["status"] == "queued"
+    events = await job_events(api, job["id"])
+    assert events[0] == ("status", {"status": "queued", "time": events[0][1]["time"]})
+    final_type, final = events[-1]
+    assert final_type == "status" and final["status"] in {"succeeded", "failed", "cancelled"}
+    shown = (await api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth())).json()
+    assert shown["status"] == final["status"], shown
+    shown["events"] = events
+    return shown

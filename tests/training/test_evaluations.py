@@ -20,7 +20,7 @@ from aiaas.builtin import DIAGNOSIS, EMBEDDER, ensure_builtins, train_breast_can
 from aiaas.training import datasets
 from aiaas.training.evaluations import finite
 from tests.conftest import Api
-from tests.training.test_api import PNG_SIGNATURE, _train
+from tests.training.conftest import PNG_SIGNATURE, _train
 
 EVALUATOR = ("predict", "models:read")
 

@@ -9,8 +9,7 @@ import signal
 import sys
 import time
 
-from tests.conftest import Api
-from tests.training.conftest import HEARTBEAT_S
+from tests.conftest import HEARTBEAT_S, Api
 
 LONG_JOB = {"task": "image-classification", "dataset": "builtin:digits", "name": "digits",
             "params": {"epochs": 300}}

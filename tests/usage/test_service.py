@@ -9,14 +9,15 @@ import pytest
 from aiaas.db.tables import utcnow
 from aiaas.errors import Invalid
 from aiaas.services import Services
+from aiaas.tasks.units import Units
 from aiaas.usage.service import UsageEntry
 
 
 def entry(tenant: str, model: str, minutes_ago: int, status: str = "ok", **units: float
           ) -> UsageEntry:
     return UsageEntry(tenant=tenant, key_id="k", model=model, version=1, surface="native",
-                      latency_ms=10.0, status=status, created_at=utcnow() - timedelta(
-                          minutes=minutes_ago), **units)  # type: ignore[arg-type]
+                      latency_ms=10.0, status=status, units=Units(**units),  # type: ignore[arg-type]
+                      created_at=utcnow() - timedelta(minutes=minutes_ago))
 
 
 def test_report_filters_and_totals(services: Services) -> None:
@@ -27,19 +28,19 @@ def test_report_filters_and_totals(services: Services) -> None:
     usage.record(entry("clinic", "whisper", 10, items=1, audio_seconds=2.5))
     usage.record(entry("bank", "embedder", 5, items=100))
     everything = usage.report("clinic")
-    assert everything.totals["requests"] == 4
-    assert everything.totals["errors"] == 1
-    assert everything.totals["items"] == 6
-    assert everything.totals["prompt_tokens"] == 15
-    assert everything.totals["audio_seconds"] == pytest.approx(2.5)
-    assert [r["model"] for r in everything.records] == ["whisper", "diagnosis", "embedder",
+    assert everything.totals.requests == 4
+    assert everything.totals.errors == 1
+    assert everything.totals.items == 6
+    assert everything.totals.prompt_tokens == 15
+    assert everything.totals.audio_seconds == pytest.approx(2.5)
+    assert [r.model for r in everything.records] == ["whisper", "diagnosis", "embedder",
                                                         "embedder"]
     recent = usage.report("clinic", model="embedder", since=utcnow() - timedelta(minutes=60))
-    assert recent.totals["requests"] == 1 and recent.totals["items"] == 3
+    assert recent.totals.requests == 1 and recent.totals.items == 3
     window = usage.report("clinic", since=utcnow() - timedelta(minutes=95),
                           until=utcnow() - timedelta(minutes=25))
-    assert window.totals["requests"] == 2
-    assert usage.report("clinic", limit=1).totals["requests"] == 4
+    assert window.totals.requests == 2
+    assert usage.report("clinic", limit=1).totals.requests == 4
     assert len(usage.report("clinic", limit=1).records) == 1
 
 
@@ -54,4 +55,4 @@ def test_rows_written_in_the_background_survive_stop(services: Services) -> None
     services.usage.start()
     services.usage.record(entry("clinic", "embedder", 0, items=1))
     services.usage.stop()
-    assert services.usage.report("clinic").totals["requests"] == 1
+    assert services.usage.report("clinic").totals.requests == 1

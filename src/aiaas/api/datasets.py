@@ -8,12 +8,10 @@ dir (never spooled elsewhere), counted against the upload limit as it arrives. R
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -29,30 +27,8 @@ MAX_FIELD_BYTES = 1024
 _FLUSH_BYTES = 1024 * 1024
 
 
-class DatasetOut(BaseModel):
-    id: str = Field(description="ds-<hex> for uploads, builtin:NAME for built-ins")
-    name: str
-    kind: str = Field(description="table or images")
-    format: str | None = Field(description="csv, jsonl or zip; null for built-ins")
-    rows: int
-    columns: dict[str, str] = Field(description="column name -> number, text, datetime or label")
-    label: str | None
-    split_column: str | None
-    timestamp: str | None
-    stats: dict[str, Any]
-    size_bytes: int | None
-    sha256: str | None
-    created_at: datetime | None
-    description: str = ""
-    builtin: bool = False
-
-
 class DatasetList(BaseModel):
-    datasets: list[DatasetOut]
-
-
-def dataset_out(record: DatasetRecord) -> DatasetOut:
-    return DatasetOut.model_validate({k: v for k, v in asdict(record).items() if k != "tasks"})
+    datasets: list[DatasetRecord]
 
 
 class _Form:
@@ -159,7 +135,7 @@ async def _receive(request: Request, form: _Form) -> None:
                       details={"field": "file"})
 
 
-@router.post("", response_model=DatasetOut, status_code=201, openapi_extra={
+@router.post("", response_model=DatasetRecord, status_code=201, openapi_extra={
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary",
@@ -172,7 +148,7 @@ async def _receive(request: Request, form: _Form) -> None:
         }}}}},
 })
 async def upload_dataset(request: Request, principal: WriterDep,
-                         services: ServicesDep) -> DatasetOut:
+                         services: ServicesDep) -> DatasetRecord:
     """Upload a dataset; it is validated (errors name the line or file) and its schema and
     statistics are stored. 409 when the name is taken; 413 over the upload limit."""
     store = services.datasets
@@ -187,21 +163,21 @@ async def upload_dataset(request: Request, principal: WriterDep,
         record = await asyncio.to_thread(
             store.create, form.upload, tenant=principal.tenant, created_by=principal.key_id,
             **form.fields)
-    return dataset_out(record)
+    return record
 
 
 @router.get("", response_model=DatasetList)
 async def list_datasets(principal: ReaderDep, services: ServicesDep) -> DatasetList:
     """The built-in datasets, then the tenant's own (oldest first)."""
     records = await asyncio.to_thread(services.jobs.catalog.entries, principal.tenant)
-    return DatasetList(datasets=[dataset_out(record) for record in records])
+    return DatasetList(datasets=records)
 
 
-@router.get("/{dataset}", response_model=DatasetOut)
-async def show_dataset(dataset: str, principal: ReaderDep, services: ServicesDep) -> DatasetOut:
+@router.get("/{dataset}", response_model=DatasetRecord)
+async def show_dataset(dataset: str, principal: ReaderDep, services: ServicesDep) -> DatasetRecord:
     """A dataset by id (``ds-...``, ``builtin:NAME``) or name."""
     record = await asyncio.to_thread(services.jobs.catalog.entry, principal.tenant, dataset)
-    return dataset_out(record)
+    return record
 
 
 @router.delete("/{dataset}", status_code=204)

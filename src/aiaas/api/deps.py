@@ -64,6 +64,5 @@ def any_scope(*scopes: Scope) -> object:
 AdminDep = Annotated[Principal, scoped(Scope.ADMIN)]
 ReaderDep = Annotated[Principal, scoped(Scope.MODELS_READ)]
 WriterDep = Annotated[Principal, scoped(Scope.MODELS_WRITE)]
-PredictorDep = Annotated[Principal, scoped(Scope.PREDICT)]
 ReaderOrPredictorDep = Annotated[Principal, any_scope(Scope.MODELS_READ, Scope.PREDICT)]
 """For what a client reads before it calls a model (V2 metadata and readiness)."""

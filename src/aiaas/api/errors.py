@@ -66,18 +66,26 @@ def domain_response(exc: errors.AiaasError) -> JSONResponse:
     )
 
 
-def validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    """Name each failing field the way a user wrote it (``body.inputs[3]``)."""
+def body_not_json(exc: RequestValidationError) -> bool:
+    """True when the body could not be read as JSON at all (rather than a field failing)."""
+    return any(item.get("type") in {"json_invalid", "json_type"}
+               or str(item.get("msg", "")).startswith("JSON decode error") for item in exc.errors())
+
+
+def validation_details(exc: RequestValidationError, *, body_prefix: bool = True
+                       ) -> tuple[str, list[dict[str, Any]]]:
+    """Name each failing field the way a user wrote it (``body.inputs[3]``); the message names
+    the first one, without ``body.`` when ``body_prefix`` is false (a surface whose fields are
+    the body's)."""
     details = []
     for item in exc.errors():
         location = ".".join(str(part) for part in item.get("loc", ()))
         details.append({"field": location, "problem": item.get("msg", "invalid")})
-    if any(item.get("type") in {"json_invalid", "json_type"} for item in exc.errors()) or any(
-        d["problem"].startswith("JSON decode error") for d in details
-    ):
+    if body_not_json(exc):
         return "the request body is not valid JSON", details
     first = details[0] if details else {"field": "body", "problem": "invalid"}
-    return f"{first['field']}: {first['problem']}", details
+    field = first["field"] if body_prefix else first["field"].removeprefix("body.")
+    return f"{field}: {first['problem']}", details
 
 
 def install(app: FastAPI) -> None:
@@ -95,7 +103,7 @@ def install(app: FastAPI) -> None:
                 f"(got {content_type.split(';')[0]!r})",
             ), 415)
         message, details = validation_details(exc)
-        code = "invalid_json" if message.startswith("the request body is not") else "invalid_request"
+        code = "invalid_json" if body_not_json(exc) else "invalid_request"
         return JSONResponse(error_body(code, message, details), 400 if code == "invalid_json" else 422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -8,15 +8,13 @@ model, dataset or evaluation is a 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiaas.api.deps import PredictorDep, ReaderDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ReaderDep, ServicesDep
 from aiaas.api.schemas import ERRORS
 from aiaas.errors import NotFound
 from aiaas.training.evaluations import EvaluationInfo
@@ -43,41 +41,19 @@ class EvaluationCreate(BaseModel):
         "horizon (forecasts)."))
 
 
-class EvaluationOut(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
-
-    id: str
-    model: str
-    version: int
-    dataset: str
-    split: str
-    task: str
-    params: dict[str, Any]
-    rows: int
-    metrics: dict[str, Any]
-    plots: list[str]
-    created_at: datetime
-    duration_ms: float
-
-
 class EvaluationList(BaseModel):
-    evaluations: list[EvaluationOut]
+    evaluations: list[EvaluationInfo]
 
 
-def evaluation_out(info: EvaluationInfo) -> EvaluationOut:
-    fields = {k: v for k, v in asdict(info).items() if k not in ("tenant", "key_id")}
-    return EvaluationOut.model_validate(fields)
-
-
-@router.post("", response_model=EvaluationOut, status_code=201)
-async def create_evaluation(body: EvaluationCreate, principal: PredictorDep,
-                            services: ServicesDep) -> EvaluationOut:
+@router.post("", response_model=EvaluationInfo, status_code=201)
+async def create_evaluation(body: EvaluationCreate, principal: PrincipalDep,
+                            services: ServicesDep) -> EvaluationInfo:
     """Send the dataset's rows through the model as served, score the answers with
     scikit-learn's metrics, draw the plots and store the result (at most 20,000 rows)."""
     info = await services.evaluations.evaluate(
         principal, model=body.model, dataset=body.dataset, version=body.version, split=body.split,
         params=body.params)
-    return evaluation_out(info)
+    return info
 
 
 @router.get("", response_model=EvaluationList)
@@ -87,14 +63,13 @@ async def list_evaluations(principal: ReaderDep, services: ServicesDep,
     """The tenant's evaluations, newest first; ``model`` keeps one model's."""
     found = await asyncio.to_thread(services.evaluations.list_evaluations, principal.tenant,
                                     model=model, limit=limit)
-    return EvaluationList(evaluations=[evaluation_out(info) for info in found])
+    return EvaluationList(evaluations=found)
 
 
-@router.get("/{evaluation_id}", response_model=EvaluationOut)
+@router.get("/{evaluation_id}", response_model=EvaluationInfo)
 async def show_evaluation(evaluation_id: str, principal: ReaderDep,
-                          services: ServicesDep) -> EvaluationOut:
-    return evaluation_out(await asyncio.to_thread(services.evaluations.get, principal.tenant,
-                                                  evaluation_id))
+                          services: ServicesDep) -> EvaluationInfo:
+    return await asyncio.to_thread(services.evaluations.get, principal.tenant, evaluation_id)
 
 
 @router.get("/{evaluation_id}/plots/{name}.png", response_class=FileResponse,

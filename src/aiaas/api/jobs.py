@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -42,41 +40,18 @@ class JobCreate(BaseModel):
                                    description="e.g. accuracy>=0.95: move production if it holds")
 
 
-class JobOut(BaseModel):
-    id: str
-    task: str
-    dataset: str
-    model: str
-    params: dict[str, Any]
-    promote_if: str | None
-    status: str
-    version: int | None
-    metrics: dict[str, Any]
-    result: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
-
-
 class JobList(BaseModel):
-    jobs: list[JobOut]
+    jobs: list[JobInfo]
 
 
-def job_out(info: JobInfo) -> JobOut:
-    fields = {k: v for k, v in asdict(info).items() if k not in ("tenant", "key_id")}
-    return JobOut.model_validate(fields)
-
-
-@router.post("", response_model=JobOut, status_code=202)
-async def create_job(body: JobCreate, principal: WriterDep, services: ServicesDep) -> JobOut:
+@router.post("", response_model=JobInfo, status_code=202)
+async def create_job(body: JobCreate, principal: WriterDep, services: ServicesDep) -> JobInfo:
     """Queue a training job; a worker process runs it. Poll it or follow ``/events``."""
     info = await asyncio.to_thread(
         services.jobs.create, tenant=principal.tenant, key_id=principal.key_id, task=body.task,
         dataset=body.dataset, name=body.name, params=body.params, promote_if=body.promote_if,
     )
-    return job_out(info)
+    return info
 
 
 @router.get("", response_model=JobList)
@@ -84,19 +59,19 @@ async def list_jobs(principal: ReaderDep, services: ServicesDep,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
     """The tenant's jobs, newest first."""
     jobs = await asyncio.to_thread(services.jobs.list_jobs, principal.tenant, limit)
-    return JobList(jobs=[job_out(job) for job in jobs])
+    return JobList(jobs=jobs)
 
 
-@router.get("/{job_id}", response_model=JobOut)
-async def show_job(job_id: str, principal: ReaderDep, services: ServicesDep) -> JobOut:
-    return job_out(await asyncio.to_thread(services.jobs.get, principal.tenant, job_id))
+@router.get("/{job_id}", response_model=JobInfo)
+async def show_job(job_id: str, principal: ReaderDep, services: ServicesDep) -> JobInfo:
+    return await asyncio.to_thread(services.jobs.get, principal.tenant, job_id)
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
-async def cancel_job(job_id: str, principal: WriterDep, services: ServicesDep) -> JobOut:
+@router.post("/{job_id}/cancel", response_model=JobInfo)
+async def cancel_job(job_id: str, principal: WriterDep, services: ServicesDep) -> JobInfo:
     """A queued job is cancelled at once; a running one at its next progress point (409 when
     the job has already finished)."""
-    return job_out(await asyncio.to_thread(services.jobs.cancel, principal.tenant, job_id))
+    return await asyncio.to_thread(services.jobs.cancel, principal.tenant, job_id)
 
 
 @router.get("/{job_id}/logs", response_class=PlainTextResponse)

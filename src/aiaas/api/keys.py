@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
 
 from fastapi import APIRouter
 
 from aiaas.api.deps import AdminDep, PrincipalDep, ServicesDep
-from aiaas.api.schemas import ERRORS, KeyCreate, KeyCreated, KeyList, KeyOut, WhoAmI
+from aiaas.api.schemas import ERRORS, KeyCreate, KeyCreated, KeyList, WhoAmI
+from aiaas.auth.keys import KeyInfo
 
 router = APIRouter(prefix="/api/v1", tags=["keys"], responses=ERRORS)
 
@@ -26,7 +26,7 @@ async def create_key(body: KeyCreate, principal: AdminDep, services: ServicesDep
         services.keys.create, name=body.name, tenant=body.tenant or principal.tenant,
         scopes=body.scopes, admin=body.admin, expires_at=body.expires_at,
     )
-    return KeyCreated(**asdict(created.info), secret=created.secret)
+    return KeyCreated.with_secret(created)
 
 
 @router.get("/keys", response_model=KeyList)
@@ -34,10 +34,10 @@ async def list_keys(principal: AdminDep, services: ServicesDep, tenant: str | No
                     include_revoked: bool = False) -> KeyList:
     keys = await asyncio.to_thread(services.keys.list, tenant=tenant,
                                    include_revoked=include_revoked)
-    return KeyList(keys=[KeyOut(**asdict(k)) for k in keys])
+    return KeyList(keys=keys)
 
 
-@router.delete("/keys/{key_id}", response_model=KeyOut)
-async def revoke_key(key_id: str, principal: AdminDep, services: ServicesDep) -> KeyOut:
+@router.delete("/keys/{key_id}", response_model=KeyInfo)
+async def revoke_key(key_id: str, principal: AdminDep, services: ServicesDep) -> KeyInfo:
     """Revoke at once: the next request with this key gets 401."""
-    return KeyOut(**asdict(await asyncio.to_thread(services.keys.revoke, key_id)))
+    return await asyncio.to_thread(services.keys.revoke, key_id)

@@ -48,5 +48,5 @@ async def metrics(principal: AdminDep, services: ServicesDep) -> Response:
 async def runtime_status(principal: AdminDep, services: ServicesDep) -> dict[str, Any]:
     """Loaded model versions of every tenant: the engine each runs on (with the reason when it
     fell back), batching, queue depth and memory. Needs the admin scope."""
-    return {"loaded": services.runtime.status(),
+    return {"loaded": services.placement.status(),
             "memory_budget_mb": services.settings.memory_budget_mb}

@@ -17,8 +17,9 @@ from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from aiaas.api.deps import PredictorDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS, PredictRequest, PredictResponse
+from aiaas.calls import ModelCall
 from aiaas.errors import Invalid
 
 router = APIRouter(prefix="/api/v1/models", tags=["predict"], responses=ERRORS)
@@ -65,18 +66,17 @@ async def _read_multipart(request: Request) -> PredictRequest:
     return PredictRequest(inputs=inputs, parameters=parameters)
 
 
-async def _predict(services: ServicesDep, principal: PredictorDep, name: str,
+async def _predict(services: ServicesDep, principal: PrincipalDep, name: str,
                    request: Request, ref: str | None) -> ORJSONResponse:
     body = await read_body(request)
-    result = await services.runtime.predict(
-        principal, name, body.inputs, body.parameters, ref=ref, surface="native"
-    )
+    result = await services.calls.predict(
+        ModelCall(principal, name, ref, inputs=body.inputs, parameters=body.parameters))
     return ORJSONResponse({"model": result.model, "version": result.version,
                            "outputs": result.outputs, "usage": result.usage})
 
 
 @router.post("/{name}/predict", response_model=PredictResponse, openapi_extra=BODY)
-async def predict(name: str, request: Request, principal: PredictorDep,
+async def predict(name: str, request: Request, principal: PrincipalDep,
                   services: ServicesDep) -> ORJSONResponse:
     """Run the ``production`` version (or the latest when no alias is set)."""
     return await _predict(services, principal, name, request, None)
@@ -84,7 +84,7 @@ async def predict(name: str, request: Request, principal: PredictorDep,
 
 @router.post("/{name}/versions/{ref}/predict", response_model=PredictResponse,
              openapi_extra=BODY)
-async def predict_version(name: str, ref: str, request: Request, principal: PredictorDep,
+async def predict_version(name: str, ref: str, request: Request, principal: PrincipalDep,
                           services: ServicesDep) -> ORJSONResponse:
     """Run one version, by number or alias."""
     return await _predict(services, principal, name, request, ref)

@@ -1,11 +1,17 @@
-"""Wire models for the native API (/api/v1). Services return dataclasses; these shape the JSON."""
+"""Wire models for the native API (/api/v1) that are not a service's own record: request
+bodies, list envelopes and errors. A response that is one record (a model, a version, a key, a
+usage report) is that record, declared once in its service and served as is."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from aiaas.auth.keys import KeyInfo, NewKey
+from aiaas.registry.records import ModelInfo
 
 
 class ErrorDetail(BaseModel):
@@ -46,42 +52,8 @@ class PredictResponse(BaseModel):
     usage: dict[str, Any]
 
 
-class VersionOut(BaseModel):
-    model: str
-    tenant: str
-    version: int
-    task: str
-    format: str
-    framework: str
-    sha256: str
-    size_bytes: int
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any]
-    labels: list[Any]
-    metrics: dict[str, Any]
-    preload: bool
-    created_by: str
-    created_at: datetime
-    aliases: list[str]
-    serving: dict[str, Any] = Field(default_factory=dict, description="Serving options and the "
-                                    "measured reports of compiled builds (e.g. builds.int8.delta).")
-
-
-class ModelOut(BaseModel):
-    name: str
-    tenant: str
-    builtin: bool
-    task: str
-    description: str
-    created_by: str
-    created_at: datetime
-    aliases: dict[str, int]
-    latest_version: int | None
-    versions: list[VersionOut]
-
-
 class ModelList(BaseModel):
-    models: list[ModelOut]
+    models: list[ModelInfo]
 
 
 class AliasUpdate(BaseModel):
@@ -116,40 +88,20 @@ class KeyCreate(BaseModel):
     expires_at: datetime | None = None
 
 
-class KeyOut(BaseModel):
-    id: str
-    name: str
-    tenant: str
-    scopes: list[str]
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+@dataclass(frozen=True, slots=True)
+class KeyCreated(KeyInfo):
+    """A key as listed plus its secret: the one answer that shows the secret."""
 
+    secret: Annotated[str, Field(description="Shown once; only its hash is stored.")]
 
-class KeyCreated(KeyOut):
-    secret: str = Field(description="Shown once; only its hash is stored.")
+    @classmethod
+    def with_secret(cls, new: NewKey) -> KeyCreated:
+        info = {item.name: getattr(new.info, item.name) for item in fields(KeyInfo)}
+        return cls(**info, secret=new.secret)
 
 
 class KeyList(BaseModel):
-    keys: list[KeyOut]
-
-
-class UsageRecordOut(BaseModel):
-    id: int
-    created_at: datetime
-    tenant: str
-    key_id: str
-    model: str
-    version: int | None
-    surface: str
-    units: dict[str, int | float]
-    latency_ms: float
-    status: str
-
-
-class UsageOut(BaseModel):
-    records: list[UsageRecordOut]
-    totals: dict[str, int | float]
+    keys: list[KeyInfo]
 
 
 class WhoAmI(BaseModel):

@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from aiaas.api.deps import PrincipalDep, ServicesDep
-from aiaas.api.schemas import ERRORS, UsageOut
+from aiaas.api.schemas import ERRORS
 from aiaas.auth.principal import Scope
 from aiaas.errors import Invalid
+from aiaas.usage.service import UsageReport
 
 router = APIRouter(prefix="/api/v1", tags=["usage"], responses=ERRORS)
 
 
-@router.get("/usage", response_model=UsageOut)
+@router.get("/usage", response_model=UsageReport)
 async def usage(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -25,7 +26,7 @@ async def usage(
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     tenant: Annotated[str | None, Query(description="Admins only")] = None,
-) -> UsageOut:
+) -> UsageReport:
     """Usage rows, newest first, with totals over the whole filtered range."""
     if tenant is not None and tenant != principal.tenant:
         principal.require(Scope.ADMIN)
@@ -33,8 +34,7 @@ async def usage(
         if value is not None and value.tzinfo is None:
             raise Invalid(f"'{field}' needs a timezone, e.g. 2026-01-01T00:00:00Z",
                           details={"field": field})
-    report = await asyncio.to_thread(
+    return await asyncio.to_thread(
         services.usage.report, tenant or principal.tenant, model=model, since=since,
         until=until, limit=limit,
     )
-    return UsageOut.model_validate({"records": report.records, "totals": report.totals})

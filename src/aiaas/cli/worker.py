@@ -16,5 +16,4 @@ def worker(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = Non
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     note(f"training worker on data dir {settings.data_dir} ({settings.sqlalchemy_url.split('://')[0]}); "
          "Ctrl-C stops it")
-    training_worker.main(["--data-dir", str(settings.data_dir), "--database-url", settings.sqlalchemy_url,
-                          "--heartbeat-s", str(settings.job_heartbeat_s)])
+    training_worker.run(settings)

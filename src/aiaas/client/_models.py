@@ -45,6 +45,9 @@ class ModelVersion(_Result):
     created_by: str
     created_at: datetime
     aliases: list[str] = Field(default_factory=list)
+    serving: dict[str, Any] = Field(default_factory=dict)
+    """How the version is served (batching, device, precision) and the measured reports of its
+    compiled builds (e.g. ``builds.int8.delta``), as ``PATCH .../versions/{version}`` set them."""
 
 
 class Model(_Result):

@@ -1,11 +1,19 @@
-"""What the registry hands out: plain snapshots of models and versions, and name rules."""
+"""What the registry hands out: plain snapshots of models and versions, and name rules.
+
+The snapshots are also the API's response models (FastAPI serialises the dataclasses through
+pydantic), so a field is declared once, here: what the wire must not show is marked
+``exclude=True``. A field with a default is still always sent, so ``/openapi.json`` lists it as
+required (the SDK's models are checked against that schema).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from aiaas.db.tables import Model, ModelVersion
 from aiaas.errors import Invalid
@@ -19,6 +27,8 @@ MAX_VERSION_DIGITS = 9
 
 @dataclass(frozen=True, slots=True)
 class VersionInfo:
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
+
     model: str
     tenant: str
     version: int
@@ -31,12 +41,15 @@ class VersionInfo:
     output_schema: dict[str, Any]
     labels: list[Any]
     metrics: dict[str, Any]
-    config: dict[str, Any]
+    config: Annotated[dict[str, Any], Field(exclude=True)]
+    """The manifest's runtime settings: for the server only, never on the wire."""
     preload: bool
     created_by: str
     created_at: datetime
     aliases: list[str] = field(default_factory=list)
-    serving: dict[str, Any] = field(default_factory=dict)
+    serving: Annotated[dict[str, Any], Field(description=(
+        "Serving options and the measured reports of compiled builds (e.g. builds.int8.delta)."
+    ))] = field(default_factory=dict)
     """The version's ``ServingOptions`` as stored (batching, device, precision, builds)."""
 
     def serves(self, task: str) -> bool:
@@ -82,14 +95,14 @@ class ModelInfo:
     created_by: str
     created_at: datetime
     aliases: dict[str, int]
+    latest_version: int | None
+    """The newest version's number (None without versions): a field, not a property, so the
+    JSON keeps it before ``versions``."""
     versions: list[VersionInfo]
-
-    @property
-    def latest_version(self) -> int | None:
-        return self.versions[-1].version if self.versions else None
 
     @classmethod
     def of(cls, model: Model) -> ModelInfo:
+        versions = [VersionInfo.of(v, model) for v in model.versions]
         return cls(
             name=model.name,
             tenant=model.tenant,
@@ -99,7 +112,8 @@ class ModelInfo:
             created_by=model.created_by,
             created_at=model.created_at,
             aliases={a.alias: a.version for a in model.aliases},
-            versions=[VersionInfo.of(v, model) for v in model.versions],
+            latest_version=versions[-1].version if versions else None,
+            versions=versions,
         )
 
 

@@ -26,7 +26,7 @@ from aiaas.auth.principal import BUILTIN_TENANT
 from aiaas.db.engine import Database
 from aiaas.db.tables import Model, ModelAlias, ModelVersion, utcnow
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
-from aiaas.registry.formats import Detected, detect
+from aiaas.formats import Detected, detect
 from aiaas.registry.records import (
     ALIAS_PATTERN,
     MAX_VERSION_DIGITS,
@@ -334,7 +334,7 @@ class Registry:
         return info
 
     def preloaded(self) -> list[VersionInfo]:
-        """Every version marked preload, of any tenant (for the runtime manager at start)."""
+        """Every version marked preload, of any tenant (for the placement to start at boot)."""
         with self.db.session() as session:
             rows = session.scalars(select(ModelVersion).where(ModelVersion.preload.is_(True)))
             return [VersionInfo.of(row, row.model) for row in rows]

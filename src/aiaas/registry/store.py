@@ -15,9 +15,11 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from aiaas.errors import Invalid, NotFound, UnsafeArtifact
+from aiaas.errors import Invalid, NotFound
+from aiaas.formats.files import iter_files
 
 _DIGEST = re.compile(r"[a-f0-9]{64}")
 _CHUNK = 1024 * 1024
@@ -29,21 +31,6 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def iter_files(root: Path) -> list[Path]:
-    """Every regular file under ``root``, sorted; a link or special file is refused."""
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                raise UnsafeArtifact(f"artifact contains a symbolic link: {path.relative_to(root)}")
-            if name in filenames and not path.is_file():
-                raise UnsafeArtifact(f"artifact contains a special file: {path.relative_to(root)}")
-            if name in filenames:
-                files.append(path)
-    return sorted(files)
 
 
 def directory_digest(root: Path) -> tuple[str, int]:
@@ -80,6 +67,18 @@ class ArtifactStore:
         """A fresh directory inside the data dir to build an artifact in."""
         return Path(tempfile.mkdtemp(prefix="stage-", dir=self.tmp_dir))
 
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A fresh staging directory (``staging_dir``) for the block, removed when it ends
+        however it ends: registered with ``move=True`` it is in the store by then, and a failure
+        anywhere leaves nothing behind in the data dir (``stage-*`` is what a crash leaves, for
+        the sweep at start)."""
+        staged = self.staging_dir()
+        try:
+            yield staged
+        finally:
+            remove_tree(staged)
+
     def put_staged(self, staged: Path, *, known: tuple[str, int] | None = None) -> tuple[str, int]:
         """Move a fully written staging directory into the store; returns (digest, size).
 
@@ -110,16 +109,12 @@ class ArtifactStore:
         read-only would change the caller's file, and a later write to the caller's file would
         change an artifact whose digest says it cannot change.
         """
-        staged = self.staging_dir()
-        try:
+        with self.staging() as staged:
             for path in iter_files(source):
                 target = staged / path.relative_to(source)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
             return self.put_staged(staged)
-        except BaseException:
-            remove_tree(staged)
-            raise
 
     def remove(self, digest: str) -> None:
         """Take an artifact out of the store at once (one rename), then delete its files."""

@@ -185,7 +185,7 @@ class Batcher:
         except AiaasError as exc:
             self._fail(batch, exc)
         except Exception as exc:
-            self._fail(batch, BackendError(f"model {self.name!r} failed: {exc}"))
+            self._fail(batch, self.backend.failure(exc, f"model {self.name!r} failed"))
         else:
             start = 0
             for request in batch:

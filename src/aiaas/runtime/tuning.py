@@ -19,20 +19,21 @@ from pydantic import ValidationError
 from aiaas.auth.principal import BUILTIN_TENANT, Principal, Scope
 from aiaas.config import Settings
 from aiaas.errors import Forbidden, Invalid
+from aiaas.formats import builds_named
 from aiaas.registry.service import Registry, VersionInfo
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
-from aiaas.runtime.manager import RuntimeManager
+from aiaas.runtime.placement import Placement
 
 CLASSIFIER = ("transformers", "text-classification")
-INT8_FORMATS = {("sentence-transformers", "embedding"): "sentence-transformers embeddings",
-                CLASSIFIER: "transformers text classifiers"}
-"""(format, task) of the versions with an int8 build -> what to call them in messages."""
+INT8_FORMATS = builds_named("int8")
+"""(format, task) of the versions with an int8 build -> what to call them in messages (the
+table of formats says which have one)."""
 
 
 class ServingTuner:
-    def __init__(self, settings: Settings, registry: Registry, runtime: RuntimeManager) -> None:
-        self.settings, self.registry, self.runtime = settings, registry, runtime
+    def __init__(self, settings: Settings, registry: Registry, placement: Placement) -> None:
+        self.settings, self.registry, self.placement = settings, registry, placement
 
     async def configure(self, principal: Principal, name: str, version: int,
                         changes: dict[str, Any]) -> VersionInfo:
@@ -54,7 +55,7 @@ class ServingTuner:
             options = await asyncio.to_thread(self._int8, info, options)
         updated = await asyncio.to_thread(self.registry.set_serving, owner, name, version,
                                           options.model_dump(exclude_defaults=True))
-        await self.runtime.unload(info.key)
+        await self.placement.release(info.key)
         return updated
 
     @staticmethod

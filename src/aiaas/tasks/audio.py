@@ -70,13 +70,12 @@ def b64_audio(text: str, where: str = "audio") -> bytes:
     prefix = _DATA_URL.match(text)
     text = _WHITESPACE.sub("", text[prefix.end():] if prefix else text)
     if not text:
-        raise Invalid(f"{where}: empty: send the audio file's bytes, base64-encoded",
-                      details={"field": where})
+        raise Invalid.at(where, "empty: send the audio file's bytes, base64-encoded")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise Invalid(f"{where}: not valid base64: send the audio file's bytes, base64-encoded "
-                      "(standard alphabet, with padding)", details={"field": where}) from None
+        raise Invalid.at(where, "not valid base64: send the audio file's bytes, base64-encoded "
+                                "(standard alphabet, with padding)") from None
 
 
 def sniff(data: bytes, where: str = "audio") -> str:
@@ -91,8 +90,8 @@ def sniff(data: bytes, where: str = "audio") -> str:
         return "mp3"
     if _mpeg_audio_frame(data[:4]):
         return "mp3"
-    raise Invalid(f"{where}: not a supported audio file ({_describe(data)}); send WAV, FLAC, MP3 "
-                  "or Ogg (Vorbis/Opus) audio", details={"field": where})
+    raise Invalid.at(where, f"not a supported audio file ({_describe(data)}); send WAV, FLAC, "
+                            "MP3 or Ogg (Vorbis/Opus) audio")
 
 
 def _mpeg_audio_frame(header: bytes) -> bool:
@@ -138,8 +137,7 @@ def probe(data: bytes, *, max_seconds: float, where: str = "audio") -> AudioClip
         with av.open(io.BytesIO(data), mode="r", format=container, options=options,
                      metadata_errors="ignore") as opened:
             if not opened.streams.audio:
-                raise Invalid(f"{where}: the {container} file has no audio stream",
-                              details={"field": where})
+                raise Invalid.at(where, f"the {container} file has no audio stream")
             stream = opened.streams.audio[0]
             codec = stream.codec_context.name
             rate = int(stream.codec_context.sample_rate or 0)
@@ -148,12 +146,11 @@ def probe(data: bytes, *, max_seconds: float, where: str = "audio") -> AudioClip
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise _corrupt(where, container, exc) from None
     if not (codec.startswith("pcm_") or codec in ALLOWED_CODECS):
-        raise Invalid(f"{where}: the {container} file holds {codec!r} audio; supported: PCM, "
-                      "ADPCM, FLAC, MP3, Vorbis, Opus, Speex", details={"field": where, "codec": codec})
+        raise Invalid.at(where, f"the {container} file holds {codec!r} audio; supported: PCM, "
+                                "ADPCM, FLAC, MP3, Vorbis, Opus, Speex", codec=codec)
     if not MIN_RATE <= rate <= MAX_RATE or not 1 <= channels <= MAX_CHANNELS:
-        raise Invalid(f"{where}: the header declares {rate} Hz and {channels} channel(s), outside "
-                      f"{MIN_RATE}-{MAX_RATE} Hz and 1-{MAX_CHANNELS} channels",
-                      details={"field": where})
+        raise Invalid.at(where, f"the header declares {rate} Hz and {channels} channel(s), "
+                                f"outside {MIN_RATE}-{MAX_RATE} Hz and 1-{MAX_CHANNELS} channels")
     if seconds is not None and seconds > max_seconds:
         raise too_long(where, seconds, max_seconds)
     return AudioClip(data, container, codec, seconds, max_seconds)
@@ -178,12 +175,11 @@ def _check_wav_size(data: bytes, where: str) -> None:
         if chunk_id == b"data":
             present = len(data) - offset - 8
             if size not in _UNKNOWN_WAV_SIZES and present < size:
-                raise Invalid(f"{where}: the WAV file is truncated: its header declares {size} bytes "
-                              f"of audio, {present} are present", details={"field": where})
+                raise Invalid.at(where, f"the WAV file is truncated: its header declares {size} "
+                                        f"bytes of audio, {present} are present")
             return
         offset += 8 + size + (size & 1)
-    raise Invalid(f"{where}: the WAV file is truncated or corrupt: it has no data chunk",
-                  details={"field": where})
+    raise Invalid.at(where, "the WAV file is truncated or corrupt: it has no data chunk")
 
 
 def decode(clip: AudioClip, where: str = "audio") -> npt.NDArray[np.float32]:
@@ -206,8 +202,7 @@ def decode(clip: AudioClip, where: str = "audio") -> npt.NDArray[np.float32]:
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise _corrupt(where, clip.container, exc) from None
     if total == 0:
-        raise Invalid(f"{where}: the {clip.container} file contains no audio samples",
-                      details={"field": where})
+        raise Invalid.at(where, f"the {clip.container} file contains no audio samples")
     audio = np.concatenate(chunks)
     _check_complete(clip, audio.size / SAMPLE_RATE, where)
     return audio
@@ -255,9 +250,8 @@ def _check_complete(clip: AudioClip, seconds: float, where: str) -> None:
     if clip.container not in ("wav", "flac") or clip.header_seconds is None:
         return
     if seconds < clip.header_seconds * (1 - _TRUNCATION_TOLERANCE) - 0.1:
-        raise Invalid(f"{where}: the {clip.container} file is truncated: its header declares "
-                      f"{clip.header_seconds:.2f} s, {seconds:.2f} s decode",
-                      details={"field": where})
+        raise Invalid.at(where, f"the {clip.container} file is truncated: its header declares "
+                                f"{clip.header_seconds:.2f} s, {seconds:.2f} s decode")
 
 
 def load_audio(data: bytes, *, max_seconds: float,
@@ -269,14 +263,14 @@ def load_audio(data: bytes, *, max_seconds: float,
 def too_long(where: str, seconds: float, max_seconds: float, *,
              decoded: bool = False) -> PayloadTooLarge:
     length = "runs past that once decoded" if decoded else f"is {seconds:.1f} s long"
-    return PayloadTooLarge(
-        f"{where}: the audio is over the limit of {max_seconds:g} s (AIAAS_MAX_AUDIO_SECONDS): "
-        f"it {length}",
-        details={"field": where, "limit_seconds": max_seconds},
+    return PayloadTooLarge.at(
+        where, f"the audio is over the limit of {max_seconds:g} s (AIAAS_MAX_AUDIO_SECONDS): "
+               f"it {length}",
+        limit_seconds=max_seconds,
     )
 
 
 def _corrupt(where: str, container: str, exc: Exception) -> Invalid:
     reason = getattr(exc, "strerror", None) or str(exc)
-    return Invalid(f"{where}: the {container} file is corrupt or truncated and cannot be decoded "
-                   f"({reason})", details={"field": where})
+    return Invalid.at(where, f"the {container} file is corrupt or truncated and cannot be "
+                             f"decoded ({reason})")

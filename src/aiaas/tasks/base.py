@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid, PayloadTooLarge
+from aiaas.tasks.units import Units
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,10 @@ class Prediction:
     completion_tokens: int = 0
     audio_seconds: float = 0.0
 
+    @property
+    def units(self) -> Units:
+        return Units(1, self.tokens, self.completion_tokens, self.audio_seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
@@ -40,6 +47,11 @@ class StreamEvent:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    @property
+    def units(self) -> Units:
+        """What the generation has used so far (all of it, on the last event)."""
+        return Units(1, self.prompt_tokens, self.completion_tokens)
 
 
 class Task(ABC):
@@ -79,9 +91,9 @@ class Task(ABC):
         self, inputs: Any, parameters: Any, config: dict[str, Any], limits: Limits
     ) -> tuple[list[Any], dict[str, Any]]:
         if not isinstance(inputs, list):
-            raise Invalid("'inputs' must be a list", details={"field": "inputs"})
+            raise Invalid.at("inputs", "must be a list", naming="quoted")
         if not inputs:
-            raise Invalid("'inputs' is empty: send at least one input", details={"field": "inputs"})
+            raise Invalid.at("inputs", "is empty: send at least one input", naming="quoted")
         if len(inputs) > limits.max_inputs:
             raise PayloadTooLarge(
                 f"too many inputs: {len(inputs)} > the limit of {limits.max_inputs} per call",
@@ -90,8 +102,11 @@ class Task(ABC):
         if parameters is None:
             parameters = {}
         if not isinstance(parameters, dict):
-            raise Invalid("'parameters' must be an object", details={"field": "parameters"})
-        items = [self.check_item(item, i, config, limits) for i, item in enumerate(inputs)]
+            raise Invalid.at("parameters", "must be an object", naming="quoted")
+        items: list[Any] = []
+        for index, item in enumerate(inputs):
+            with about_item(index):
+                items.append(self.check_item(item, index, config, limits))
         return items, self.check_parameters(parameters)
 
 
@@ -106,5 +121,26 @@ def check_text(item: Any, index: int, limits: Limits) -> str:
     return item
 
 
+def item_field(index: int) -> str:
+    """The native name of item ``index`` of a call's inputs."""
+    return f"inputs[{index}]"
+
+
 def item_error(index: int, message: str) -> Invalid:
-    return Invalid(f"inputs[{index}]: {message}", details={"field": f"inputs[{index}]"})
+    """``message`` about item ``index`` as a whole: ``inputs[index]: message``."""
+    return Invalid.at(item_field(index), message, index=index)
+
+
+@contextmanager
+def about_item(index: int) -> Iterator[None]:
+    """Say which item the errors raised inside are about. The helpers that check or decode an
+    image, a clip or a series know only the name of the field they were given
+    (``inputs[3].audio``); the code that hands them item ``index`` knows the item, so an
+    ``Invalid`` naming a field gets that ``index`` here (one naming no field, e.g. a model's
+    configuration, is left alone)."""
+    try:
+        yield
+    except Invalid as exc:
+        if exc.field is not None and exc.index is None:
+            exc.index = index
+        raise

@@ -19,7 +19,7 @@ from aiaas.tasks.base import Limits, Task, item_error
 from aiaas.tasks.generation_params import check_generation_parameters
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 256
@@ -55,7 +55,7 @@ class _GenerationTask(Task):
         if parameters is None:
             parameters = {}
         if not isinstance(parameters, dict):
-            raise Invalid("'parameters' must be an object", details={"field": "parameters"})
+            raise Invalid.at("parameters", "must be an object", naming="quoted")
         items, _ = super().check(inputs, {}, config, limits)
         limit = int(config.get("max_tokens_limit", limits.max_tokens))
         defaults = config.get("sampling_defaults") or {}

@@ -10,7 +10,7 @@ from aiaas.errors import Invalid
 from aiaas.tasks.base import Limits, Task, check_text
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 
 class EmbeddingTask(Task):
@@ -47,6 +47,5 @@ class EmbeddingTask(Task):
             )
         normalize = parameters.get("normalize", True)
         if not isinstance(normalize, bool):
-            raise Invalid("parameters.normalize must be true or false",
-                          details={"field": "parameters.normalize"})
+            raise Invalid.at("parameters.normalize", "must be true or false", naming="subject")
         return {"normalize": normalize}

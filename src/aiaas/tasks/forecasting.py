@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.tasks.base import Limits, Task, item_error
+from aiaas.tasks.base import Limits, Task, item_error, item_field
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 MAX_HISTORY = 10_000
 """Points one item's ``history`` may carry."""
@@ -75,13 +75,11 @@ def parse_timestamp(value: Any, where: str) -> pd.Timestamp:
     import pandas as pd
 
     if not isinstance(value, str) or len(value) > 64:
-        raise Invalid(f"{where}: expected an ISO 8601 date or date-time string",
-                      details={"field": where})
+        raise Invalid.at(where, "expected an ISO 8601 date or date-time string")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"{where}: {value!r} is not an ISO 8601 date or date-time",
-                      details={"field": where}) from None
+        raise Invalid.at(where, f"{value!r} is not an ISO 8601 date or date-time") from None
     stamp = pd.Timestamp(parsed)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
@@ -92,7 +90,7 @@ class ForecastingTask(Task):
     name = "forecasting"
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
-        from aiaas.runtime.backends.forecaster import read_spec
+        from aiaas.tasks.forecaster_spec import read_spec
 
         spec = read_spec(source)
         return {"model_file": spec.model_file, "horizon": spec.horizon, "level": spec.level,
@@ -129,22 +127,22 @@ class ForecastingTask(Task):
         limit = int(config["horizon"])
         horizon = item.get("horizon")
         if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= limit:
-            raise Invalid(f"inputs[{index}].horizon: must be an integer from 1 to {limit} (the "
-                          f"horizon this model was trained for), got {horizon!r}",
-                          details={"field": f"inputs[{index}].horizon", "maximum": limit})
+            raise Invalid.at(f"{item_field(index)}.horizon", f"must be an integer from 1 to {limit} "
+                             f"(the horizon this model was trained for), got {horizon!r}",
+                             index=index, maximum=limit)
         history = item.get("history")
-        points = [] if history is None else self._history(history, f"inputs[{index}].history", config)
+        points = [] if history is None else self._history(history, f"{item_field(index)}.history",
+                                                          config)
         return ForecastItem(horizon, points)
 
     def _history(self, history: Any, where: str, config: dict[str, Any]) -> list[tuple[Any, float]]:
         import pandas as pd
 
         if not isinstance(history, list):
-            raise Invalid(f"{where}: expected a list of {{\"timestamp\", \"value\"}} points",
-                          details={"field": where})
+            raise Invalid.at(where, "expected a list of {\"timestamp\", \"value\"} points")
         if len(history) > MAX_HISTORY:
-            raise Invalid(f"{where}: {len(history)} points, more than the limit of {MAX_HISTORY}",
-                          details={"field": where, "limit": MAX_HISTORY})
+            raise Invalid.at(where, f"{len(history)} points, more than the limit of {MAX_HISTORY}",
+                             limit=MAX_HISTORY)
         offset = frequency_offset(config["frequency"])
         anchor = pd.Timestamp(config["history_start"])
         try:
@@ -159,19 +157,17 @@ class ForecastingTask(Task):
         for i, point in enumerate(history):
             at = f"{where}[{i}]"
             if not isinstance(point, dict) or set(point) != {"timestamp", "value"}:
-                raise Invalid(f"{at}: expected an object with exactly 'timestamp' and 'value'",
-                              details={"field": at})
+                raise Invalid.at(at, "expected an object with exactly 'timestamp' and 'value'")
             stamp = parse_timestamp(point["timestamp"], f"{at}.timestamp")
             value = point["value"]
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise Invalid(f"{at}.value: must be a finite number", details={"field": f"{at}.value"})
+                raise Invalid.at(f"{at}.value", "must be a finite number")
             if points and stamp <= points[-1][0]:
-                raise Invalid(f"{at}.timestamp: timestamps must be strictly increasing",
-                              details={"field": f"{at}.timestamp"})
+                raise Invalid.at(f"{at}.timestamp", "timestamps must be strictly increasing")
             if not earliest <= stamp <= latest:
-                raise Invalid(f"{at}.timestamp: more than {MAX_GAP_STEPS} steps away from the "
-                              f"model's series ({config['history_start']} .. "
-                              f"{config['history_end']})", details={"field": f"{at}.timestamp"})
+                raise Invalid.at(f"{at}.timestamp", f"more than {MAX_GAP_STEPS} steps away from "
+                                 f"the model's series ({config['history_start']} .. "
+                                 f"{config['history_end']})")
             points.append((stamp, float(value)))
         if points:
             on_grid = pd.DatetimeIndex([stamp for stamp, _ in points]).isin(
@@ -179,7 +175,6 @@ class ForecastingTask(Task):
             if not on_grid.all():
                 i = int((~on_grid).argmax())
                 at = f"{where}[{i}].timestamp"
-                raise Invalid(f"{at}: {iso(points[i][0])} is not on the model's time grid "
-                              f"(frequency {config['frequency']}, e.g. {config['history_end']})",
-                              details={"field": at})
+                raise Invalid.at(at, f"{iso(points[i][0])} is not on the model's time grid "
+                                     f"(frequency {config['frequency']}, e.g. {config['history_end']})")
         return points

@@ -36,7 +36,7 @@ class GenerationParams:
 
 
 def _fail(name: str, message: str, **details: Any) -> Invalid:
-    return Invalid(f"parameters.{name} {message}", details={"field": f"parameters.{name}", **details})
+    return Invalid.at(f"parameters.{name}", message, naming="subject", **details)
 
 
 def _is_int(value: Any) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
-from aiaas.tasks.base import Limits, Task
+from aiaas.tasks.base import Limits, Task, item_field
 from aiaas.tasks.images import decode_image, image_bytes
 from aiaas.tasks.text_classification import (
     check_top_k,
@@ -28,7 +28,7 @@ from aiaas.tasks.text_classification import (
 )
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 DEFAULT_TOP_K = 5
 DEFAULT_SIZE = 224
@@ -57,7 +57,7 @@ class ImageClassificationTask(Task):
         return classification_schema(list(config.get("labels", [])))
 
     def check_item(self, item: Any, index: int, config: dict[str, Any], limits: Limits) -> Any:
-        where = f"inputs[{index}]"
+        where = item_field(index)
         max_pixels = limits.max_image_pixels
         return decode_image(image_bytes(item, where), max_pixels=max_pixels, where=where)
 
@@ -69,7 +69,7 @@ def onnx_image_config(detected: Detected, source: Path) -> dict[str, Any]:
     """What the ONNX image backend needs: input name/layout/size, mean, std, labels."""
     import onnx
 
-    from aiaas.registry.formats import read_json
+    from aiaas.formats import read_json
 
     model_file = detected.config["model_file"]
     graph = onnx.load(str(source / model_file), load_external_data=False).graph
@@ -144,7 +144,7 @@ def _per_channel(values: Any, channels: int, name: str) -> list[float]:
 
 
 def _onnx_labels(detected: Detected, source: Path, graph: Any) -> list[str]:
-    from aiaas.registry.hf_detect import hf_labels, read_hf_config
+    from aiaas.formats.hf import hf_labels, read_hf_config
 
     outputs = graph.output[0].type.tensor_type.shape.dim if graph.output else []
     width = int(outputs[-1].dim_value) if len(outputs) == 2 else 0

@@ -99,9 +99,9 @@ def decode_image(
             image.load()
             rgb = _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PayloadTooLarge(f"{where}: the image has more pixels than the limit of {max_pixels} "
-                              f"(AIAAS_MAX_IMAGE_PIXELS): {exc}",
-                              details={"field": where, "limit": max_pixels}) from None
+        raise PayloadTooLarge.at(where, f"the image has more pixels than the limit of {max_pixels} "
+                                        f"(AIAAS_MAX_IMAGE_PIXELS): {exc}",
+                                 limit=max_pixels) from None
     except (Invalid, MemoryError):
         raise
     except Exception as exc:
@@ -117,10 +117,10 @@ def _check_pixels(width: int, height: int, max_pixels: int, where: str) -> None:
     if width <= 0 or height <= 0:
         raise _invalid(where, f"the image header gives an empty size {width}x{height}")
     if width * height > max_pixels:
-        raise PayloadTooLarge(
-            f"{where}: the image is {width}x{height} = {width * height} pixels, over the limit of "
-            f"{max_pixels} (AIAAS_MAX_IMAGE_PIXELS)",
-            details={"field": where, "width": width, "height": height, "limit": max_pixels},
+        raise PayloadTooLarge.at(
+            where, f"the image is {width}x{height} = {width * height} pixels, over the limit of "
+                   f"{max_pixels} (AIAAS_MAX_IMAGE_PIXELS)",
+            width=width, height=height, limit=max_pixels,
         )
 
 
@@ -147,4 +147,4 @@ def _describe(data: bytes) -> str:
 
 
 def _invalid(where: str, message: str) -> Invalid:
-    return Invalid(f"{where}: {message}", details={"field": where})
+    return Invalid.at(where, message)

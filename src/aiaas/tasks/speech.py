@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
 from aiaas.tasks.audio import AudioClip, b64_audio, probe
-from aiaas.tasks.base import Limits, Task, item_error
+from aiaas.tasks.base import Limits, Task, item_error, item_field
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 MAX_BEAM = 5
 MAX_PROMPT_CHARS = 2000
@@ -91,7 +91,7 @@ class SpeechRecognitionTask(Task):
         }
 
     def check_item(self, item: Any, index: int, config: dict[str, Any], limits: Limits) -> Any:
-        where = f"inputs[{index}]"
+        where = item_field(index)
         language: str | None = None
         if isinstance(item, dict):
             unknown = sorted(set(item) - {"audio", "language"})
@@ -108,10 +108,10 @@ class SpeechRecognitionTask(Task):
         elif isinstance(item, bytes | bytearray):
             data = bytes(item)
         else:
-            raise Invalid(f"{where}: expected the audio file as a base64 string, "
-                          f"got {type(item).__name__}", details={"field": where})
+            raise Invalid.at(where, f"expected the audio file as a base64 string, "
+                                    f"got {type(item).__name__}", index=index)
         if not data:
-            raise Invalid(f"{where}: the audio is empty", details={"field": where})
+            raise Invalid.at(where, "the audio is empty", index=index)
         return SpeechItem(probe(data, max_seconds=limits.max_audio_seconds, where=where), language)
 
     def check(self, inputs: Any, parameters: Any, config: dict[str, Any],
@@ -154,15 +154,14 @@ def check_language(value: Any, config: dict[str, Any], where: str) -> str:
     if code not in languages:
         known = "this model is English-only: 'en'" if languages == ["en"] else (
             f"known: {', '.join(languages[:12])}, ... ({len(languages)} codes)")
-        raise Invalid(f"{where}: unsupported language {value!r}; {known}",
-                      details={"field": where})
+        raise Invalid.at(where, f"unsupported language {value!r}; {known}")
     return code
 
 
 def vocabulary_size(source: Path) -> int:
     """Tokens in a CTranslate2 Whisper vocabulary (``vocabulary.txt``/``.json``, else the
     tokenizer's), without loading the model."""
-    from aiaas.registry.formats import read_json
+    from aiaas.formats import read_json
 
     text_vocabulary = source / "vocabulary.txt"
     if text_vocabulary.is_file():
@@ -182,4 +181,4 @@ def vocabulary_size(source: Path) -> int:
 
 
 def _parameter(name: str, message: str) -> Invalid:
-    return Invalid(f"parameters.{name} {message}", details={"field": f"parameters.{name}"})
+    return Invalid.at(f"parameters.{name}", message, naming="subject")

@@ -10,7 +10,7 @@ from aiaas.errors import Invalid
 from aiaas.tasks.base import Limits, Task, item_error
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 
 def _onnx_signature(path: Path) -> tuple[int | None, list[Any]]:

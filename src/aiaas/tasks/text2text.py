@@ -15,7 +15,7 @@ from aiaas.errors import Invalid
 from aiaas.tasks.base import Limits, Task, check_text
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 MAX_TOKENS = 512
 DEFAULT_MAX_TOKENS = 128
@@ -25,8 +25,8 @@ MAX_BEAMS = 4
 def _bounded_int(parameters: dict[str, Any], name: str, default: int, high: int) -> int:
     value = parameters.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise Invalid(f"parameters.{name} must be an integer from 1 to {high}, got {value!r}",
-                      details={"field": f"parameters.{name}"})
+        raise Invalid.at(f"parameters.{name}", f"must be an integer from 1 to {high}, got {value!r}",
+                         naming="subject")
     return value
 
 
@@ -35,7 +35,7 @@ class Text2TextTask(Task):
     unit = "tokens"
 
     def prepare_config(self, detected: Detected, source: Path) -> dict[str, Any]:
-        from aiaas.registry.hf_detect import FORMAT
+        from aiaas.formats.hf import FORMAT
 
         if detected.format != FORMAT:
             raise Invalid(f"text2text is served from transformers directories, not {detected.format}")

@@ -18,23 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import Invalid
 from aiaas.tasks.base import Limits, Task, check_text
+from aiaas.tasks.outputs import LabelScore, RankedClassification
 
 if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected
+    from aiaas.formats import Detected
 
 
 def classification_output(labels: Sequence[str], scores: Sequence[float], top_k: int | None
-                          ) -> dict[str, Any]:
+                          ) -> RankedClassification:
     """The output of one classified item: best label, all probabilities, the ``top_k`` best."""
     order = sorted(range(len(labels)), key=lambda i: (-scores[i], i))
     best = order[0]
     ranked = order if top_k is None else order[:top_k]
-    return {
-        "label": labels[best],
-        "score": float(scores[best]),
-        "probabilities": {label: float(score) for label, score in zip(labels, scores, strict=True)},
-        "top_k": [{"label": labels[i], "score": float(scores[i])} for i in ranked],
-    }
+    return RankedClassification(
+        label=labels[best],
+        score=float(scores[best]),
+        probabilities={label: float(score) for label, score in zip(labels, scores, strict=True)},
+        top_k=tuple(LabelScore(labels[i], float(scores[i])) for i in ranked),
+    )
 
 
 def check_top_k(parameters: dict[str, Any], task: str, default: int | None) -> int | None:
@@ -47,8 +48,8 @@ def check_top_k(parameters: dict[str, Any], task: str, default: int | None) -> i
     if top_k is None:
         return None
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise Invalid(f"parameters.top_k must be a positive integer, got {top_k!r}",
-                      details={"field": "parameters.top_k"})
+        raise Invalid.at("parameters.top_k", f"must be a positive integer, got {top_k!r}",
+                         naming="subject")
     return top_k
 
 
@@ -70,7 +71,7 @@ def classification_schema(labels: list[str]) -> dict[str, Any]:
 
 def transformers_labels(detected: Detected, source: Path, task: str) -> dict[str, Any]:
     """Config shared by the transformers classifiers: labels and single/multi-label."""
-    from aiaas.registry.hf_detect import FORMAT, hf_labels, read_hf_config
+    from aiaas.formats.hf import FORMAT, hf_labels, read_hf_config
 
     if detected.format != FORMAT:
         raise Invalid(f"{task} is served from transformers directories, not {detected.format}")

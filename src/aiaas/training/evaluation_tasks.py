@@ -20,8 +20,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.errors import Invalid
-from aiaas.runtime.backends.forecaster import MAX_HORIZON
+from aiaas.tasks.forecaster_spec import MAX_HORIZON
 from aiaas.tasks.forecasting import MAX_HISTORY, iso
+from aiaas.tasks.outputs import Classification
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import (
     CLASSIFICATION,
@@ -334,9 +335,10 @@ def score(prepared: Prepared, outputs: list[Any], plot_dir: Path, part: Part
     title = _title(part)
     if prepared.task in CLASSIFIERS:
         labels = prepared.labels
-        predicted = np.asarray([str(output["label"]) for output in outputs])
-        probabilities = np.asarray([[float(output["probabilities"][label]) for label in labels]
-                                    for output in outputs], dtype=np.float64)
+        classified: list[Classification] = outputs
+        predicted = np.asarray([str(output.label) for output in classified])
+        probabilities = np.asarray([[float(output.probabilities[label]) for label in labels]
+                                    for output in classified], dtype=np.float64)
         metrics = evaluation.classification(prepared.truth, predicted, labels, probabilities)
         names = plots.classification(metrics, labels, prepared.truth, probabilities, plot_dir,
                                      part=title)

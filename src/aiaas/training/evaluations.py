@@ -1,7 +1,7 @@
 """Evaluations: any registered model version scored on any compatible dataset, and kept.
 
 ``EvaluationService.evaluate`` loads the dataset through the tenant's catalogue, picks the rows
-(``evaluation_tasks``), sends them through ``RuntimeManager.predict`` in chunks of
+(``evaluation_tasks``), sends them through the front door (``FrontDoor.predict``) in chunks of
 ``settings.max_inputs`` (so it measures exactly what the API serves, with one usage row per chunk,
 surface ``evaluation``), computes the metrics with scikit-learn's functions, draws the plots into
 ``<data dir>/evaluations/<id>/`` and stores the result. It runs in the request: the row cap
@@ -20,18 +20,18 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from aiaas.auth.principal import Principal, Scope
+from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import EvaluationRow
 from aiaas.errors import Invalid, NotFound
 from aiaas.registry.records import VersionInfo
-from aiaas.runtime.manager import RuntimeManager
 from aiaas.training.datasets import Catalog
 from aiaas.training.evaluation_tasks import (
     FORECASTING,
@@ -47,31 +47,35 @@ MAX_ROWS = 20_000
 """Most rows one evaluation sends through a model (it runs inside the request)."""
 SPLITS: tuple[Part, ...] = ("test", "all")
 PLOT_NAME = re.compile(r"^[a-z_]{1,40}$")
-_ITEM = re.compile(r"^inputs\[(\d+)\]\S*: ")
 
 
+# Also the API's response model: the owner's tenant and key stay on the server.
 @dataclass(frozen=True)
 class EvaluationInfo:
+    """A model version scored on a dataset: its metrics and the plots it drew."""
+
     id: str
-    tenant: str
-    key_id: str
+    tenant: Annotated[str, Field(exclude=True)]
+    key_id: Annotated[str, Field(exclude=True)]
     model: str
     version: int
     dataset: str
     split: str
-    params: dict[str, Any]
     task: str
+    params: dict[str, Any]
+    rows: int
     metrics: dict[str, Any]
     plots: list[str]
-    rows: int
     created_at: datetime
     duration_ms: float
 
     @classmethod
     def of(cls, row: EvaluationRow) -> EvaluationInfo:
-        return cls(row.id, row.tenant, row.key_id, row.model, row.version, row.dataset, row.split,
-                   dict(row.params), row.task, dict(row.metrics), [str(p) for p in row.plots],
-                   row.rows, row.created_at, row.duration_ms)
+        return cls(id=row.id, tenant=row.tenant, key_id=row.key_id, model=row.model,
+                   version=row.version, dataset=row.dataset, split=row.split, task=row.task,
+                   params=dict(row.params), rows=row.rows, metrics=dict(row.metrics),
+                   plots=[str(p) for p in row.plots], created_at=row.created_at,
+                   duration_ms=row.duration_ms)
 
 
 def evaluations_dir(data_dir: Path) -> Path:
@@ -101,12 +105,14 @@ def finite(value: Any) -> Any:
 
 
 class EvaluationService:
-    def __init__(self, db: Database, data_dir: Path, runtime: RuntimeManager, catalog: Catalog, *,
-                 max_rows: int = MAX_ROWS) -> None:
+    def __init__(self, db: Database, data_dir: Path, calls: FrontDoor, catalog: Catalog, *,
+                 chunk: int, max_rows: int = MAX_ROWS) -> None:
         self.db = db
         self.root = evaluations_dir(data_dir)
-        self.runtime = runtime
+        self.calls = calls
         self.catalog = catalog
+        self.chunk = chunk
+        """Rows per model call (the server's input limit per call)."""
         self.max_rows = max_rows
 
     async def evaluate(self, principal: Principal, *, model: str, dataset: str,
@@ -128,13 +134,14 @@ class EvaluationService:
         if split not in SPLITS:
             raise Invalid(f"split must be 'test' or 'all', got {split!r}", details={"field": "split"})
         part: Part = split
-        resolved = await self.runtime.resolve(principal.tenant, model, version)
+        call = await self.calls.resolve(ModelCall(principal, model, version, surface="evaluation"))
+        resolved = call.version
         if resolved.task not in TASKS:
             raise Invalid(f"model {model!r} serves {resolved.task}; evaluations cover "
                           f"{', '.join(TASKS)}", details={"field": "model"})
         prepared = await asyncio.to_thread(self._prepare, principal.tenant, resolved, dataset, part,
                                            checked)
-        outputs = await self._predict(principal, resolved, prepared)
+        outputs = await self._predict(call, prepared)
         evaluation_id = uuid.uuid4().hex
         plot_dir = self.root / evaluation_id
         try:
@@ -167,17 +174,14 @@ class EvaluationService:
                        f"takes at most {self.max_rows}: use {hint}",
                        details={"field": "dataset", "limit": self.max_rows})
 
-    async def _predict(self, principal: Principal, version: VersionInfo,
-                       prepared: Prepared) -> list[Any]:
+    async def _predict(self, call: ResolvedCall, prepared: Prepared) -> list[Any]:
         """The served outputs, chunk by chunk, all from the resolved version (an alias that moves
         meanwhile does not mix two versions)."""
-        chunk = self.runtime.settings.max_inputs
+        chunk = self.chunk
         outputs: list[Any] = []
         for start in range(0, len(prepared.inputs), chunk):
             try:
-                result = await self.runtime.predict(
-                    principal, version.model, prepared.inputs[start:start + chunk],
-                    ref=version.version, surface="evaluation")
+                result = await self.calls.predict(call.given(prepared.inputs[start:start + chunk]))
             except Invalid as exc:
                 raise _refused(exc, prepared, start) from exc
             outputs.extend(result.outputs)
@@ -217,14 +221,13 @@ class EvaluationService:
 
 
 def _refused(exc: Invalid, prepared: Prepared, start: int) -> Invalid:
-    """The runtime's ``inputs[i]: ...`` said of the dataset row it came from."""
-    match = _ITEM.match(exc.message)
-    if match is None:
+    """A refusal of one item of the chunk said of the dataset row it came from (its reason,
+    without the item's field name); any other refusal said of the dataset."""
+    if exc.index is None or exc.naming != "prefix":
         return type(exc)(f"dataset {prepared.dataset!r}: {exc.message}", details=exc.details)
-    rest = exc.message[match.end():]
     if prepared.task == FORECASTING:
-        return type(exc)(f"dataset {prepared.dataset!r}: the model refused the series: {rest}",
-                         details={"field": "dataset"})
-    row = prepared.rows[start + int(match.group(1))] + 1
-    return type(exc)(f"dataset {prepared.dataset!r} row {row}: {rest}",
-                     details={"field": "dataset", "row": row})
+        return type(exc)(f"dataset {prepared.dataset!r}: the model refused the series: "
+                         f"{exc.reason}", field="dataset")
+    row = prepared.rows[start + exc.index] + 1
+    return type(exc)(f"dataset {prepared.dataset!r} row {row}: {exc.reason}", field="dataset",
+                     details={"row": row})

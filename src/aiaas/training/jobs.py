@@ -11,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import CursorResult, Executable, select, update
 from sqlalchemy.orm import Session
 
@@ -29,11 +30,14 @@ PLOT_NAME = re.compile(r"^[a-z_]{1,40}$")
 WORKER_STOPPED = "worker stopped"
 
 
+# Also the API's response model: the owner's tenant and key stay on the server.
 @dataclass(frozen=True)
 class JobInfo:
+    """A training job: ``status`` goes queued -> running -> succeeded | failed | cancelled."""
+
     id: str
-    tenant: str
-    key_id: str
+    tenant: Annotated[str, Field(exclude=True)]
+    key_id: Annotated[str, Field(exclude=True)]
     task: str
     dataset: str
     model: str

@@ -33,12 +33,11 @@ def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,
     spec = spec_for(job.task)
     params = spec.validate(job.params)
     dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset, job.task)
-    staged = registry.store.staging_dir()
     scratch = work_dir(data_dir, job.id)
     scratch.mkdir(parents=True, exist_ok=True)
     plot_dir = jobs_dir(data_dir) / job.id
     plot_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    with registry.store.staging() as staged:
         ctx = TrainContext(job, params, dataset, progress, staged, plot_dir, scratch, registry,
                            threads)
         trained = spec.run(ctx)
@@ -47,8 +46,6 @@ def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,
         version = registry.register(staged, tenant=job.tenant, name=job.model, created_by=job.key_id,
                                     move=True, metrics=scalars,
                                     promote_first=job.promote_if is None)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
     shutil.rmtree(scratch, ignore_errors=True)
     result: dict[str, Any] = {**trained.details, "plots": trained.plots}
     result.update(_promote(job, registry, version.version, trained.metrics, spec.metrics))

@@ -1,11 +1,15 @@
 """The training worker: a loop, in its own process, that claims queued jobs and runs them.
 
-``python -m aiaas.training.worker --data-dir DIR [--database-url URL]``. The server starts one
-(``embedded_worker``); more may run against the same database. A claim is one conditional UPDATE,
-so two workers never run the same job. While a job runs, a thread writes its heartbeat every
-``heartbeat_s``; a running job whose heartbeat is older than ``STALE_FACTOR * heartbeat_s`` is
-marked failed ("worker stopped") when any worker starts and every few seconds while one runs.
-SIGTERM marks the job in hand failed the same way and exits.
+``python -m aiaas.training.worker [--data-dir DIR] [--database-url URL]``, or ``aiaas worker``.
+The server starts one (``embedded_worker``), handing its settings down as ``AIAAS_*``
+variables; more may run against the same database. Either way the worker reads its settings as
+the server does (flags, environment, config file) and is wired by the same builder
+(``aiaas.training.wiring``); torch's threads are set once, when it starts.
+
+A claim is one conditional UPDATE, so two workers never run the same job. While a job runs, a
+thread writes its heartbeat every ``heartbeat_s``; a running job whose heartbeat is older than
+``STALE_FACTOR * heartbeat_s`` is marked failed ("worker stopped") when any worker starts and
+every few seconds while one runs. SIGTERM marks the job in hand failed the same way and exits.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from aiaas.config import Settings
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
 from aiaas.errors import AiaasError
 from aiaas.registry.service import Registry
+from aiaas.training.datasets import Catalog
 from aiaas.training.jobs import WORKER_STOPPED, JobInfo, add_event, changed_rows, fail_stale
 
 log = logging.getLogger("aiaas.training.worker")
@@ -41,9 +47,12 @@ class JobCancelled(Exception):
 
 class Worker:
     def __init__(self, db: Database, registry: Registry, data_dir: Path, *, heartbeat_s: float = 2.0,
-                 poll_s: float = 0.5) -> None:
+                 poll_s: float = 0.5, catalog: Catalog | None = None, threads: int = 0) -> None:
+        """``threads``: the torch threads this process was started with (``wiring.start_torch``),
+        0 when the caller set none; ``catalog``: the datasets' (the runner opens one when None)."""
         self.db, self.registry, self.data_dir = db, registry, data_dir
         self.heartbeat_s, self.poll_s = heartbeat_s, poll_s
+        self.catalog, self.threads = catalog, threads
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     @property
@@ -95,7 +104,8 @@ class Worker:
         log.info("job %s: training %s on %s", job.id, job.task, job.dataset)
         try:
             with self._heartbeat(job.id):
-                outcome = runner.run(job, self.registry, self.data_dir, self._progress(job.id))
+                outcome = runner.run(job, self.registry, self.data_dir, self._progress(job.id),
+                                     catalog=self.catalog, threads=self.threads)
         except JobCancelled:
             self._finish(job.id, CANCELLED)
         except AiaasError as exc:
@@ -157,24 +167,15 @@ class Worker:
         log.info("job %s %s%s", job_id, status, f": {error}" if error else "")
 
 
-def main(argv: list[str] | None = None) -> None:
-    from aiaas.db import migrate
-    from aiaas.registry.store import ArtifactStore
+def run(settings: Settings, *, poll_s: float = 0.5, parent_pid: int | None = None) -> None:
+    """Run a worker on ``settings`` until SIGTERM (or until ``parent_pid`` is no longer the
+    parent: the embedded worker ends with its server)."""
+    from aiaas.logs import configure
+    from aiaas.training import wiring
 
-    parser = argparse.ArgumentParser(prog="python -m aiaas.training.worker")
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--database-url", default=os.environ.get("AIAAS_DATABASE_URL"),
-                        help="SQLAlchemy URL (default: $AIAAS_DATABASE_URL, else SQLite in the data dir).")
-    parser.add_argument("--heartbeat-s", type=float, default=2.0)
-    parser.add_argument("--poll-s", type=float, default=0.5)
-    parser.add_argument("--parent-pid", type=int, default=None,
-                        help="Exit when this process is no longer the parent (embedded worker).")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    data_dir = args.data_dir.expanduser().resolve()
-    db = Database(args.database_url or f"sqlite:///{data_dir / 'aiaas.db'}")
-    migrate.upgrade(db.engine)
-    registry = Registry(db, ArtifactStore(data_dir / "artifacts", data_dir / "tmp"))
+    configure(settings.log_level, json_lines=settings.log_json)
+    threads = wiring.start_torch(settings)
+    core = wiring.build(settings)
     stop = threading.Event()
 
     def on_term(_signum: int, _frame: Any) -> None:
@@ -182,10 +183,31 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        Worker(db, registry, data_dir, heartbeat_s=args.heartbeat_s, poll_s=args.poll_s).run_forever(
-            stop, args.parent_pid)
+        Worker(core.db, core.registry, settings.data_dir, heartbeat_s=settings.job_heartbeat_s,
+               poll_s=poll_s, catalog=core.catalog, threads=threads).run_forever(stop, parent_pid)
     finally:
-        db.dispose()
+        core.db.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line: the flags override the environment and the config file, as
+    ``aiaas serve``'s do."""
+    from aiaas.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m aiaas.training.worker")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="Data dir (default: $AIAAS_DATA_DIR, else ~/.aiaas).")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: $AIAAS_DATABASE_URL, else SQLite in the data dir).")
+    parser.add_argument("--heartbeat-s", type=float, default=None,
+                        help="Heartbeat interval (default: $AIAAS_JOB_HEARTBEAT_S, else 2).")
+    parser.add_argument("--poll-s", type=float, default=0.5)
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="Exit when this process is no longer the parent (embedded worker).")
+    args = parser.parse_args(argv)
+    settings = load_settings(data_dir=args.data_dir, database_url=args.database_url,
+                             job_heartbeat_s=args.heartbeat_s)
+    run(settings, poll_s=args.poll_s, parent_pid=args.parent_pid)
 
 
 if __name__ == "__main__":

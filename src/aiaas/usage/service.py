@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from aiaas.db.engine import Database
 from aiaas.db.tables import UsageRecord, utcnow
 from aiaas.errors import AiaasError, Invalid
+from aiaas.tasks.units import Units
 
 log = logging.getLogger("aiaas.usage")
 MAX_PAGE = 1000
@@ -33,17 +35,55 @@ class UsageEntry:
     surface: str
     latency_ms: float
     status: str
-    items: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    audio_seconds: float = 0.0
+    units: Units = field(default_factory=Units)
     created_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One metered call as a report lists it (``status``: ``ok`` or the error code)."""
+
+    id: int
+    created_at: datetime
+    tenant: str
+    key_id: str
+    model: str
+    version: int | None
+    surface: str
+    units: Units
+    latency_ms: float
+    status: str
+
+    @classmethod
+    def of(cls, record: UsageRecord) -> UsageRow:
+        units = Units(record.items, record.prompt_tokens, record.completion_tokens,
+                      record.audio_seconds)
+        return cls(id=record.id, created_at=record.created_at, tenant=record.tenant,
+                   key_id=record.key_id, model=record.model, version=record.version,
+                   surface=record.surface, units=units, latency_ms=record.latency_ms,
+                   status=record.status)
+
+
+# A Units subclass, so a new unit shows up in the totals (and on the wire) without being
+# spelled out again; every field is always sent, so /openapi.json lists them all as required.
+@dataclass(frozen=True, slots=True)
+class UsageTotals(Units):
+    """The units summed over the whole filtered range (not just the rows listed), with how many
+    calls there were, how many failed and their mean latency."""
+
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    requests: int = 0
+    errors: int = 0
+    mean_latency_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
-    records: list[dict[str, Any]]
-    totals: dict[str, Any]
+    """What ``GET /api/v1/usage`` answers: rows newest first, and the range's totals."""
+
+    records: list[UsageRow]
+    totals: UsageTotals
 
 
 class UsageService:
@@ -139,37 +179,16 @@ class UsageService:
                 ).where(*conditions)
             ).one()
         requests, items, prompt, completion, audio, latency, errors = sums
-        totals = {
-            "requests": int(requests or 0),
-            "errors": int(errors or 0),
-            "items": int(items or 0),
-            "prompt_tokens": int(prompt or 0),
-            "completion_tokens": int(completion or 0),
-            "audio_seconds": float(audio or 0.0),
-            "mean_latency_ms": float(latency or 0.0),
-        }
-        return UsageReport(records=[_row(r) for r in rows], totals=totals)
+        totals = UsageTotals(
+            items=int(items or 0), prompt_tokens=int(prompt or 0),
+            completion_tokens=int(completion or 0), audio_seconds=float(audio or 0.0),
+            requests=int(requests or 0), errors=int(errors or 0),
+            mean_latency_ms=float(latency or 0.0),
+        )
+        return UsageReport(records=[UsageRow.of(r) for r in rows], totals=totals)
 
 
 def _fields(entry: UsageEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in UsageEntry.__slots__}  # type: ignore[attr-defined]
-
-
-def _row(record: UsageRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "created_at": record.created_at,
-        "tenant": record.tenant,
-        "key_id": record.key_id,
-        "model": record.model,
-        "version": record.version,
-        "surface": record.surface,
-        "units": {
-            "items": record.items,
-            "prompt_tokens": record.prompt_tokens,
-            "completion_tokens": record.completion_tokens,
-            "audio_seconds": record.audio_seconds,
-        },
-        "latency_ms": record.latency_ms,
-        "status": record.status,
-    }
+    fields = {name: getattr(entry, name) for name in UsageEntry.__slots__  # type: ignore[attr-defined]
+              if name != "units"}
+    return {**fields, **entry.units.as_dict()}

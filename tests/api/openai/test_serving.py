@@ -1,63 +1,34 @@
-"""The OpenAI-compatible surface (/v1), driven by the official ``openai`` client against a real
-server, plus raw-HTTP checks of the error shape on the in-process app.
+"""The OpenAI-compatible surface (/v1) for models, embeddings, chat and completions, driven by the
+official ``openai`` client against a real server.
 
-Chat and speech tests run once their built-in models exist (``aiaas.builtin.BUILTINS``); until
-then they are skipped with that reason.
+Chat tests run once their built-in model exists (``aiaas.builtin.BUILTINS``); until then they
+are skipped with that reason.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import openai
 import pytest
 
-from aiaas.builtin import BUILTINS, EMBEDDER, ensure_builtins
+from aiaas.builtin import EMBEDDER
 from aiaas.config import Settings
-from tests.conftest import Api, LiveServer
-
-CHAT_MODEL = "smollm2-135m-instruct"
-SPEECH_MODEL = "whisper-tiny-en"
-needs_chat = pytest.mark.skipif(
-    CHAT_MODEL not in BUILTINS, reason=f"the built-in chat model {CHAT_MODEL} is not in aiaas.builtin yet")
-needs_speech = pytest.mark.skipif(
-    SPEECH_MODEL not in BUILTINS,
-    reason=f"the built-in speech model {SPEECH_MODEL} is not in aiaas.builtin yet")
-OPENAI_ERROR_KEYS = {"message", "type", "param", "code"}
-
-
-def new_key(server: LiveServer, tenant: str, scopes: list[str] | None = None) -> str:
-    with server.client() as admin:
-        response = admin.post("/api/v1/keys", json={"name": "openai-test", "tenant": tenant,
-                                                    "scopes": scopes})
-    assert response.status_code == 201, response.text
-    secret: str = response.json()["secret"]
-    return secret
-
-
-def client_for(server: LiveServer, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def tenant_key(live_server: LiveServer) -> str:
-    return new_key(live_server, f"oa-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture(scope="module")
-def oai(live_server: LiveServer, tenant_key: str) -> Iterator[openai.OpenAI]:
-    with client_for(live_server, tenant_key) as client:
-        yield client
+from tests.api.openai.conftest import (
+    CHAT_MODEL,
+    QUESTION,
+    assert_openai_error,
+    client_for,
+    needs_chat,
+    new_key,
+    usage_records,
+)
+from tests.conftest import LiveServer
 
 
 def native_embeddings(server: LiveServer, key: str, texts: list[str]) -> np.ndarray:
@@ -65,27 +36,6 @@ def native_embeddings(server: LiveServer, key: str, texts: list[str]) -> np.ndar
         response = client.post(f"/api/v1/models/{EMBEDDER}/predict", json={"inputs": texts})
     assert response.status_code == 200, response.text
     return np.array([o["embedding"] for o in response.json()["outputs"]])
-
-
-def usage_records(server: LiveServer, key: str, model: str) -> list[dict[str, Any]]:
-    with server.client(key) as client:
-        response = client.get("/api/v1/usage", params={"model": model})
-    assert response.status_code == 200, response.text
-    records: list[dict[str, Any]] = response.json()["records"]
-    return records
-
-
-def assert_openai_error(error: openai.APIStatusError, status: int, code: str | None = None,
-                        param: str | None = None) -> dict[str, Any]:
-    assert error.status_code == status
-    body = error.response.json()
-    assert set(body) == {"error"} and set(body["error"]) == OPENAI_ERROR_KEYS, body
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    if param is not None:
-        assert body["error"]["param"] == param, body
-    detail: dict[str, Any] = body["error"]
-    return detail
 
 
 # -- models and embeddings through the openai client ------------------------------------------
@@ -231,9 +181,6 @@ def test_usage_rows_are_written_with_surface_openai(live_server: LiveServer) -> 
 
 # -- chat and completions (need the built-in chat model) ---------------------------------------
 
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-
-
 @needs_chat
 def test_chat_streams_chunks_that_say_paris(live_server: LiveServer, tenant_key: str,
                                             oai: openai.OpenAI) -> None:
@@ -369,154 +316,3 @@ def test_completions_continue_a_prompt(live_server: LiveServer, completion_key: 
         assert "/v1/embeddings" in assert_openai_error(caught.value, 400, param="model")["message"]
     assert {r["surface"] for r in usage_records(live_server, completion_key, "smol-completion")} \
         == {"openai"}
-
-
-# -- audio transcriptions (need the built-in speech model and espeak-ng) ----------------------
-
-@pytest.fixture(scope="module")
-def spoken_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed, so there is no speech to transcribe")
-    path = tmp_path_factory.mktemp("speech") / "speech.wav"
-    subprocess.run(["espeak-ng", "-s", "140", "-w", str(path),
-                    "The weather is lovely today. Please open the window."], check=True)
-    return path
-
-
-@needs_speech
-@pytest.mark.parametrize("response_format", ["json", "text", "verbose_json", "srt", "vtt"])
-def test_transcriptions_in_every_format(oai: openai.OpenAI, spoken_wav: Path,
-                                        response_format: Any) -> None:
-    with spoken_wav.open("rb") as audio:
-        result: Any = oai.audio.transcriptions.create(model=SPEECH_MODEL, file=audio,
-                                                      response_format=response_format)
-    if response_format in ("json", "verbose_json"):
-        text = result.text
-    else:
-        assert isinstance(result, str)
-        text = result
-    # espeak-ng's voice is robotic: Whisper tiny.en mishears "the weather" at some speeds and
-    # decoding options, but hears "lovely" and "open the window" at all of them.
-    assert "lovely" in text.lower() and "open the window" in text.lower()
-    if response_format == "verbose_json":
-        assert result.duration > 2 and result.segments
-        assert result.segments[0].start >= 0 and result.segments[-1].end <= result.duration + 0.5
-    if response_format == "srt":
-        assert text.startswith("1\n00:00:0") and " --> " in text and "," in text.split("\n")[1]
-    if response_format == "vtt":
-        assert text.startswith("WEBVTT\n\n00:00:0") and "." in text.split("\n")[2]
-
-
-@needs_speech
-def test_word_timestamps_language_and_usage(live_server: LiveServer, spoken_wav: Path) -> None:
-    key = new_key(live_server, f"oa-speech-{uuid.uuid4().hex[:6]}")
-    with client_for(live_server, key) as client, spoken_wav.open("rb") as audio:
-        result = client.audio.transcriptions.create(
-            model=SPEECH_MODEL, file=audio, response_format="verbose_json", language="en",
-            timestamp_granularities=["word", "segment"], temperature=0)
-    words = result.words or []
-    assert "window" in [w.word.lower().strip(".,") for w in words]
-    assert all(0 <= w.start <= w.end <= result.duration + 0.5 for w in words)
-    [record] = usage_records(live_server, key, SPEECH_MODEL)
-    assert (record["surface"], record["status"]) == ("openai", "ok")
-    assert record["units"]["audio_seconds"] == pytest.approx(result.duration, abs=0.1)
-
-
-@needs_speech
-def test_transcription_errors(oai: openai.OpenAI, spoken_wav: Path) -> None:
-    with pytest.raises(openai.BadRequestError) as caught:
-        oai.audio.transcriptions.create(model=SPEECH_MODEL, file=("noise.wav", b"not audio" * 50))
-    assert_openai_error(caught.value, 400, param="file")
-    with pytest.raises(openai.BadRequestError) as caught, spoken_wav.open("rb") as audio:
-        oai.audio.transcriptions.create(model=SPEECH_MODEL, file=audio, language="fr")
-    assert "English-only" in assert_openai_error(caught.value, 400, param="language")["message"]
-    with pytest.raises(openai.BadRequestError) as caught, spoken_wav.open("rb") as audio:
-        oai.audio.transcriptions.create(model=EMBEDDER, file=audio)
-    assert_openai_error(caught.value, 400, param="model")
-
-
-# -- the error shape on raw HTTP, in process ---------------------------------------------------
-
-SMALL_BODY = 64 * 1024
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, builtin_models=False,
-                    log_json=False, max_body_bytes=SMALL_BODY)
-
-
-def assert_shape(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == OPENAI_ERROR_KEYS, body
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-async def test_an_audio_upload_over_the_body_limit_is_a_413_in_openai_shape(api: Api) -> None:
-    audio = b"RIFF" + b"\0" * (SMALL_BODY * 2)
-    declared = await api.client.post("/v1/audio/transcriptions", headers=api.auth(),
-                                     data={"model": SPEECH_MODEL}, files={"file": ("a.wav", audio)})
-    error = assert_shape(declared, 413)
-    assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large"
-    assert str(SMALL_BODY) in error["message"]
-
-    request = api.client.build_request("POST", "/v1/audio/transcriptions", headers=api.auth(),
-                                       data={"model": SPEECH_MODEL}, files={"file": ("a.wav", audio)})
-    payload = request.read()
-
-    async def chunked() -> Any:
-        for start in range(0, len(payload), 8192):
-            yield payload[start:start + 8192]
-
-    streamed = await api.client.post(
-        "/v1/audio/transcriptions", content=chunked(),
-        headers={**api.auth(), "content-type": request.headers["content-type"]})
-    assert assert_shape(streamed, 413)["code"] == "payload_too_large"
-
-
-@pytest.mark.parametrize(("form", "audio", "param"), [
-    ({"timestamp_granularities[]": "sentence", "response_format": "verbose_json"}, b"RIFF",
-     "timestamp_granularities[]"),
-    ({"response_format": "xml"}, b"RIFF", "response_format"),
-    ({}, b"", "file"),
-    ({"model": ""}, b"RIFF", "model"),
-])
-async def test_invalid_transcription_forms_are_400s(api: Api, form: dict[str, str], audio: bytes,
-                                                    param: str) -> None:
-    response = await api.client.post("/v1/audio/transcriptions", headers=api.auth(),
-                                      data={"model": SPEECH_MODEL, **form},
-                                      files={"file": ("a.wav", audio)})
-    assert assert_shape(response, 400)["param"] == param
-
-
-async def test_routes_methods_and_bodies_get_openai_errors(api: Api) -> None:
-    ensure_builtins(api.services.registry, only={EMBEDDER})
-    auth = api.auth()
-    assert "/v1/nothing-here" in assert_shape(await api.client.get("/v1/nothing-here", headers=auth),
-                                              404)["message"]
-    assert_shape(await api.client.get("/v1/embeddings", headers=auth), 405)
-    assert assert_shape(await api.client.post("/v1/embeddings", content=b"{not json",
-                                              headers={**auth, "content-type": "application/json"}),
-                        400)["code"] == "invalid_json"
-    missing = assert_shape(await api.client.post("/v1/embeddings", json={"model": EMBEDDER},
-                                                 headers=auth), 400)
-    assert missing["param"] == "input" and missing["type"] == "invalid_request_error"
-    unknown = assert_shape(await api.client.post("/v1/chat/completions", headers=auth, json={
-        "model": "x", "messages": QUESTION, "functions": []}), 400)
-    assert unknown["param"] == "functions"
-    no_key = assert_shape(await api.client.get("/v1/models"), 401)
-    assert no_key["code"] == "invalid_api_key"
-    not_generative = assert_shape(await api.client.post("/v1/chat/completions", headers=auth, json={
-        "model": EMBEDDER, "messages": QUESTION}), 400)
-    assert not_generative["param"] == "model" and "/v1/embeddings" in not_generative["message"]
-
-
-async def test_native_paths_keep_their_own_error_shape(api: Api) -> None:
-    response = await api.client.get("/api/v1/models/nope", headers=api.auth())
-    assert response.status_code == 404
-    assert set(response.json()["error"]) == {"code", "message", "details"}
-    too_big = await api.client.post("/api/v1/models/nope/predict", headers=api.auth(),
-                                    content=json.dumps({"inputs": ["x" * SMALL_BODY]}))
-    assert too_big.status_code == 413 and "details" in too_big.json()["error"]

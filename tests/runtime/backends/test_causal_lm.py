@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aiaas.registry.formats import detect
+from aiaas.formats import detect
 from aiaas.runtime.backends.causal_lm import CausalLMBackend
 from aiaas.tasks.base import StreamEvent
 from aiaas.tasks.generation_params import check_generation_parameters

@@ -16,6 +16,7 @@ from aiaas.errors import BackendError
 from aiaas.runtime.backends.hf_image import HFImageBackend
 from aiaas.runtime.backends.onnx_hf_image import OnnxHFImageBackend
 from aiaas.runtime.compile import image_onnx
+from aiaas.tasks.outputs import RankedClassification
 from tests.runtime.tiny_models import IMAGE_LABELS, build_image_classifier, picture
 
 CONFIG = {"labels": list(IMAGE_LABELS)}
@@ -35,8 +36,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_image_classifier(tmp_path_factory.mktemp("vit") / "pets")
 
 
-def probabilities(output: dict[str, Any]) -> np.ndarray[Any, Any]:
-    return np.asarray([output["probabilities"][label] for label in IMAGE_LABELS])
+def probabilities(output: RankedClassification) -> np.ndarray[Any, Any]:
+    return np.asarray([output.probabilities[label] for label in IMAGE_LABELS])
 
 
 @pytest.mark.parametrize("multi_label", [False, True])
@@ -57,10 +58,10 @@ def test_onnx_matches_transformers(model_dir: Path, tmp_path: Path, multi_label:
     theirs = reference.predict_batch(pictures, {"top_k": 2})
     assert len(ours) == len(pictures)
     for a, b in zip(ours, theirs, strict=True):
-        assert a.output["label"] == b.output["label"]
-        assert [e["label"] for e in a.output["top_k"]] == [e["label"] for e in b.output["top_k"]]
+        assert a.output.label == b.output.label
+        assert [e.label for e in a.output.top_k] == [e.label for e in b.output.top_k]
         assert np.abs(probabilities(a.output) - probabilities(b.output)).max() <= 1e-4
-    assert len({round(out.output["score"], 6) for out in ours[:5]}) == 5  # the images differ
+    assert len({round(out.output.score, 6) for out in ours[:5]}) == 5  # the images differ
 
 
 def test_the_export_is_reused(model_dir: Path, tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_a_failed_check_serves_on_transformers(model_dir: Path, tmp_path: Path,
     assert described["engine_reason"] == backend.engine_reason
     assert described["export_check"]["ok"] is False
     output = backend.predict_batch(images()[:2], {})[0].output
-    assert output["label"] in IMAGE_LABELS
+    assert output.label in IMAGE_LABELS
 
 
 def test_a_label_mismatch_is_refused(model_dir: Path, tmp_path: Path) -> None:

@@ -34,9 +34,9 @@ def test_onnx_matches_transformers(model_dir: Path, tmp_path: Path) -> None:
     reference.load()
     ours, theirs = onnx.predict_batch(TEXTS, {}), reference.predict_batch(TEXTS, {})
     for a, b in zip(ours, theirs, strict=True):
-        assert a.output["label"] == b.output["label"] and a.tokens == b.tokens
-        pa = np.asarray([a.output["probabilities"][label] for label in TEXT_LABELS])
-        pb = np.asarray([b.output["probabilities"][label] for label in TEXT_LABELS])
+        assert a.output.label == b.output.label and a.tokens == b.tokens
+        pa = np.asarray([a.output.probabilities[label] for label in TEXT_LABELS])
+        pb = np.asarray([b.output.probabilities[label] for label in TEXT_LABELS])
         assert np.abs(pa - pb).max() <= 1e-4
 
 
@@ -52,7 +52,7 @@ def test_a_failed_check_serves_on_transformers(model_dir: Path, tmp_path: Path,
     backend.load()
     assert backend.engine == "pytorch" and "max probability error" in backend.engine_reason
     assert backend.describe()["engine_reason"] == backend.engine_reason
-    assert backend.predict_batch(["good"], {})[0].output["label"] in TEXT_LABELS
+    assert backend.predict_batch(["good"], {})[0].output.label in TEXT_LABELS
 
 
 def test_a_tokenizer_with_neither_pad_nor_end_token_serves_one_text_at_a_time(
@@ -68,4 +68,4 @@ def test_a_tokenizer_with_neither_pad_nor_end_token_serves_one_text_at_a_time(
     backend.load()
     assert backend.engine == "pytorch" and "pad token" in backend.engine_reason
     got = backend.predict_batch(TEXTS, {})
-    assert len(got) == len(TEXTS) and all(p.output["label"] in TEXT_LABELS for p in got)
+    assert len(got) == len(TEXTS) and all(p.output.label in TEXT_LABELS for p in got)

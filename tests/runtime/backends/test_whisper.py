@@ -12,14 +12,7 @@ import pytest
 from aiaas.errors import Invalid
 from aiaas.tasks.base import Limits
 from aiaas.tasks.speech import SpeechRecognitionTask
-from tests.runtime.conftest import (
-    ENCODERS,
-    SPEECH_TEXT,
-    check_transcript,
-    encode,
-    tone_wav,
-    word_error_rate,
-)
+from tests.runtime.conftest import ENCODERS, SPEECH_TEXT, check_transcript, encode, tone_wav, word_error_rate
 
 TASK = SpeechRecognitionTask()
 ENGLISH = {"multilingual": False, "languages": ["en"]}

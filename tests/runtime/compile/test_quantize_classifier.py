@@ -14,6 +14,7 @@ from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends.onnx_text_classifier import OnnxTextClassifierBackend
 from aiaas.runtime.compile import quantize, quantize_classifier, sequence_onnx
 from aiaas.runtime.compile.cache import Compiled
+from aiaas.tasks.outputs import Classification
 from tests.runtime.tiny_models import TEXT_LABELS, build_text_classifier
 
 CONFIG = {"labels": list(TEXT_LABELS)}
@@ -43,9 +44,8 @@ def _backend(model_dir: Path, compile_root: Path, **options: object) -> OnnxText
     return backend
 
 
-def _probabilities(outputs: list[dict[str, object]]) -> np.ndarray:
-    return np.asarray([[o["probabilities"][label] for label in TEXT_LABELS]  # type: ignore[index]
-                       for o in outputs])
+def _probabilities(outputs: list[Classification]) -> np.ndarray:
+    return np.asarray([[o.probabilities[label] for label in TEXT_LABELS] for o in outputs])
 
 
 def test_the_delta_is_the_share_of_changed_top_labels() -> None:
@@ -85,14 +85,14 @@ def test_int8_serves_probabilities_and_the_measured_labels(built: Compiled, mode
 
     ours, theirs = int8.predict_batch(TEXTS, {}), fp32.predict_batch(TEXTS, {})
     for a, b in zip(ours, theirs, strict=True):
-        assert a.output["label"] in TEXT_LABELS and a.tokens == b.tokens
-        assert sum(a.output["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-        assert a.output["score"] == max(a.output["probabilities"].values())
+        assert a.output.label in TEXT_LABELS and a.tokens == b.tokens
+        assert sum(a.output.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert a.output.score == max(a.output.probabilities.values())
 
     texts = quantize.check_texts()
     served = [p.output for p in int8.predict_batch(texts, {})]
     reference = [p.output for p in fp32.predict_batch(texts, {})]
-    changed = sum(a["label"] != b["label"] for a, b in zip(served, reference, strict=True))
+    changed = sum(a.label != b.label for a, b in zip(served, reference, strict=True))
     assert changed == built.report["changed"], "the check texts served as one batch, as measured"
     error = np.abs(_probabilities(served) - _probabilities(reference)).max()
     assert error == pytest.approx(built.report["max_abs_error"], abs=1e-5)
@@ -113,7 +113,7 @@ def test_over_the_bound_serves_the_fp32_export(built: Compiled, model_dir: Path,
 def test_half_precision_still_runs_on_transformers(model_dir: Path, compile_root: Path) -> None:
     backend = _backend(model_dir, compile_root, precision="fp16")
     assert backend.engine == "pytorch" and "fp32 or int8 on the CPU only" in backend.engine_reason
-    assert backend.predict_batch(["good"], {})[0].output["label"] in TEXT_LABELS
+    assert backend.predict_batch(["good"], {})[0].output.label in TEXT_LABELS
 
 
 def test_no_int8_build_without_a_verified_fp32_export(model_dir: Path, tmp_path: Path) -> None:

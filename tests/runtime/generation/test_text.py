@@ -5,8 +5,6 @@ from __future__ import annotations
 from aiaas.runtime.backends.causal_lm import CausalLMBackend
 from aiaas.runtime.generation.text import IncrementalDecoder, StopFilter
 
-# -- text, sampling and header units --------------------------------------------------------------
-
 
 def test_incremental_decoding_never_splits_a_character(backend: CausalLMBackend) -> None:
     assert backend.tokenizer is not None

@@ -20,7 +20,7 @@ from aiaas.training.trainers import spec_for
 from aiaas.training.trainers.base import TrainContext
 from aiaas.training.trainers.forecasting import ForecastParams, load_series, season_length
 from tests.conftest import Api
-from tests.training.test_api import PNG_SIGNATURE, _train
+from tests.training.conftest import PNG_SIGNATURE, _train
 
 FAST = {"n_estimators": 100, "learning_rate": 0.1, "seed": 0}
 

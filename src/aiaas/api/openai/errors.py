@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aiaas import errors
-from aiaas.api.errors import status_for, validation_details
+from aiaas.api.errors import body_not_json, status_for, validation_details
 
 log = logging.getLogger("aiaas.api.openai")
 PREFIX = "/v1/"
@@ -88,10 +88,9 @@ def validation_response(request: Request, exc: RequestValidationError) -> JSONRe
         return JSONResponse(error_content(
             400, f"the body must be JSON sent with 'Content-Type: application/json' "
                  f"(got {content_type.split(';')[0]!r})", code="unsupported_media_type"), 400)
-    message, details = validation_details(exc)
-    message = message.removeprefix("body.")
+    message, details = validation_details(exc, body_prefix=False)
     param = _param(details[0]) if details else None
-    code = "invalid_json" if message.startswith("the request body is not") else "invalid_request"
+    code = "invalid_json" if body_not_json(exc) else "invalid_request"
     return JSONResponse(error_content(400, message, param=param, code=code), 400)
 
 

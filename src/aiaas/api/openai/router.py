@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from aiaas.api.deps import PredictorDep, ReaderDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ReaderDep, ServicesDep
 from aiaas.api.openai import serving
 from aiaas.api.openai.errors import OpenAIRoute
 from aiaas.api.openai.protocol import (
@@ -104,13 +104,13 @@ async def retrieve_model(model: str, principal: ReaderDep, services: ServicesDep
 
 
 @router.post("/embeddings", response_model=EmbeddingResponse)
-async def embeddings(body: EmbeddingRequest, principal: PredictorDep,
+async def embeddings(body: EmbeddingRequest, principal: PrincipalDep,
                      services: ServicesDep) -> Response:
     """Embed a string or a list of strings with an embedding model."""
     return _json(await serving.embeddings(services, principal, body))
 
 
-async def _generate(request: Request, services: ServicesDep, principal: PredictorDep, kind: str,
+async def _generate(request: Request, services: ServicesDep, principal: PrincipalDep, kind: str,
                     body: ChatCompletionRequest | CompletionRequest, item: Any,
                     parameters: dict[str, Any]) -> Response:
     events = await serving.open_generation(services, principal, body.model, kind, item, parameters)
@@ -128,7 +128,7 @@ async def _generate(request: Request, services: ServicesDep, principal: Predicto
     200: {"content": {"text/event-stream": {}},
           "description": "JSON, or server-sent `chat.completion.chunk` events when `stream` is true"},
 })
-async def chat_completions(request: Request, body: ChatCompletionRequest, principal: PredictorDep,
+async def chat_completions(request: Request, body: ChatCompletionRequest, principal: PrincipalDep,
                            services: ServicesDep) -> Response:
     """Chat with a chat model; `stream: true` sends server-sent events ending in `[DONE]`."""
     item, parameters = serving.chat_request(body)
@@ -139,7 +139,7 @@ async def chat_completions(request: Request, body: ChatCompletionRequest, princi
     200: {"content": {"text/event-stream": {}},
           "description": "JSON, or server-sent `text_completion` events when `stream` is true"},
 })
-async def completions(request: Request, body: CompletionRequest, principal: PredictorDep,
+async def completions(request: Request, body: CompletionRequest, principal: PrincipalDep,
                       services: ServicesDep) -> Response:
     """Continue a prompt with a completion model."""
     item, parameters = serving.completion_request(body)
@@ -151,7 +151,7 @@ async def completions(request: Request, body: CompletionRequest, principal: Pred
     200: {"content": {"text/plain": {}}, "description": "JSON, or text for text, srt and vtt"},
 })
 async def transcriptions(
-    principal: PredictorDep,
+    principal: PrincipalDep,
     services: ServicesDep,
     file: Annotated[UploadFile, File(description="The audio (wav, mp3, flac, ogg, ...).")],
     model: Annotated[str, Form(min_length=1, max_length=200)],

@@ -1,9 +1,10 @@
 """Translation between OpenAI requests/responses and the service layer.
 
-Every call goes through ``services.registry`` (lookups, with the caller's tenant visibility) and
-``services.runtime`` (``predict`` / ``open_stream``, which load the model, check inputs against
-its task and write the one usage row, with surface ``openai``). Nothing here loads a model or
-reads a key. A model is named ``name`` or ``name:ref`` (a version number or alias).
+Every model call goes through the front door, ``services.calls`` (``resolve`` once, then
+``predict`` / ``stream``, which admit the call, check inputs against its task, run it on a
+replica and write the one usage row, with surface ``openai``); model listings read
+``services.registry``. Nothing here loads a model or reads a key. A model is named ``name`` or
+``name:ref`` (a version number or alias).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from aiaas.api.openai.protocol import (
 )
 from aiaas.api.openai.transcripts import format_transcript
 from aiaas.auth.principal import BUILTIN_TENANT, Principal
-from aiaas.errors import AiaasError, Invalid
-from aiaas.registry.service import ModelInfo, VersionInfo
+from aiaas.calls import ModelCall, ResolvedCall
+from aiaas.errors import AiaasError, Invalid, WrongTask
+from aiaas.registry.service import ModelInfo
 from aiaas.services import Services
 from aiaas.tasks.base import StreamEvent
 
@@ -69,40 +71,43 @@ async def get_model(services: Services, principal: Principal, model: str) -> dic
     return model_card(info, model)
 
 
-async def resolve(services: Services, principal: Principal, model: str, task: str) -> VersionInfo:
-    """The version ``model`` names, checked to serve ``task`` (a 400 naming the right route)."""
+async def resolve(services: Services, principal: Principal, model: str,
+                  task: str) -> ResolvedCall:
+    """The call ``model`` names, resolved by the front door and checked to serve ``task`` (a
+    400 naming the right route)."""
     name, ref = split_model(model)
-    version = await asyncio.to_thread(services.registry.resolve, principal.tenant, name, ref)
-    if not version.serves(task):
-        hint = f"; use {ROUTE_OF[version.task]}" if version.task in ROUTE_OF else ""
-        raise Invalid(f"model {model!r} serves {version.task}, not {task}{hint}",
-                      details={"field": "model"})
-    return version
+    try:
+        return await services.calls.resolve(ModelCall(principal, name, ref, surface="openai",
+                                                      task=task))
+    except WrongTask as exc:
+        hint = f"; use {ROUTE_OF[exc.served]}" if exc.served in ROUTE_OF else ""
+        raise Invalid(f"model {model!r} serves {exc.served}, not {task}{hint}",
+                      details={"field": "model"}) from None
 
 
 @contextmanager
 def fields_renamed(renames: Sequence[tuple[str, str]]) -> Iterator[None]:
-    """Rename the task's field names (``inputs[0]``, ``parameters.x``) to the request's."""
+    """Say the task's errors with the request's field names: each ``(old, new)`` renames a
+    field that starts with ``old`` (the first that matches), e.g. ``inputs[0]`` -> ``input``;
+    a field renamed to nothing leaves a message that is the bare reason, with ``param`` null.
+    The error keeps its field, reason and item as data (``Invalid.renamed``)."""
     try:
         yield
     except Invalid as exc:
-        field = exc.details.get("field") if isinstance(exc.details, dict) else None
-        if isinstance(field, str):
-            exc.details = {**exc.details, "field": _rename(field, renames).lstrip(".") or None}
-        quoted = [(f"'{old}'", f"'{new}'") for old, new in renames if new]
-        exc.message = _rename(exc.message, [*quoted, *renames]).lstrip(".: ")
-        raise
+        if exc.field is None:
+            raise
+        raise exc.renamed(_rename(exc.field, renames).lstrip(".") or None) from exc
 
 
-def _rename(text: str, renames: Sequence[tuple[str, str]]) -> str:
+def _rename(field: str, renames: Sequence[tuple[str, str]]) -> str:
     for old, new in renames:
-        if text.startswith(old):
-            return new + text[len(old):]
-    return text
+        if field.startswith(old):
+            return new + field[len(old):]
+    return field
 
 
 def _not_supported(name: str, message: str) -> Invalid:
-    return Invalid(f"{name}: {message}", details={"field": name})
+    return Invalid.at(name, message)
 
 
 # -- embeddings ------------------------------------------------------------------------------
@@ -117,21 +122,20 @@ def embedding_inputs(value: Any) -> list[str]:
         for item in value
     ):
         raise _not_supported("input", "token-id arrays are not supported; send strings")
-    raise Invalid("input: expected a string or a list of strings", details={"field": "input"})
+    raise Invalid.at("input", "expected a string or a list of strings")
 
 
 async def embeddings(services: Services, principal: Principal,
                      body: EmbeddingRequest) -> dict[str, Any]:
     texts = embedding_inputs(body.input)
-    version = await resolve(services, principal, body.model, EMBEDDING)
-    dimensions = version.config.get("dimensions")
+    call = await resolve(services, principal, body.model, EMBEDDING)
+    dimensions = call.version.config.get("dimensions")
     if body.dimensions is not None and dimensions and body.dimensions != dimensions:
         raise _not_supported("dimensions", f"model {body.model!r} has {dimensions} dimensions; "
                              f"other sizes are not supported")
     single = isinstance(body.input, str)
     with fields_renamed([("inputs[0]", "input")] if single else [("inputs", "input")]):
-        result = await services.runtime.predict(principal, version.model, texts,
-                                                ref=version.version, surface="openai")
+        result = await services.calls.predict(call.given(texts))
     data = []
     for index, output in enumerate(result.outputs):
         vector = output["embedding"]
@@ -142,7 +146,7 @@ async def embeddings(services: Services, principal: Principal,
         if body.encoding_format == "base64":
             encoded = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
         data.append({"object": "embedding", "index": index, "embedding": encoded})
-    tokens = int(result.usage.get("prompt_tokens", 0))
+    tokens = result.units.prompt_tokens
     return {"object": "list", "data": data, "model": body.model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
@@ -203,8 +207,7 @@ def completion_request(body: CompletionRequest) -> tuple[str, dict[str, Any]]:
     if not isinstance(prompt, str):
         if isinstance(prompt, list) and prompt and all(isinstance(p, int | list) for p in prompt):
             raise _not_supported("prompt", "token-id prompts are not supported; send a string")
-        raise Invalid("prompt: expected a string or a list holding one string",
-                      details={"field": "prompt"})
+        raise Invalid.at("prompt", "expected a string or a list holding one string")
     for name, value, allowed in (("echo", body.echo, (None, False)),
                                  ("suffix", body.suffix, (None, "")),
                                  ("logprobs", body.logprobs, (None,)),
@@ -224,12 +227,10 @@ async def open_generation(services: Services, principal: Principal, model: str, 
                           item: Any, parameters: dict[str, Any]
                           ) -> AsyncIterator[StreamEvent]:
     """Start one generation; errors before the first token are raised here."""
-    version = await resolve(services, principal, model, task)
+    call = await resolve(services, principal, model, task)
     with fields_renamed(GENERATION_RENAMES):
-        _, events = await services.runtime.open_stream(
-            principal, version.model, item, parameters, ref=version.version, surface="openai",
-            task=task)
-    return events
+        started = await services.calls.stream(call.given([item], parameters))
+    return started.events
 
 
 async def close(events: AsyncIterator[Any]) -> None:
@@ -339,13 +340,12 @@ async def transcribe(services: Services, principal: Principal, *, model: str, au
     if unknown:
         raise _not_supported("timestamp_granularities[]", "use 'segment' and/or 'word'")
     if not audio:
-        raise Invalid("file: the uploaded file is empty", details={"field": "file"})
-    version = await resolve(services, principal, model, SPEECH)
+        raise Invalid.at("file", "the uploaded file is empty")
+    call = await resolve(services, principal, model, SPEECH)
     values = {"language": language, "prompt": prompt, "temperature": temperature,
               "timestamps": True if "word" in granularities else None}
     parameters = {name: value for name, value in values.items() if value is not None}
     with fields_renamed([("inputs[0].audio", "file"), ("inputs[0]", "file"), ("parameters.", ""),
                          ("parameters", "")]):
-        result = await services.runtime.predict(principal, version.model, [audio], parameters,
-                                                ref=version.version, surface="openai")
+        result = await services.calls.predict(call.given([audio], parameters))
     return format_transcript(result.outputs[0], response_format)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiaas import errors
-from aiaas.api.deps import PredictorDep, PrincipalDep, ReaderOrPredictorDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ReaderOrPredictorDep, ServicesDep
 from aiaas.api.errors import status_for, validation_details
 from aiaas.api.v2.protocol import (
     ERRORS,
@@ -97,7 +97,7 @@ async def version_ready(name: str, version: str, principal: ReaderOrPredictorDep
 
 @router.post("/models/{name}/infer", openapi_extra=INFER_BODY,
              responses={200: {"model": InferenceResponse}})
-async def infer(name: str, request: Request, principal: PredictorDep,
+async def infer(name: str, request: Request, principal: PrincipalDep,
                 serving: ServingDep) -> Response:
     """Run the ``production`` version (the latest when no alias is set) on JSON or binary tensors."""
     return _respond(await serving.infer(principal, name, None, await request.body(),
@@ -106,7 +106,7 @@ async def infer(name: str, request: Request, principal: PredictorDep,
 
 @router.post("/models/{name}/versions/{version}/infer", openapi_extra=INFER_BODY,
              responses={200: {"model": InferenceResponse}})
-async def infer_version(name: str, version: str, request: Request, principal: PredictorDep,
+async def infer_version(name: str, version: str, request: Request, principal: PrincipalDep,
                         serving: ServingDep) -> Response:
     """Run one version, by number or alias."""
     return _respond(await serving.infer(principal, name, version, await request.body(),

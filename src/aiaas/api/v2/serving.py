@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -47,15 +46,17 @@ from aiaas.api.v2.tensors import (
     split_body,
 )
 from aiaas.auth.principal import Principal
+from aiaas.calls import ModelCall
 from aiaas.db import migrate
-from aiaas.errors import BackendError, Invalid, Unavailable
+from aiaas.errors import BackendError, Invalid
 from aiaas.logs import request_id
 from aiaas.registry.service import ModelInfo, VersionInfo
 from aiaas.services import Services
+from aiaas.tasks.base import item_field
+from aiaas.tasks.outputs import Classification
 
 EXTENSIONS = ["binary_tensor_data", "parameters"]
 BINARY_OUTPUT = "binary_data_output"
-_ITEM_ERROR = re.compile(r"inputs\[(\d+)\]: (.*)\Z", re.DOTALL)
 
 
 class TaskTensors(ABC):
@@ -116,16 +117,17 @@ class _Classification(TaskTensors):
                 TensorSpec("probabilities", "FP32", (-1, len(_labels(version)) or -1))]
 
     def tensors(self, outputs: list[Any], version: VersionInfo) -> list[OutputTensor]:
-        labels = _labels(version) or [str(label) for label in outputs[0]["probabilities"]]
+        classified: list[Classification] = outputs
+        labels = _labels(version) or [str(label) for label in classified[0].probabilities]
         probabilities: list[float] = []
-        for i, output in enumerate(outputs):
-            by_label = {str(label): p for label, p in output["probabilities"].items()}
+        for i, output in enumerate(classified):
+            by_label = {str(label): p for label, p in output.probabilities.items()}
             missing = [label for label in labels if label not in by_label]
             if missing:
                 raise BackendError(f"output {i} has no probability for label(s) {missing[:3]}")
             probabilities.extend(float(by_label[label]) for label in labels)
-        count = len(outputs)
-        return [OutputTensor("label", "BYTES", [count], [str(o["label"]) for o in outputs]),
+        count = len(classified)
+        return [OutputTensor("label", "BYTES", [count], [str(o.label) for o in classified]),
                 OutputTensor("probabilities", "FP32", [count, len(labels)], probabilities)]
 
 
@@ -196,7 +198,7 @@ class InferOutcome:
 
 
 class V2Serving:
-    """The V2 calls, each a thin translation over the registry and the runtime manager."""
+    """The V2 calls, each a thin translation over the registry and the front door."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -237,16 +239,14 @@ class V2Serving:
         """Ready when V2 serves its task and it fits the memory budget (it loads on first use)."""
         version = await asyncio.to_thread(self.services.registry.resolve, principal.tenant, name, ref)
         tensors_for(version)
-        budget_mb = self.services.settings.memory_budget_mb
-        if version.size_bytes > budget_mb * 1024 * 1024:
-            raise Unavailable(f"model {name!r} needs about {version.size_bytes // 2**20} MiB, more "
-                              f"than the memory budget of {budget_mb:g} MiB", retry_after_s=60)
+        self.services.placement.check_fits(version)
         return ModelReady(name=version.model, ready=True)
 
     async def infer(self, principal: Principal, name: str, ref: str | None, body: bytes,
                     header_length: str | None) -> InferOutcome:
         json_part, tail = split_body(body, header_length)
-        version = await asyncio.to_thread(self.services.registry.resolve, principal.tenant, name, ref)
+        call = await self.services.calls.resolve(ModelCall(principal, name, ref, surface="v2"))
+        version = call.version
         mapping = tensors_for(version)
         request = parse_request(json_part, framed=header_length is not None)
         parts = binary_parts(request.inputs, tail, framed=header_length is not None)
@@ -261,10 +261,8 @@ class V2Serving:
             raise Invalid(f"parameters.{BINARY_OUTPUT} must be true or false")
         wanted = _requested(request, mapping.outputs(version), binary_default)
         try:
-            result = await self.services.runtime.predict(
-                principal, name, mapping.items(decoded), parameters, ref=version.version,
-                surface="v2",
-            )
+            result = await self.services.calls.predict(call.given(mapping.items(decoded),
+                                                                  parameters))
         except Invalid as exc:
             renamed = _naming_tensor(exc, spec.name)
             if renamed is exc:
@@ -322,10 +320,13 @@ def _requested(request: InferenceRequest, specs: list[TensorSpec],
 
 
 def _naming_tensor(exc: Invalid, tensor: str) -> Invalid:
-    """Reword the task's ``inputs[i]: ...`` errors in V2 terms: ``input 'text': item i: ...``."""
-    field = exc.details.get("field", "") if isinstance(exc.details, dict) else ""
-    if not str(field).startswith("inputs"):
+    """Say the task's errors about ``inputs`` in V2 terms, where the inputs are one tensor:
+    ``input 'text': item i: <reason>`` for an item as a whole, ``input 'text': <message>`` for
+    a part of an item or the whole list. Other errors are returned as they are."""
+    if exc.index is None and exc.field != "inputs":
         return exc
-    match = _ITEM_ERROR.match(exc.message)
-    message = f"item {match[1]}: {match[2]}" if match else exc.message
-    return type(exc)(f"input {tensor!r}: {message}", details={"tensor": tensor}, code=exc.code)
+    whole_item = (exc.index is not None and exc.field == item_field(exc.index)
+                  and exc.naming == "prefix")
+    message = f"item {exc.index}: {exc.reason}" if whole_item else exc.message
+    return type(exc)(f"input {tensor!r}: {message}", index=exc.index, details={"tensor": tensor},
+                     code=exc.code)

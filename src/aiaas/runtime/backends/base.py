@@ -1,13 +1,16 @@
-"""The backend contract the runtime manager relies on. Kept small on purpose."""
+"""The backend contract a replica (``runtime/replica.py``) drives. Kept small on purpose."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from aiaas.errors import AiaasError, BackendError
+from aiaas.runtime.backends.framework_errors import framework_error
 from aiaas.tasks.base import Prediction, StreamEvent
+from aiaas.tasks.outputs import Explanation
 
 
 class Backend(ABC):
@@ -16,6 +19,10 @@ class Backend(ABC):
     ``predict_batch`` runs on a worker thread, one batch at a time per model unless the backend
     offers more ``lanes``; it must return exactly one ``Prediction`` per item, in order.
     """
+
+    device: str = "cpu"
+    """Where the model runs (``cpu``, ``cuda``, ``cuda:1``), named in its errors; a backend
+    that loads elsewhere sets it."""
 
     def __init__(self, path: Path, config: dict[str, Any]) -> None:
         self.path = path
@@ -44,9 +51,28 @@ class Backend(ABC):
         """What an operator sees for the loaded model: at least the engine running it."""
         return {"engine": type(self).__name__.removesuffix("Backend")}
 
+    def planned_bytes(self, artifact_bytes: int) -> int:
+        """What loading will take, known before it loads (the placement makes room for this
+        much first): the artifact's size by default; backends that hold more say so."""
+        return artifact_bytes
+
     def memory_bytes(self) -> int:
-        """An estimate used against the memory budget: on-disk size by default."""
+        """An estimate used against the memory budget once loaded: on-disk size by default."""
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    def domain_error(self, exc: Exception) -> AiaasError | None:
+        """The domain error an exception raised by this model's framework stands for, or None
+        when it is not one this backend knows (the caller then reports a 500 ``BackendError``).
+        The one place a backend's framework exceptions are mapped: by default a GPU out of
+        memory (torch, ONNX Runtime, CTranslate2) is ``Unavailable`` and ONNX Runtime's
+        refusals are ``Invalid`` or a clear ``BackendError`` (``framework_errors``); a backend
+        that knows its framework better overrides it."""
+        return framework_error(exc, device=self.device)
+
+    def failure(self, exc: Exception, what: str) -> AiaasError:
+        """``exc`` as the domain error to raise: ``domain_error``'s, else a ``BackendError``
+        saying ``what`` failed (``"onnxruntime failed"``) and why."""
+        return self.domain_error(exc) or BackendError(f"{what}: {exc}")
 
 
 class StreamingBackend(Backend):
@@ -59,3 +85,18 @@ class StreamingBackend(Backend):
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         raise NotImplementedError("streaming backends are driven through stream()")
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """An optional capability of a classifier backend: saying why it chose a label.
+
+    No backend offers it yet; this is where explanations plug in, one method on the backend
+    that already holds the loaded model, so no second copy is loaded to explain. Whoever serves
+    explanations checks ``isinstance(backend, Explainable)`` and answers "not available" for a
+    backend without it. The contract is that of ``predict_batch``: it runs on a worker thread,
+    ``items`` are already checked by the task, and it returns exactly one ``Explanation`` per
+    item, in order. ``parameters`` are the explanation's own (checked by the caller), e.g. which
+    label to explain (default: the predicted one) and how many attributions to return."""
+
+    def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]: ...

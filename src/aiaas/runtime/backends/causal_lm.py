@@ -68,7 +68,8 @@ class CausalLMBackend(StreamingBackend):
         dtype = torch.bfloat16 if cuda else torch.float32
         tokenizer: Any = AutoTokenizer.from_pretrained(str(self.path), **kwargs)
         model: Any = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=dtype, **kwargs)
-        model.to("cuda" if cuda else "cpu").eval()
+        self.device = "cuda" if cuda else "cpu"
+        model.to(self.device).eval()
         self.model = model
         self.tokenizer = _LockedTokenizer(tokenizer)
         self.context_length = int(getattr(model.config, "max_position_embeddings", 0)
@@ -83,7 +84,8 @@ class CausalLMBackend(StreamingBackend):
         )
         self._kv_bytes = limits.max_kv_tokens * per_token
         self.engine = Engine(model, self.tokenizer, eos_ids=_eos_ids(model, tokenizer), limits=limits,
-                             threads=self.threads or torch.get_num_threads(), name=self.path.name[:12])
+                             threads=self.threads or torch.get_num_threads(), name=self.path.name[:12],
+                             domain_error=self.domain_error)
         self.engine.start()
 
     async def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]:

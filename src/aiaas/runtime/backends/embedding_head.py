@@ -11,102 +11,38 @@ probabilities are the softmax of ``weight @ features + bias``; the labels, in ro
 from ``aiaas.json``. Nothing here runs code from the directory: the encoder loads through
 transformers' built-in classes, the head is two tensors read with safetensors.
 
-``detect_head`` is called from ``registry.formats.detect``; ``write_head`` is what the trainer
-uses to save one, so the file a job writes is the file this backend reads.
+The directory is recognised by ``aiaas.formats.sentence.detect_embedding_head``; ``write_head``
+is what the trainer uses to save a head, so the file a job writes is the file detection checks
+and this backend reads.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from aiaas.errors import BackendError, Invalid
+from aiaas.errors import BackendError
+from aiaas.formats import read_json
+from aiaas.formats.sentence import HEAD_FILE, HEAD_FORMAT, encoder_folder
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.hf_sequence import max_length, prepare_torch, release
+from aiaas.runtime.backends.hf_sequence import prepare_torch, release
+from aiaas.runtime.loaders import max_length
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
 
-if TYPE_CHECKING:
-    from aiaas.registry.formats import Detected, Manifest
-
-FORMAT = "embedding-head"
-HEAD_FILE = "classifier_head.safetensors"
 CHUNK = 32
-_TENSORS = {"weight": 2, "bias": 1}
 _ST_CONFIG = "sentence_bert_config.json"
 
 
-def _head_shapes(path: Path) -> dict[str, list[int]]:
-    """The shapes of ``weight`` and ``bias`` from the safetensors header (no data read)."""
-    from aiaas.registry.hf_detect import check_safetensors
-
-    check_safetensors(path, HEAD_FILE)
-    with path.open("rb") as handle:
-        length = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(length))
-    shapes: dict[str, list[int]] = {}
-    for name, rank in _TENSORS.items():
-        entry = header.get(name)
-        if not isinstance(entry, dict) or entry.get("dtype") != "F32":
-            raise Invalid(f"{HEAD_FILE} needs a float32 tensor {name!r}")
-        shape = entry.get("shape")
-        if (not isinstance(shape, list) or len(shape) != rank
-                or not all(isinstance(n, int) and n > 0 for n in shape)):
-            raise Invalid(f"{HEAD_FILE}: tensor {name!r} must have {rank} positive dimensions")
-        shapes[name] = shape
-    extra = set(header) - set(_TENSORS) - {"__metadata__"}
-    if extra:
-        raise Invalid(f"{HEAD_FILE} holds unexpected tensors: {', '.join(sorted(extra)[:4])}")
-    if shapes["bias"][0] != shapes["weight"][0]:
-        raise Invalid(f"{HEAD_FILE}: weight has {shapes['weight'][0]} rows but bias "
-                      f"{shapes['bias'][0]} entries")
-    return shapes
-
-
-def detect_head(root: Path, names: set[str], manifest: Manifest) -> Detected | None:
-    """``Detected`` for a sentence-transformers directory that carries a classifier head, else
-    ``None``; ``Invalid`` when the head or its labels do not fit."""
-    if HEAD_FILE not in names:
-        return None
-    from aiaas.registry.formats import Detected
-
-    encoder_folder(root)
-    rows, features = _head_shapes(root / HEAD_FILE)["weight"]
-    labels = [str(label) for label in manifest.labels]
-    if len(labels) != rows:
-        raise Invalid(f"{HEAD_FILE} has {rows} outputs; aiaas.json must list as many labels "
-                      f"(it lists {len(labels)})")
-    if len(labels) < 2 or len(set(labels)) != len(labels):
-        raise Invalid("a classifier head needs at least two distinct labels")
-    config = {"labels": labels, "multi_label": False, "features": features}
-    return Detected(FORMAT, "transformers", ("text-classification",), manifest, config)
-
-
-def encoder_folder(root: Path) -> Path:
-    """The folder of a sentence-transformers model's ``Transformer`` module (its transformers
-    weights, config and tokenizer); ``Invalid`` when there is none. The paths in
-    ``modules.json`` were checked to stay inside the directory when it was registered."""
-    from aiaas.registry.formats import read_json
-
-    modules = read_json(root / "modules.json", "modules.json")
-    for module in modules if isinstance(modules, list) else []:
-        if isinstance(module, dict) and str(module.get("type", "")).endswith(".Transformer"):
-            folder = root / str(module.get("path", ""))
-            if (folder / "config.json").is_file():
-                return folder
-    raise Invalid("the sentence-transformers model has no Transformer module with a config.json")
-
-
 def write_head(target: Path, weight: np.ndarray[Any, Any], bias: np.ndarray[Any, Any]) -> None:
-    """Save a head as ``detect_head`` and the backend expect it."""
+    """Save a head as detection and this backend expect it."""
     from safetensors.numpy import save_file
 
     save_file({"weight": np.ascontiguousarray(weight, dtype=np.float32),
                "bias": np.ascontiguousarray(bias, dtype=np.float32)},
-              str(target / HEAD_FILE), metadata={"format": FORMAT})
+              str(target / HEAD_FILE), metadata={"format": HEAD_FORMAT})
 
 
 def softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -139,8 +75,6 @@ class EmbeddingHeadBackend(Backend):
     def load_encoder(self) -> None:
         self.device = prepare_torch(self.threads)
         from transformers import AutoModel, AutoTokenizer
-
-        from aiaas.registry.formats import read_json
 
         folder = encoder_folder(self.path)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
@@ -189,7 +123,7 @@ class EmbeddingHeadBackend(Backend):
                 with torch.inference_mode():
                     states = self.model(**encoded, output_hidden_states=True).hidden_states[1:]
             except (RuntimeError, ValueError, IndexError) as exc:
-                raise BackendError(f"the sentence encoder failed: {exc}") from exc
+                raise self.failure(exc, "the sentence encoder failed") from exc
             mask = encoded["attention_mask"].unsqueeze(-1).float()
             counts = mask.sum(dim=1)
             pooled = torch.cat([(state.float() * mask).sum(dim=1) / counts for state in states], dim=1)

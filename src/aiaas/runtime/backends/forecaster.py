@@ -9,9 +9,9 @@ forecast plus ``lower[k]`` / ``upper[k]``: quantiles of the errors the model mad
 the validation block. ``history`` holds the last stretch of the training series (regular, on the
 ``frequency`` grid from ``start``), which forecasts start from.
 
-The JSON file is data only (no code, no pickle), checked with a strict schema before use; the
-trainer builds it with the same ``Recipe`` the backend runs, so served and evaluated forecasts
-are the same computation.
+The JSON file is data only (no code, no pickle), checked with a strict schema before use
+(``aiaas.tasks.forecaster_spec``); the trainer builds it with the same ``Recipe`` the backend
+runs, so served and evaluated forecasts are the same computation.
 """
 
 from __future__ import annotations
@@ -19,26 +19,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
-from aiaas.errors import BackendError, Invalid
+from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_session import open_session
+from aiaas.runtime.loaders import open_session
 from aiaas.tasks.base import Prediction
+from aiaas.tasks.forecaster_spec import ForecasterSpec, read_spec
 from aiaas.tasks.forecasting import ForecastItem, frequency_offset, iso, parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SPEC_FILE = "forecaster.json"
 YEAR_DAYS = 365.25
-MAX_LAG = 1000
-MAX_HORIZON = 1000
-CalendarName = Literal["year_sin1", "year_cos1", "year_sin2", "year_cos2", "month", "week",
-                       "day_of_week", "day_sin", "day_cos"]
 Predict = Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]
 """float32 feature rows -> one predicted residual per row."""
 
@@ -121,95 +116,10 @@ class Recipe:
         return futures, buffer[:, first:] + trends
 
 
-class StoredHistory(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: str = Field(max_length=64)
-    values: list[FiniteFloat] = Field(min_length=1, max_length=100_000)
-
-
-class ForecasterSpec(BaseModel):
-    """``forecaster.json``; every field checked, nothing in it is ever executed."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["aiaas-forecaster"] = "aiaas-forecaster"
-    version: Literal[1] = 1
-    model_file: str = Field(default="model.onnx", pattern=r"^[A-Za-z0-9_-]{1,100}\.onnx$")
-    value_name: str = Field(default="value", max_length=200)
-    frequency: str = Field(max_length=32)
-    origin: str = Field(max_length=64)
-    trend: list[FiniteFloat] = Field(min_length=1, max_length=4)
-    lags: list[int] = Field(min_length=1, max_length=32)
-    calendar: list[CalendarName] = Field(default_factory=list, max_length=9)
-    horizon: int = Field(ge=1, le=MAX_HORIZON)
-    level: float = Field(gt=0, lt=1)
-    lower: list[FiniteFloat]
-    upper: list[FiniteFloat]
-    history: StoredHistory
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ForecasterSpec:
-        if any(not 1 <= lag <= MAX_LAG for lag in self.lags) or len(set(self.lags)) != len(self.lags):
-            raise ValueError(f"lags must be distinct integers from 1 to {MAX_LAG}")
-        if len(self.lower) != self.horizon or len(self.upper) != self.horizon:
-            raise ValueError("lower and upper need one value per horizon step")
-        if any(low > high for low, high in zip(self.lower, self.upper, strict=True)):
-            raise ValueError("lower must not exceed upper")
-        if len(self.history.values) < max(self.lags):
-            raise ValueError(f"history needs at least {max(self.lags)} values (the largest lag)")
-        if len(set(self.calendar)) != len(self.calendar):
-            raise ValueError("calendar names must be distinct")
-        frequency_offset(self.frequency)
-        for name in ("origin", "history.start"):
-            parse_timestamp(self.origin if name == "origin" else self.history.start, name)
-        return self
-
-    def recipe(self) -> Recipe:
-        return Recipe(frequency_offset(self.frequency), parse_timestamp(self.origin, "origin"),
-                      tuple(self.trend), tuple(self.lags), tuple(self.calendar))
-
-    def history_index(self) -> pd.DatetimeIndex:
-        import pandas as pd
-
-        return pd.date_range(parse_timestamp(self.history.start, "history.start"),
-                             periods=len(self.history.values), freq=frequency_offset(self.frequency))
-
-    def stored_series(self) -> pd.Series:
-        import pandas as pd
-
-        return pd.Series(self.history.values, index=self.history_index(), dtype=np.float64)
-
-    def series_with(self, points: list[tuple[pd.Timestamp, float]]) -> pd.Series:
-        """The stored series with ``points`` merged over it (theirs win), regular, gaps filled
-        linearly. The task has checked the points are increasing and on the grid."""
-        import pandas as pd
-
-        stored = self.stored_series()
-        if not points:
-            return stored
-        given = pd.Series([value for _, value in points],
-                          index=pd.DatetimeIndex([stamp for stamp, _ in points]), dtype=np.float64)
-        merged = given.combine_first(stored)
-        grid = pd.date_range(merged.index[0], merged.index[-1], freq=self.recipe().offset)
-        return merged.reindex(grid).interpolate(method="linear")
-
-
-def read_spec(root: Path) -> ForecasterSpec:
-    """``forecaster.json`` of a model directory, size-bounded and validated; ``Invalid`` saying
-    what is wrong otherwise."""
-    from aiaas.registry.formats import read_json
-
-    path = root / SPEC_FILE
-    if not path.is_file():
-        raise Invalid(f"a forecasting model needs {SPEC_FILE} beside its ONNX graph")
-    try:
-        spec = ForecasterSpec.model_validate(read_json(path, SPEC_FILE))
-    except ValidationError as exc:
-        raise Invalid(f"{SPEC_FILE} is not valid: {exc}") from exc
-    if not (root / spec.model_file).is_file():
-        raise Invalid(f"{SPEC_FILE} names {spec.model_file}, which is not in the directory")
-    return spec
+def recipe_of(spec: ForecasterSpec) -> Recipe:
+    """The computation ``spec`` describes."""
+    return Recipe(frequency_offset(spec.frequency), parse_timestamp(spec.origin, "origin"),
+                  tuple(spec.trend), tuple(spec.lags), tuple(spec.calendar))
 
 
 def output(future: pd.DatetimeIndex, values: np.ndarray[Any, Any],
@@ -235,14 +145,14 @@ class ForecasterBackend(Backend):
         spec = read_spec(self.path)
         self.session = open_session(self.path / spec.model_file, threads=self.threads)
         self.input_name = self.session.get_inputs()[0].name
-        self.recipe = spec.recipe()
+        self.recipe = recipe_of(spec)
         self.spec = spec
 
     def predict_rows(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         try:
             outputs = self.session.run(None, {self.input_name: rows})
         except Exception as exc:
-            raise BackendError(f"onnxruntime failed: {exc}") from exc
+            raise self.failure(exc, "onnxruntime failed") from exc
         return np.asarray(outputs[0], dtype=np.float64).reshape(len(rows))
 
     def forecast(self, items: list[ForecastItem]) -> list[dict[str, Any]]:

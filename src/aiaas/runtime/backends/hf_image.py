@@ -9,32 +9,19 @@ authors configured.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.hf_sequence import check_label_count, prepare_torch, release
+from aiaas.runtime.loaders import load_processor
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
 INPUT_ERRORS = (RuntimeError, ValueError, IndexError, TypeError)
 """What the processor and the model raise on input they cannot take."""
-
-
-def load_processor(path: Path) -> Any:
-    """The directory's image processor (local files, no remote code), on Pillow when torchvision
-    is missing; the ONNX export and its backend use this too, so all three see the same pixels."""
-    from transformers import AutoImageProcessor
-
-    options: dict[str, Any] = {}
-    if importlib.util.find_spec("torchvision") is None:
-        options["backend"] = "pil"
-    return AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
-        str(path), local_files_only=True, trust_remote_code=False, **options
-    )
 
 
 def pixel_values(processor: Any, images: list[Any], tensors: str) -> Any:
@@ -76,7 +63,7 @@ class HFImageBackend(Backend):
                 with torch.inference_mode():
                     logits = self.model(pixel_values=pixels.to(self.device)).logits.float()
             except INPUT_ERRORS as exc:
-                raise BackendError(f"the image classifier failed: {exc}") from exc
+                raise self.failure(exc, "the image classifier failed") from exc
             if self.config.get("multi_label"):
                 scores = torch.sigmoid(logits)
             else:

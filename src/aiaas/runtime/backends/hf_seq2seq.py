@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.hf_sequence import max_length, prepare_torch, release
+from aiaas.runtime.backends.hf_sequence import prepare_torch, release
+from aiaas.runtime.loaders import max_length
 from aiaas.tasks.base import Prediction
 
 CHUNK = 16
@@ -65,7 +65,7 @@ class HFSeq2SeqBackend(Backend):
                     num_beams=parameters["num_beams"], num_return_sequences=1, do_sample=False,
                 )
         except (RuntimeError, ValueError, IndexError) as exc:
-            raise BackendError(f"generation failed: {exc}") from exc
+            raise self.failure(exc, "generation failed") from exc
         texts_out = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
         pad = self.model.generation_config.pad_token_id
         generated = (sequences[:, 1:] != (-1 if pad is None else pad)).sum(dim=1).tolist()

@@ -6,7 +6,7 @@ padding and truncation to the model's maximum length, in length-sorted chunks of
 so short texts are not padded to the longest one in a large batch. ``Prediction.tokens`` is each
 text's token count after truncation (special tokens included).
 
-``prepare_torch`` and ``max_length`` are shared with the other transformers backends.
+``prepare_torch`` is shared with the other transformers backends.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from typing import Any
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.loaders import FALLBACK_MAX_LENGTH, max_length
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
-FALLBACK_MAX_LENGTH = 512
-# Tokenizers without a configured limit report a huge sentinel (int(1e30)).
-_UNSET_LIMIT = 1_000_000
 
 
 def prepare_torch(threads: int) -> str:
@@ -37,17 +35,6 @@ def prepare_torch(threads: int) -> str:
     if threads:
         torch.set_num_threads(threads)
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def max_length(tokenizer: Any, model_config: Any) -> int:
-    """The longest input the model takes: the tokenizer's limit, else the position table's."""
-    limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
-    if 0 < limit < _UNSET_LIMIT:
-        return limit
-    positions = getattr(model_config, "max_position_embeddings", None)
-    if isinstance(positions, int) and positions > 0:
-        return positions
-    return FALLBACK_MAX_LENGTH
 
 
 def release(device: str) -> None:
@@ -113,7 +100,7 @@ class HFSequenceBackend(Backend):
                 with torch.inference_mode():
                     logits = self.model(**encoded).logits.float()
             except (RuntimeError, ValueError, IndexError) as exc:
-                raise BackendError(f"the text classifier failed: {exc}") from exc
+                raise self.failure(exc, "the text classifier failed") from exc
             if self.config.get("multi_label"):
                 scores = torch.sigmoid(logits)
             else:

@@ -15,8 +15,6 @@ on that GPU; fp16/bf16 run on sentence-transformers (half precision on the GPU).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,48 +22,8 @@ import numpy as np
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
-from aiaas.runtime.backends.onnx_session import open_session
+from aiaas.runtime.loaders import EncoderTokenizer, sorted_chunks
 from aiaas.tasks.base import Prediction
-
-
-def open_encoder(model_file: Path, *, threads: int, providers: list[Any] | None = None) -> Any:
-    return open_session(model_file, threads=threads, providers=providers)
-
-
-class EncoderTokenizer:
-    """The model's own fast tokenizer, truncating at the model's max sequence length and padding
-    with its pad token, returning numpy int64 feeds."""
-
-    def __init__(self, path: Path, max_length: int | None = None) -> None:
-        from transformers import AutoTokenizer
-
-        settings = _sentence_config(path)
-        hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True, use_fast=True)
-        if not hf.is_fast:
-            raise ValueError("no fast tokenizer for this model")
-        self.lower = bool(settings.get("do_lower_case", False))
-        self.max_length = int(max_length or settings.get("max_seq_length") or hf.model_max_length)
-        self.tokenizer = hf.backend_tokenizer
-        self.tokenizer.enable_truncation(self.max_length)
-        self.tokenizer.enable_padding(pad_id=hf.pad_token_id or 0, pad_token=hf.pad_token or "[PAD]")
-
-    def encode(self, texts: list[str]) -> dict[str, np.ndarray[Any, Any]]:
-        encodings = self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-
-    def feeds(self, texts: list[str], names: list[str]) -> dict[str, np.ndarray[Any, Any]]:
-        encoded = self.encode(texts)
-        return {name: encoded[name] for name in names}
-
-
-def _sentence_config(path: Path) -> dict[str, Any]:
-    file = path / "sentence_bert_config.json"
-    loaded: dict[str, Any] = json.loads(file.read_text()) if file.is_file() else {}
-    return loaded
 
 
 class OnnxEmbeddingBackend(OnnxWithFallback):
@@ -101,7 +59,7 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
         vectors: list[Any] = [None] * len(items)
         tokens = [0] * len(items)
         with self.lease(len(items)) as session:
-            for chunk in self.sorted_chunks(items):
+            for chunk in sorted_chunks(items):
                 encoded = self.tokenizer.encode([items[i] for i in chunk])
                 output = session.run(None, {name: encoded[name] for name in self.input_names})[0]
                 if parameters.get("normalize", True):

@@ -1,6 +1,5 @@
 """What the ONNX Runtime backends for framework models share: load the verified export or fall
-back to the framework backend with the reason logged and shown, run length-sorted sub-batches,
-and describe which engine serves.
+back to the framework backend with the reason logged and shown, and describe which engine serves.
 
 A subclass implements ``_load_onnx`` (open its export; return why it cannot, or "" when it is in
 use; ``open`` opens a graph) and ``_framework`` (the framework backend to fall back to, not yet
@@ -19,15 +18,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aiaas.errors import AiaasError
 from aiaas.registry.serving import ServingOptions
+from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.framework_errors import framework_error
 from aiaas.runtime.backends.onnx_lanes import SessionLanes
-from aiaas.runtime.backends.onnx_session import open_session
 from aiaas.runtime.compile.cache import Compiled
+from aiaas.runtime.loaders import open_session
 from aiaas.tasks.base import Prediction
 
 log = logging.getLogger("aiaas.runtime")
-SUB_BATCH = 32
 REPORT_KEYS = ("ok", "cosine_min", "max_abs_error")
 
 
@@ -100,6 +101,21 @@ class OnnxWithFallback(Backend):
     def lanes(self) -> int:
         return self.pool.count if self.pool is not None and self.fallback is None else 1
 
+    def domain_error(self, exc: Exception) -> AiaasError | None:
+        """The framework backend's mapping while it serves (it knows where it loaded); ONNX
+        Runtime's, on the version's device, otherwise."""
+        if self.fallback is not None:
+            return self.fallback.domain_error(exc)
+        return framework_error(exc, device=devices.resolve(self.options.device))
+
+    def planned_bytes(self, artifact_bytes: int) -> int:
+        """Once per session the load will open: the all-threads one and, on the CPU, one per
+        lane (the ONNX export is about the artifact's size). Counted unless the version is
+        pinned to a GPU: with ``auto`` on a GPU machine this errs on the safe side."""
+        on_gpu = self.options.device.startswith("cuda")
+        lanes = self.wanted_lanes if self.wanted_lanes > 1 and not on_gpu else 0
+        return artifact_bytes * (1 + lanes)
+
     def memory_bytes(self) -> int:
         """The artifact's size once per open session: each lane holds its own copy of the
         weights."""
@@ -132,14 +148,6 @@ class OnnxWithFallback(Backend):
         if self.fallback is not None:
             return self.fallback.predict_batch(items, parameters)
         return self._predict_onnx(items, parameters)
-
-    @staticmethod
-    def sorted_chunks(items: list[Any]) -> Iterator[list[int]]:
-        """Indices of ``items`` by length, cut into sub-batches, so short texts are not padded
-        to the longest in a large batch."""
-        order = sorted(range(len(items)), key=lambda i: len(items[i]))
-        for start in range(0, len(order), SUB_BATCH):
-            yield order[start:start + SUB_BATCH]
 
     def describe(self) -> dict[str, Any]:
         precision = self.options.precision

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from aiaas.errors import BackendError
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
@@ -32,9 +31,9 @@ class OnnxHFImageBackend(OnnxWithFallback):
     def _load_onnx(self) -> str:
         from transformers import AutoConfig
 
-        from aiaas.runtime.backends.hf_image import load_processor
         from aiaas.runtime.backends.hf_sequence import check_label_count
         from aiaas.runtime.compile import image_onnx
+        from aiaas.runtime.loaders import load_processor
 
         if devices.resolve(self.options.device) != "cpu" or self.options.precision != "fp32":
             return "ONNX Runtime serves image classifiers in fp32 on the CPU only"
@@ -69,7 +68,7 @@ class OnnxHFImageBackend(OnnxWithFallback):
                 try:
                     logits = session.run(None, {INPUT: np.asarray(pixels, dtype=np.float32)})[0]
                 except Exception as exc:
-                    raise BackendError(f"onnxruntime failed: {exc}") from exc
+                    raise self.failure(exc, "onnxruntime failed") from exc
                 scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))
                 results.extend(Prediction(classification_output(labels, row.tolist(), top_k))
                                for row in scores)

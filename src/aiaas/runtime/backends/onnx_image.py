@@ -17,7 +17,7 @@ import numpy as np
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_session import open_session
+from aiaas.runtime.loaders import open_session
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
 
@@ -77,7 +77,7 @@ class OnnxImageBackend(Backend):
             try:
                 outputs = self.session.run(None, {self.config["input_name"]: self._tensor(padded)})
             except Exception as exc:
-                raise BackendError(f"onnxruntime failed: {exc}") from exc
+                raise self.failure(exc, "onnxruntime failed") from exc
             scores = np.asarray(outputs[0])[:len(group)]
             if scores.size != len(group) * len(labels):
                 raise BackendError(f"the ONNX model returned shape {scores.shape} for {len(group)} "

@@ -9,8 +9,9 @@ import numpy as np
 
 from aiaas.errors import BackendError
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_session import open_session
+from aiaas.runtime.loaders import open_session
 from aiaas.tasks.base import Prediction
+from aiaas.tasks.outputs import Classification
 
 
 class OnnxTabularBackend(Backend):
@@ -29,7 +30,7 @@ class OnnxTabularBackend(Backend):
         try:
             outputs = self.session.run(None, {self.input_name: features})
         except Exception as exc:
-            raise BackendError(f"onnxruntime failed: {exc}") from exc
+            raise self.failure(exc, "onnxruntime failed") from exc
         if self.task == "tabular-regression":
             values = np.asarray(outputs[0], dtype=np.float64).reshape(len(items), -1)[:, 0]
             return [Prediction({"value": float(v)}) for v in values]
@@ -49,11 +50,11 @@ class OnnxTabularBackend(Backend):
         results = []
         for row in matrix:
             best = int(row.argmax())
-            results.append(Prediction({
-                "label": labels[best],
-                "score": float(row[best]),
-                "probabilities": {label: float(p) for label, p in zip(labels, row, strict=True)},
-            }))
+            results.append(Prediction(Classification(
+                label=labels[best],
+                score=float(row[best]),
+                probabilities={label: float(p) for label, p in zip(labels, row, strict=True)},
+            )))
         return results
 
     def unload(self) -> None:

@@ -19,8 +19,8 @@ import numpy as np
 
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer
 from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
+from aiaas.runtime.loaders import EncoderTokenizer, max_length, sorted_chunks
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
 
@@ -31,7 +31,7 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
     def _load_onnx(self) -> str:
         from transformers import AutoConfig, AutoTokenizer
 
-        from aiaas.runtime.backends.hf_sequence import check_label_count, max_length
+        from aiaas.runtime.backends.hf_sequence import check_label_count
         from aiaas.runtime.compile import quantize_classifier, sequence_onnx
 
         if devices.resolve(self.options.device) != "cpu" or self.options.precision not in ("fp32", "int8"):
@@ -65,7 +65,7 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
         labels: list[str] = self.config["labels"]
         results: list[Prediction] = [Prediction(None)] * len(items)
         with self.lease(len(items)) as session:
-            for chunk in self.sorted_chunks(items):
+            for chunk in sorted_chunks(items):
                 encoded = self.tokenizer.encode([items[i] for i in chunk])
                 logits = session.run(None, {n: encoded[n] for n in self.input_names})[0]
                 scores = probabilities(np.asarray(logits), bool(self.config.get("multi_label")))

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiaas.runtime.backends.base import Backend
 from aiaas.tasks.audio import SAMPLE_RATE, decode
-from aiaas.tasks.base import Prediction
+from aiaas.tasks.base import Prediction, about_item, item_field
 
 CPU_COMPUTE_TYPE = "int8"
 GPU_COMPUTE_TYPE = "float16"
@@ -74,7 +74,8 @@ class WhisperBackend(Backend):
         return [self._transcribe(item, index, parameters) for index, item in enumerate(items)]
 
     def _transcribe(self, item: Any, index: int, parameters: dict[str, Any]) -> Prediction:
-        audio = decode(item.clip, f"inputs[{index}]")
+        with about_item(index):
+            audio = decode(item.clip, item_field(index))
         multilingual = bool(self.config.get("multilingual", False))
         language = item.language or parameters.get("language") or (
             None if multilingual else "en")

@@ -20,6 +20,7 @@ import numpy as np
 
 from aiaas.runtime.compile.cache import Compiled, cached
 from aiaas.runtime.compile.sequence_onnx import probability_check
+from aiaas.runtime.loaders import load_processor, open_session
 
 MAX_ABS_ERROR = 1e-4
 MODEL_FILE = "model.onnx"
@@ -57,9 +58,6 @@ def export(source: Path, target: Path, *, threads: int, multi_label: bool) -> di
     """Write ``target/model.onnx`` and return the verification report."""
     import torch
     from transformers import AutoModelForImageClassification
-
-    from aiaas.runtime.backends.hf_image import load_processor
-    from aiaas.runtime.backends.onnx_session import open_session
 
     started = time.perf_counter()
     if threads:

@@ -25,6 +25,7 @@ import numpy as np
 
 from aiaas.runtime.compile import sentence_onnx
 from aiaas.runtime.compile.cache import Compiled, cached
+from aiaas.runtime.loaders import EncoderTokenizer, open_session, sorted_chunks
 
 INT8_FILE = "model.int8.onnx"
 SENTENCE = ("the patient record shows normal values while traffic sensors count cars on the ring "
@@ -60,8 +61,6 @@ def check_texts(count: int = 256, seed: int = 0) -> list[str]:
 
 def embedding_int8(fp32_dir: Path, source: Path, target: Path, *, threads: int) -> dict[str, Any]:
     """Quantise ``fp32_dir/model.onnx`` into ``target`` and measure it; returns the report."""
-    from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer
-
     return build_int8(fp32_dir / sentence_onnx.MODEL_FILE, target, EncoderTokenizer(source),
                       threads=threads, compare=_cosines)
 
@@ -84,19 +83,16 @@ def build_int8(fp32_file: Path, target: Path, tokenizer: Any, *, threads: int,
     measure is what a backend serves for the check texts sent as one batch."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from aiaas.runtime.backends.onnx_embedding import open_encoder
-    from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
-
     started = time.perf_counter()
     quantize_dynamic(str(fp32_file), str(target / INT8_FILE), weight_type=QuantType.QInt8,
                      per_channel=True, reduce_range=True, op_types_to_quantize=["MatMul"],
                      nodes_to_exclude=_activation_matmuls(fp32_file))
     texts = check_texts()
-    fp32 = open_encoder(fp32_file, threads=threads)
-    int8 = open_encoder(target / INT8_FILE, threads=threads)
+    fp32 = open_session(fp32_file, threads=threads)
+    int8 = open_session(target / INT8_FILE, threads=threads)
     names = [i.name for i in fp32.get_inputs()]
     order, expected, got = [], [], []
-    for chunk in OnnxWithFallback.sorted_chunks(texts):
+    for chunk in sorted_chunks(texts):
         feeds = tokenizer.feeds([texts[i] for i in chunk], names)
         order += chunk
         expected.append(fp32.run(None, feeds)[0])

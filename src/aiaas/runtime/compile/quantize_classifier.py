@@ -18,6 +18,7 @@ import numpy as np
 
 from aiaas.runtime.compile import quantize, sequence_onnx
 from aiaas.runtime.compile.cache import Compiled, cached
+from aiaas.runtime.loaders import EncoderTokenizer, max_length
 
 KIND = "seq-onnx-int8"
 DELTA_MEANS = "the share of check texts whose top label differs between int8 and fp32"
@@ -44,9 +45,6 @@ def classifier_int8(fp32_dir: Path, source: Path, target: Path, hf_tokenizer: An
                     threads: int, multi_label: bool) -> dict[str, Any]:
     """Quantise ``fp32_dir/model.onnx`` into ``target`` and measure it; returns the report."""
     from transformers import AutoConfig
-
-    from aiaas.runtime.backends.hf_sequence import max_length
-    from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer
 
     limit = max_length(hf_tokenizer, AutoConfig.from_pretrained(str(source), local_files_only=True))
 

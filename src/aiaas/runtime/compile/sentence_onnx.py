@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from aiaas.runtime.compile.cache import Compiled, cached
+from aiaas.runtime.loaders import EncoderTokenizer, open_session
 
 log = logging.getLogger("aiaas.runtime.compile")
 MIN_COSINE = 0.9999
@@ -50,8 +51,6 @@ def export(source: Path, target: Path, *, threads: int) -> dict[str, Any]:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
-
     started = time.perf_counter()
     if threads:
         torch.set_num_threads(threads)
@@ -79,7 +78,7 @@ def export(source: Path, target: Path, *, threads: int) -> dict[str, Any]:
         expected = model.encode(SAMPLES, batch_size=len(SAMPLES), convert_to_numpy=True,
                                 normalize_embeddings=False)
     tokenizer = EncoderTokenizer(source, model.get_max_seq_length())
-    session = open_encoder(target / MODEL_FILE, threads=threads)
+    session = open_session(target / MODEL_FILE, threads=threads)
     got = session.run(None, tokenizer.feeds(SAMPLES, [i.name for i in session.get_inputs()]))[0]
     return _report(np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64),
                    time.perf_counter() - started)

@@ -15,6 +15,7 @@ import numpy as np
 
 from aiaas.runtime.compile.cache import Compiled, cached
 from aiaas.runtime.compile.sentence_onnx import FEATURES, SAMPLES
+from aiaas.runtime.loaders import EncoderTokenizer, max_length, open_session
 
 MAX_ABS_ERROR = 1e-4
 MODEL_FILE = "model.onnx"
@@ -52,9 +53,6 @@ def export(source: Path, target: Path, *, threads: int, multi_label: bool) -> di
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from aiaas.runtime.backends.hf_sequence import max_length
-    from aiaas.runtime.backends.onnx_embedding import EncoderTokenizer, open_encoder
-
     started = time.perf_counter()
     if threads:
         torch.set_num_threads(threads)
@@ -86,7 +84,7 @@ def export(source: Path, target: Path, *, threads: int, multi_label: bool) -> di
                                return_tensors="pt")
         expected = model(**encoded).logits.float().numpy()
     tokenizer = EncoderTokenizer(source, limit)
-    session = open_encoder(target / MODEL_FILE, threads=threads)
+    session = open_session(target / MODEL_FILE, threads=threads)
     got = session.run(None, tokenizer.feeds(SAMPLES, [i.name for i in session.get_inputs()]))[0]
     return probability_check(expected, got, multi_label=multi_label, bound=MAX_ABS_ERROR,
                              started=started)

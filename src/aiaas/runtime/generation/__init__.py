@@ -1,5 +1,5 @@
 """Text generation for causal language models: the continuous-batching engine (``engine``), its
-stacked KV cache (``kv``), sampling, incremental detokenising with stop strings (``text``),
-request parameters (``params``), and recognising GGUF files and transformers causal-LM
-directories (``detect``, ``gguf_check``). Modules import torch lazily where they can: ``params``
-and ``detect`` are imported by the task registry and format detection."""
+stacked KV cache (``kv``), sampling, and incremental detokenising with stop strings (``text``).
+Request parameters live with the tasks (``aiaas.tasks.generation_params``); recognising GGUF
+files and transformers causal-LM directories is format detection (``aiaas.formats.causal_lm``).
+Modules import torch lazily where they can."""

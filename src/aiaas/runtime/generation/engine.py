@@ -76,13 +76,17 @@ class Sequence:
 
 class Engine:
     def __init__(self, model: Any, tokenizer: Detokenizer, *, eos_ids: set[int],
-                 limits: EngineLimits, threads: int, name: str) -> None:
+                 limits: EngineLimits, threads: int, name: str,
+                 domain_error: Callable[[Exception], AiaasError | None] = lambda exc: None
+                 ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
         self.limits = limits
         self.threads = threads
         self.name = name
+        self.domain_error = domain_error
+        """The backend's mapping of a failed step's exception (``Backend.domain_error``)."""
         self.device: torch.device = model.device
         self.stacked = stackable(model.config)
         self._forward_names = _forward_names(model)
@@ -161,14 +165,23 @@ class Engine:
                 try:
                     self._step()
                 except Exception as exc:
-                    log.exception("generation step of %s failed", self.name)
-                    self._fail_running(BackendError(f"model {self.name!r} failed: {exc}"))
+                    self._fail_running(self._step_error(exc))
         with self._cond:
             error = Unavailable(f"model {self.name!r} was unloaded; retry", retry_after_s=2)
             for sequence in self._waiting:
                 sequence.emit(error)
             self._waiting.clear()
             self._fail_running(error)
+
+    def _step_error(self, exc: Exception) -> AiaasError:
+        """What the running sequences get when a step fails: the backend's domain error (a GPU
+        out of memory: retry), else a logged ``BackendError``."""
+        mapped = self.domain_error(exc)
+        if mapped is not None:
+            log.warning("generation step of %s failed: %s", self.name, mapped.message)
+            return mapped
+        log.exception("generation step of %s failed", self.name)
+        return BackendError(f"model {self.name!r} failed: {exc}")
 
     def _footprint(self, extra: Sequence) -> int:
         rows = [*self._prefilling, *(m for group in self._groups for m in group.members), extra]

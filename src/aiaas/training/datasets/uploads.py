@@ -21,8 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -45,16 +46,21 @@ ORPHAN_AGE_S = 3600.0
 _CHUNK = 1024 * 1024
 
 
+# Also the API's response model: every field but ``tasks`` is sent, defaults included, so
+# /openapi.json lists them all as required.
 @dataclass(frozen=True)
 class DatasetRecord:
     """A dataset as the API shows it; built-ins have no format, size, checksum or date."""
 
-    id: str
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: Annotated[str, Field(description="ds-<hex> for uploads, builtin:NAME for built-ins")]
     name: str
-    kind: str
-    format: str | None
+    kind: Annotated[str, Field(description="table or images")]
+    format: Annotated[str | None, Field(description="csv, jsonl or zip; null for built-ins")]
     rows: int
-    columns: dict[str, str]
+    columns: Annotated[dict[str, str], Field(
+        description="column name -> number, text, datetime or label")]
     label: str | None
     split_column: str | None
     timestamp: str | None
@@ -64,7 +70,7 @@ class DatasetRecord:
     created_at: datetime | None = None
     description: str = ""
     builtin: bool = False
-    tasks: tuple[str, ...] = field(default=())
+    tasks: Annotated[tuple[str, ...], Field(exclude=True)] = field(default=())
 
     @classmethod
     def of(cls, row: DatasetRow) -> DatasetRecord:

@@ -42,6 +42,7 @@ class TrainContext:
     """Scratch space that survives a worker restart (checkpoints); removed when the job ends."""
     registry: Registry
     threads: int = 0
+    """The torch threads the worker set when it started; 0 when the caller set none (tests)."""
 
     def model_dir(self, name: str) -> Path:
         """The artifact directory of a registered model (the tenant's own or a built-in), for a
@@ -52,6 +53,17 @@ class TrainContext:
     def write_manifest(self, **manifest: Any) -> None:
         """Write ``aiaas.json`` (task, labels, metrics, description, ...) into the staged dir."""
         (self.staged / "aiaas.json").write_text(json.dumps(manifest))
+
+
+def torch_threads(ctx: TrainContext) -> int:
+    """The threads a trainer and the backend it evaluates with run on: the worker's count, set
+    once per process when it started (never per job: a job would change it for the next),
+    else what torch runs with in this process."""
+    if ctx.threads:
+        return ctx.threads
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 @dataclass

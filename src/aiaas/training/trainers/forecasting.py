@@ -24,15 +24,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiaas.errors import Invalid
-from aiaas.runtime.backends.forecaster import (
-    MAX_HORIZON,
-    MAX_LAG,
-    SPEC_FILE,
-    ForecasterBackend,
-    ForecasterSpec,
-    Recipe,
-    StoredHistory,
-)
+from aiaas.runtime.backends import open_directory
+from aiaas.runtime.backends.forecaster import Recipe
+from aiaas.tasks.forecaster_spec import MAX_HORIZON, MAX_LAG, SPEC_FILE, ForecasterSpec, StoredHistory
 from aiaas.tasks.forecasting import ForecastItem, iso
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import DatasetInfo, Table, table_of
@@ -339,9 +333,8 @@ def run(ctx: TrainContext) -> TrainResult:
         history=StoredHistory(start=iso(kept.index[0]), values=kept.tolist()))
     (ctx.staged / SPEC_FILE).write_text(spec.model_dump_json())
 
-    backend = ForecasterBackend(ctx.staged, {}, threads=1)
-    backend.load()
-    served = backend.forecast([ForecastItem(horizon, [])])[0]
+    backend = open_directory(ctx.staged, TASK, threads=1)
+    served = backend.predict_batch([ForecastItem(horizon, [])], {})[0].output
     backend.unload()
     ctx.progress("forecast", step=horizon, total=horizon)
     actual = values.to_numpy()[test_start:]

@@ -22,8 +22,8 @@ from torch import nn
 from aiaas.runtime.backends.onnx_image import image_pixels
 from aiaas.training import evaluation
 from aiaas.training.datasets import ImageSet
-from aiaas.training.trainers import image_loop
-from aiaas.training.trainers.base import TrainContext, TrainResult
+from aiaas.training.trainers import image_loop, torch_loop
+from aiaas.training.trainers.base import TrainContext, TrainResult, torch_threads
 from aiaas.training.trainers.images import (
     DEFAULT_CNN_SIDE_CAP,
     TASK,
@@ -81,8 +81,8 @@ def _export(model: nn.Module, channels: int, size: tuple[int, int], path: Path) 
 
 def train(ctx: TrainContext, images: ImageSet, parts: ImageSplit) -> TrainResult:
     params: ImageParams = ctx.params
-    threads = image_loop.set_threads(ctx.threads)
-    where = image_loop.device()
+    threads = torch_threads(ctx)
+    where = torch_loop.device()
     labels = list(images.classes)
     channels = 1 if all(image.mode == "L" for image in images.images) else 3
     size = input_size(images, params)
@@ -119,8 +119,8 @@ def train(ctx: TrainContext, images: ImageSet, parts: ImageSplit) -> TrainResult
     test_images = [images.images[i] for i in parts.test]
     outputs = served_outputs(ctx, test_images, threads)
     y_test = np.asarray([images.labels[i] for i in parts.test])
-    result = served_evaluation(outputs, y_test, labels, history.curves(), ctx)
+    result = served_evaluation(outputs, y_test, labels, image_loop.curves(history), ctx)
     ctx.write_manifest(**manifest, metrics=evaluation.scalars(result.metrics))
-    result.details = {**history.details(), "image_size": list(size), "channels": channels,
+    result.details = {**image_loop.details(history), "image_size": list(size), "channels": channels,
                       "threads": threads, "parameters": sum(p.numel() for p in model.parameters())}
     return result

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from aiaas.errors import Invalid, NotFound
-from aiaas.registry.hf_detect import CONFIG, IMAGE_PROCESSOR
+from aiaas.formats.hf import CONFIG, IMAGE_PROCESSOR
 from aiaas.runtime.backends.hf_sequence import prepare_torch
 from aiaas.training import evaluation
 from aiaas.training.datasets import ImageSet
 from aiaas.training.trainers import image_loop
-from aiaas.training.trainers.base import TrainContext, TrainResult
+from aiaas.training.trainers.base import TrainContext, TrainResult, torch_threads
 from aiaas.training.trainers.images import (
     TASK,
     ImageParams,
@@ -76,8 +76,8 @@ def _load(base: Path, labels: list[str], seed: int) -> tuple[Any, Any]:
 def train(ctx: TrainContext, images: ImageSet, parts: ImageSplit) -> TrainResult:
     params: ImageParams = ctx.params
     assert params.base_model is not None
-    threads = image_loop.set_threads(ctx.threads)
-    where = prepare_torch(threads)
+    threads = torch_threads(ctx)
+    where = prepare_torch(0)  # threads: set once, when the worker started
     base = base_directory(ctx, params.base_model)
     labels = list(images.classes)
     processor, model = _load(base, labels, params.seed)
@@ -108,7 +108,7 @@ def train(ctx: TrainContext, images: ImageSet, parts: ImageSplit) -> TrainResult
     del model
     outputs = served_outputs(ctx, [images.images[i] for i in parts.test], threads)
     y_test = np.asarray([images.labels[i] for i in parts.test])
-    result = served_evaluation(outputs, y_test, labels, history.curves(), ctx)
+    result = served_evaluation(outputs, y_test, labels, image_loop.curves(history), ctx)
     ctx.write_manifest(**manifest, metrics=evaluation.scalars(result.metrics))
-    result.details = {**history.details(), "base_model": params.base_model, "threads": threads}
+    result.details = {**image_loop.details(history), "base_model": params.base_model, "threads": threads}
     return result

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiaas.errors import Invalid
+from aiaas.tasks.outputs import Classification
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import Dataset, DatasetInfo, ImageSet
 from aiaas.training.trainers.base import TrainContext, TrainerSpec, TrainResult
@@ -130,25 +131,12 @@ def split_images(labels: list[str], *, seed: int, test_fraction: float,
     return ImageSplit(np.sort(train), np.sort(validation), np.sort(test))
 
 
-def served_outputs(ctx: TrainContext, images: list[Any], threads: int) -> list[dict[str, Any]]:
-    """Classify ``images`` by loading ``ctx.staged`` as the API will (format detection, the
+def served_outputs(ctx: TrainContext, images: list[Any], threads: int) -> list[Classification]:
+    """Classify ``images`` by opening ``ctx.staged`` as the API will (format detection, the
     task's config, the backend), each image converted to RGB as uploads are decoded."""
-    from aiaas.registry.formats import detect
-    from aiaas.runtime.backends.base import Backend
-    from aiaas.tasks.image_classification import ImageClassificationTask
+    from aiaas.runtime.backends import open_directory
 
-    detected = detect(ctx.staged)
-    config = ImageClassificationTask().prepare_config(detected, ctx.staged)
-    backend: Backend
-    if detected.format == "onnx":
-        from aiaas.runtime.backends.onnx_image import OnnxImageBackend
-
-        backend = OnnxImageBackend(ctx.staged, config, threads=threads)
-    else:
-        from aiaas.runtime.backends.hf_image import HFImageBackend
-
-        backend = HFImageBackend(ctx.staged, config, threads=threads)
-    backend.load()
+    backend = open_directory(ctx.staged, TASK, threads=threads)
     try:
         predictions = backend.predict_batch([image.convert("RGB") for image in images], {})
     finally:
@@ -156,13 +144,13 @@ def served_outputs(ctx: TrainContext, images: list[Any], threads: int) -> list[d
     return [prediction.output for prediction in predictions]
 
 
-def served_evaluation(outputs: list[dict[str, Any]], y_true: np.ndarray[Any, Any],
+def served_evaluation(outputs: list[Classification], y_true: np.ndarray[Any, Any],
                       labels: list[str], curves: dict[str, list[float]],
                       ctx: TrainContext) -> TrainResult:
     """Metrics and plots from the serving backend's outputs on the test images (the label it
     answers and its probabilities, in ``labels`` order)."""
-    predicted = np.asarray([output["label"] for output in outputs])
-    probabilities = np.asarray([[output["probabilities"][label] for label in labels]
+    predicted = np.asarray([output.label for output in outputs])
+    probabilities = np.asarray([[output.probabilities[label] for label in labels]
                                 for output in outputs], dtype=np.float64)
     metrics = evaluation.classification(y_true, predicted, labels, probabilities)
     names = plots.classification(metrics, labels, y_true, probabilities, ctx.plot_dir)

@@ -3,8 +3,9 @@
 ``auto`` scores every candidate by k-fold cross-validation on the training split only (accuracy
 for classification, RMSE for regression) and refits the best on the whole training split. The
 ``progress`` callback is called at every fold and fit; it raises to cancel the job. The result is
-exported to ONNX and evaluated through that graph with the decision the serving backend makes
-(the most probable label), so the stored metrics describe what the API serves.
+exported to ONNX and evaluated by opening the directory as the server does (``open_directory``)
+and running the test split through the serving backend, so the stored metrics describe what the
+API serves.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.errors import Invalid
+from aiaas.tasks.outputs import Classification
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import CLASSIFICATION, REGRESSION, DatasetInfo, Split, split, tabular
 from aiaas.training.trainers.base import Progress, TrainContext, TrainerSpec, TrainResult
@@ -142,27 +144,30 @@ def _export(trained: Trained, x_sample: np.ndarray[Any, Any], task: str, target:
     (target / "model.onnx").write_bytes(onnx_model.SerializeToString())
 
 
-def _onnx_outputs(path: Path, x: np.ndarray[Any, Any]) -> list[Any]:
-    import onnxruntime
+def _served_outputs(ctx: TrainContext, task: str, x: np.ndarray[Any, Any]) -> list[Any]:
+    """The outputs of the staged directory opened as the server opens it, one per row of ``x``."""
+    from aiaas.runtime.backends import open_directory
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    result: list[Any] = session.run(None, {session.get_inputs()[0].name: x})
-    return result
+    backend = open_directory(ctx.staged, task, threads=1)
+    try:
+        return [prediction.output for prediction in backend.predict_batch(list(x), {})]
+    finally:
+        backend.unload()
 
 
 def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext) -> TrainResult:
-    outputs = _onnx_outputs(ctx.staged / "model.onnx", data.x_test)
+    outputs = _served_outputs(ctx, task, data.x_test)
     if task != CLASSIFICATION:
-        predicted = np.asarray(outputs[0], dtype=np.float64).reshape(len(data.x_test), -1)[:, 0]
+        predicted = np.asarray([output["value"] for output in outputs], dtype=np.float64)
         metrics = evaluation.regression(data.y_test, predicted)
         plots.predicted_vs_actual(data.y_test, predicted, ctx.plot_dir / "predicted_vs_actual.png")
         names = ["predicted_vs_actual"]
     else:
         labels = [str(label) for label in trained.estimator.classes_]
-        probabilities = np.asarray(outputs[1], dtype=np.float64).reshape(len(data.x_test), len(labels))
-        predicted = np.asarray(labels)[probabilities.argmax(axis=1)]
+        classified: list[Classification] = outputs
+        probabilities = np.asarray([[output.probabilities[label] for label in labels]
+                                    for output in classified], dtype=np.float64)
+        predicted = np.asarray([output.label for output in classified])
         metrics = evaluation.classification(data.y_test, predicted, labels, probabilities)
         names = plots.classification(metrics, labels, data.y_test, probabilities, ctx.plot_dir)
     if trained.curves:
@@ -180,12 +185,13 @@ def run(ctx: TrainContext) -> TrainResult:
                  test=len(parts.y_test))
     trained = train(parts, task, params, ctx.progress)
     _export(trained, data.x[:1], task, ctx.staged)
+    about = {"task": task,
+             "description": f"{trained.algorithm} trained on {ctx.job.dataset} by job {ctx.job.id}",
+             "feature_names": data.feature_names}
+    labels = {"labels": [str(c) for c in trained.estimator.classes_]} if task == CLASSIFICATION else {}
+    ctx.write_manifest(**about, **labels)
     result = _evaluate(trained, parts, task, ctx)
-    ctx.write_manifest(
-        task=task, description=f"{trained.algorithm} trained on {ctx.job.dataset} by job {ctx.job.id}",
-        feature_names=data.feature_names, metrics=evaluation.scalars(result.metrics),
-        **({"labels": [str(c) for c in trained.estimator.classes_]} if task == CLASSIFICATION else {}),
-    )
+    ctx.write_manifest(**about, metrics=evaluation.scalars(result.metrics), **labels)
     result.details = {"algorithm": trained.algorithm, "cv_scores": trained.cv_scores,
                       "split": {"train": len(parts.y_train), "validation": len(parts.y_val),
                                 "test": len(parts.y_test)}}

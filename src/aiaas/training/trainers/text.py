@@ -18,7 +18,6 @@ stratified, or the user's own split column), applied to row indices.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,6 +33,7 @@ from aiaas.training.trainers.base import TrainContext, TrainerSpec, TrainResult
 if TYPE_CHECKING:
     from aiaas.registry.records import VersionInfo
     from aiaas.runtime.backends.base import Backend
+    from aiaas.tasks.outputs import Classification
 
 TASK = "text-classification"
 DEFAULT_BASE_MODEL = "all-minilm-l6-v2"
@@ -170,11 +170,6 @@ def split_texts(dataset: Dataset, params: TextParams) -> TextSplit:
                      part(parts.x_test, parts.y_test))
 
 
-def torch_threads(ctx: TrainContext) -> int:
-    """The worker's thread setting, else every core but one (the API keeps answering)."""
-    return ctx.threads or max(1, (os.cpu_count() or 2) - 1)
-
-
 def base_model(ctx: TrainContext, accepted: dict[str, str], needs: str) -> tuple[VersionInfo, Path]:
     """The registered base model's version and artifact directory; ``Invalid`` naming
     ``params.base_model`` when it is missing or of a format not in ``accepted`` (format -> the
@@ -196,10 +191,10 @@ def served_predictions(backend: Backend, texts: list[str], classes: list[str],
     """Predicted labels and probabilities (``classes`` order) through the serving backend's own
     ``predict_batch``, ``batch`` texts per call (None: all in one, as one request is served)."""
     step = batch or max(len(texts), 1)
-    outputs = [p.output for start in range(0, len(texts), step)
-               for p in backend.predict_batch(texts[start:start + step], {})]
-    predicted = np.asarray([out["label"] for out in outputs])
-    probabilities = np.asarray([[out["probabilities"][c] for c in classes] for out in outputs])
+    outputs: list[Classification] = [p.output for start in range(0, len(texts), step)
+                                     for p in backend.predict_batch(texts[start:start + step], {})]
+    predicted = np.asarray([out.label for out in outputs])
+    probabilities = np.asarray([[out.probabilities[c] for c in classes] for out in outputs])
     return predicted, probabilities.reshape(len(outputs), len(classes))
 
 

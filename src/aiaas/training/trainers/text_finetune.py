@@ -2,11 +2,10 @@
 
 The base is a registered transformers directory: the encoder of a sentence-transformers model
 (its ``Transformer`` module's folder) or a ``*ForSequenceClassification`` model, whose head is
-replaced when the label count differs. AdamW (no decay on biases and norms) with a linear
-warm-up then linear decay, gradients clipped at 1. ``progress`` is called every few batches
-(``stage="train"``: step, total, epoch, batch, loss, eta_s) and after each epoch's validation
-(``stage="epoch"``: train loss, validation accuracy and macro-F1); it raises to cancel, so a cancel
-lands within a few batches. Each better epoch by validation macro-F1 is saved with
+replaced when the label count differs. It trains in the shared loop (``torch_loop``: progress
+events, cancellation, the best epoch) with what is its own: AdamW with no decay on biases and
+norms, a linear warm-up then linear decay, gradients clipped at 1, and epochs judged by
+validation macro-F1 (reported with validation accuracy). Each better epoch is saved with
 ``save_pretrained`` (safetensors) in the job's work dir; training stops after ``patience`` epochs
 without one. The best is what gets served, by the ordinary transformers backend, with the
 tokenizer's limit set to the ``max_length`` it was trained at.
@@ -14,24 +13,20 @@ tokenizer's limit set to the ``max_length`` it was trained at.
 
 from __future__ import annotations
 
-import math
 import shutil
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aiaas.errors import Invalid
-from aiaas.registry.formats import detect
+from aiaas.formats.sentence import encoder_folder
 from aiaas.registry.records import VersionInfo
-from aiaas.runtime.backends.embedding_head import encoder_folder
-from aiaas.runtime.backends.hf_sequence import HFSequenceBackend, max_length, prepare_torch
-from aiaas.tasks import get_task
+from aiaas.runtime.backends import open_directory
+from aiaas.runtime.backends.hf_sequence import prepare_torch
+from aiaas.runtime.loaders import max_length
 from aiaas.training import evaluation, plots
-from aiaas.training.trainers.base import TrainContext, TrainResult
+from aiaas.training.trainers.base import TrainContext, TrainResult, torch_threads
 from aiaas.training.trainers.text import (
     TASK,
     TextData,
@@ -40,36 +35,38 @@ from aiaas.training.trainers.text import (
     base_model,
     describe_split,
     served_predictions,
-    torch_threads,
+)
+from aiaas.training.trainers.torch_loop import (
+    History,
+    Indices,
+    Plan,
+    Validation,
+    decay_groups,
+    fit,
+    linear_warmup,
 )
 
 ACCEPTED = {"sentence-transformers": "", "embedding-head": "", "transformers": TASK}
-PROGRESS_POINTS = 8
-"""About this many ``train`` progress events per epoch (and at most 10 batches apart)."""
 EVAL_BATCH = 64
 BEST = "best"
 
 
-@dataclass
-class History:
-    train_loss: list[float] = field(default_factory=list)
-    validation_accuracy: list[float] = field(default_factory=list)
-    validation_f1: list[float] = field(default_factory=list)
-    best_epoch: int = 0
-    stopped_early: bool = False
-    seconds: float = 0.0
+ACCURACY, F1 = "validation_accuracy", "validation_f1_macro"
 
-    def curves(self) -> dict[str, list[float]]:
-        found = {"train loss": self.train_loss, "validation accuracy": self.validation_accuracy,
-                 "validation macro-F1": self.validation_f1}
-        return {name: values for name, values in found.items() if values}
 
-    def details(self) -> dict[str, Any]:
-        best = self.validation_f1[self.best_epoch - 1] if self.validation_f1 else None
-        return {"epochs": len(self.train_loss), "best_epoch": self.best_epoch,
-                "best_validation_f1_macro": best, "stopped_early": self.stopped_early,
-                "train_loss": [round(v, 5) for v in self.train_loss],
-                "train_seconds": round(self.seconds, 2)}
+def _curves(history: History) -> dict[str, list[float]]:
+    found = {"train loss": history.train_loss,
+             "validation accuracy": history.validation.get(ACCURACY, []),
+             "validation macro-F1": history.validation.get(F1, [])}
+    return {name: values for name, values in found.items() if values}
+
+
+def _details(history: History) -> dict[str, Any]:
+    return {"epochs": len(history.train_loss), "best_epoch": history.best_epoch,
+            "best_validation_f1_macro": history.at_best(F1),
+            "stopped_early": history.stopped_early,
+            "train_loss": [round(v, 5) for v in history.train_loss],
+            "train_seconds": round(history.seconds, 2)}
 
 
 def encoder_dir(version: VersionInfo, source: Path) -> Path:
@@ -105,73 +102,27 @@ def _load(folder: Path, classes: list[str], params: TextParams) -> tuple[Any, An
     return model, tokenizer
 
 
-def _linear_warmup(total: int, fraction: float) -> Callable[[int], float]:
-    warmup = int(total * fraction)
+class _Tuning:
+    """The fine-tune's side of the shared loop: tokenised batches, the sequence-classification
+    loss, validation by macro-F1, the best epoch saved with ``save_pretrained``."""
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return factor
-
-
-class Loop:
-    """One fine-tuning run: the model, its tokenizer, the optimiser and the history."""
-
-    def __init__(self, model: Any, tokenizer: Any, data: TextSplit, ctx: TrainContext,
-                 device: str) -> None:
+    def __init__(self, model: Any, tokenizer: Any, data: TextSplit, device: str,
+                 best_dir: Path) -> None:
         import torch
 
-        self.model, self.tokenizer, self.data, self.ctx = model.to(device), tokenizer, data, ctx
-        self.device = device
-        self.params: TextParams = ctx.params
-        self.index = {name: i for i, name in enumerate(data.train.classes)}
-        params = self.params
-        decay = [p for p in model.parameters() if p.ndim >= 2]
-        rest = [p for p in model.parameters() if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": params.weight_decay},
-             {"params": rest, "weight_decay": 0.0}], lr=params.learning_rate)
-        self.per_epoch: int = math.ceil(len(data.train.texts) / params.batch_size)
-        self.total: int = self.per_epoch * params.epochs
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _linear_warmup(self.total, params.warmup_fraction))
-        self.history, self.step, self.started = History(), 0, time.monotonic()
+        self.model, self.tokenizer, self.data, self.device = model, tokenizer, data, device
+        self.best_dir = best_dir
+        index = {name: i for i, name in enumerate(data.train.classes)}
+        self.targets = torch.tensor([index[str(v)] for v in data.train.labels])
 
     def _encode(self, texts: list[str]) -> Any:
         return self.tokenizer(texts, padding=True, truncation=True,
                               max_length=self.tokenizer.model_max_length,
                               return_tensors="pt").to(self.device)
 
-    def _eta(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return round(elapsed / max(self.step, 1) * (self.total - self.step), 2)
-
-    def _epoch(self, epoch: int, rng: np.random.Generator) -> float:
-        import torch
-
-        train, size = self.data.train, self.params.batch_size
-        targets = torch.tensor([self.index[str(v)] for v in train.labels])
-        every = max(1, min(10, self.per_epoch // PROGRESS_POINTS))
-        order = rng.permutation(len(train.texts))
-        self.model.train()
-        losses: list[float] = []
-        for batch, start in enumerate(range(0, len(order), size), 1):
-            chosen = order[start:start + size]
-            encoded = self._encode([train.texts[i] for i in chosen])
-            loss = self.model(**encoded, labels=targets[chosen].to(self.device)).loss
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-            self.scheduler.step()
-            self.step += 1
-            losses.append(loss.item())
-            if batch % every == 0 and batch < self.per_epoch:
-                self.ctx.progress("train", step=self.step, total=self.total, epoch=epoch,
-                                  epochs=self.params.epochs, batch=batch, batches=self.per_epoch,
-                                  loss=round(float(np.mean(losses[-every:])), 5), eta_s=self._eta())
-        return float(np.mean(losses))
+    def loss(self, batch: Indices) -> Any:
+        encoded = self._encode([self.data.train.texts[i] for i in batch])
+        return self.model(**encoded, labels=self.targets[batch].to(self.device)).loss
 
     def predict(self, data: TextData) -> np.ndarray[Any, Any]:
         import torch
@@ -184,34 +135,27 @@ class Loop:
                 found += logits.argmax(dim=-1).tolist()
         return np.asarray(data.classes)[np.asarray(found, dtype=np.int64)]
 
-    def run(self, best_dir: Path) -> History:
-        params, history, validation = self.params, self.history, self.data.validation
-        rng, since_best = np.random.default_rng(params.seed), 0
-        for epoch in range(1, params.epochs + 1):
-            history.train_loss.append(self._epoch(epoch, rng))
-            values: dict[str, float] = {}
-            if validation.texts:
-                scores = evaluation.classification(validation.labels, self.predict(validation),
-                                                   validation.classes)
-                history.validation_accuracy.append(scores["accuracy"])
-                history.validation_f1.append(scores["f1_macro"])
-                values = {"validation_accuracy": round(scores["accuracy"], 5),
-                          "validation_f1_macro": round(scores["f1_macro"], 5)}
-                if not history.best_epoch or scores["f1_macro"] > max(history.validation_f1[:-1]):
-                    history.best_epoch, since_best = epoch, 0
-                    self.model.save_pretrained(str(best_dir))
-                else:
-                    since_best += 1
-            else:
-                history.best_epoch = epoch
-            history.seconds = time.monotonic() - self.started
-            self.ctx.progress("epoch", step=self.step, total=self.total, epoch=epoch,
-                              epochs=params.epochs, loss=round(history.train_loss[-1], 5),
-                              eta_s=self._eta(), **values)
-            if params.patience and since_best >= params.patience and epoch < params.epochs:
-                history.stopped_early = True
-                break
-        return history
+    def validate(self) -> Validation | None:
+        validation = self.data.validation
+        if not validation.texts:
+            return None
+        scores = evaluation.classification(validation.labels, self.predict(validation),
+                                           validation.classes)
+        return Validation({ACCURACY: scores["accuracy"], F1: scores["f1_macro"]},
+                          (scores["f1_macro"],))
+
+    def keep_best(self) -> None:
+        self.model.save_pretrained(str(self.best_dir))
+
+
+def _train(model: Any, tokenizer: Any, data: TextSplit, ctx: TrainContext, device: str,
+           best_dir: Path) -> History:
+    params: TextParams = ctx.params
+    plan = Plan(params.epochs, params.batch_size, params.learning_rate, params.seed,
+                linear_warmup(params.warmup_fraction), clip_norm=1.0, patience=params.patience)
+    tuning = _Tuning(model.to(device), tokenizer, data, device, best_dir)
+    return fit(model, decay_groups(model, params.weight_decay),
+               np.arange(len(data.train.texts)), plan, tuning, ctx.progress)
 
 
 def fine_tune(ctx: TrainContext, data: TextSplit) -> TrainResult:
@@ -222,33 +166,30 @@ def fine_tune(ctx: TrainContext, data: TextSplit) -> TrainResult:
     version, source = base_model(ctx, ACCEPTED, "a transformers text encoder: a sentence-"
                                                 "transformers model or a text-classification model")
     threads = torch_threads(ctx)
-    device = prepare_torch(threads)
+    device = prepare_torch(0)  # threads: set once, when the worker started
     torch.manual_seed(params.seed)
     model, tokenizer = _load(encoder_dir(version, source), classes, params)
-    loop = Loop(model, tokenizer, data, ctx, device)
     best_dir = ctx.work_dir / BEST
-    history = loop.run(best_dir)
-    if best_dir.is_dir() and history.validation_f1:
+    history = _train(model, tokenizer, data, ctx, device, best_dir)
+    if best_dir.is_dir() and history.validation.get(F1):
         shutil.copytree(best_dir, ctx.staged, dirs_exist_ok=True)
     else:
         model.save_pretrained(str(ctx.staged))
     tokenizer.save_pretrained(str(ctx.staged))
-    del loop, model
+    del model
     description = (f"{params.base_model} fine-tuned on {ctx.job.dataset} by job {ctx.job.id}")
     ctx.write_manifest(task=TASK, labels=classes, description=description)
 
-    config = get_task(TASK).prepare_config(detect(ctx.staged), ctx.staged)
-    backend = HFSequenceBackend(ctx.staged, config, threads=threads)
-    backend.load()
+    backend = open_directory(ctx.staged, TASK, threads=threads)
     predicted, probabilities = served_predictions(backend, data.test.texts, classes, EVAL_BATCH)
     backend.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)
-    plots.training_curve(history.curves(), ctx.plot_dir / "training_curve.png", x_label="epoch")
+    plots.training_curve(_curves(history), ctx.plot_dir / "training_curve.png", x_label="epoch")
     names.append("training_curve")
     ctx.write_manifest(task=TASK, labels=classes, description=description,
                        metrics=evaluation.scalars(metrics))
     details = {"method": params.method, "base_model": params.base_model,
                "split": describe_split(data), "max_length": int(tokenizer.model_max_length),
-               "device": device, **history.details()}
+               "device": device, **_details(history)}
     return TrainResult(metrics, names, details)

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from aiaas.errors import Invalid
-from aiaas.registry.formats import MANIFEST, detect
-from aiaas.registry.store import iter_files
-from aiaas.runtime.backends.embedding_head import HEAD_FILE, EmbeddingHeadBackend, write_head
-from aiaas.tasks import get_task
+from aiaas.formats import MANIFEST
+from aiaas.formats.files import iter_files
+from aiaas.formats.sentence import HEAD_FILE
+from aiaas.runtime.backends import open_directory
+from aiaas.runtime.backends.embedding_head import EmbeddingHeadBackend, write_head
 from aiaas.training import evaluation, plots
-from aiaas.training.trainers.base import TrainContext, TrainResult
+from aiaas.training.trainers.base import TrainContext, TrainResult, torch_threads
 from aiaas.training.trainers.text import (
     TASK,
     TextData,
@@ -37,7 +38,6 @@ from aiaas.training.trainers.text import (
     base_model,
     describe_split,
     served_predictions,
-    torch_threads,
 )
 
 ACCEPTED = {"sentence-transformers": "", "embedding-head": ""}
@@ -126,10 +126,10 @@ def embedding_head(ctx: TrainContext, data: TextSplit) -> TrainResult:
     description = (f"logistic-regression head on the frozen {params.base_model} encoder, trained on "
                    f"{ctx.job.dataset} by job {ctx.job.id}")
     ctx.write_manifest(task=TASK, labels=classes, description=description)
-    backend.config = get_task(TASK).prepare_config(detect(ctx.staged), ctx.staged)
-    backend.load_head()
-    predicted, probabilities = served_predictions(backend, data.test.texts, classes)
     backend.unload()
+    served = open_directory(ctx.staged, TASK, threads=torch_threads(ctx))
+    predicted, probabilities = served_predictions(served, data.test.texts, classes)
+    served.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)
     ctx.write_manifest(task=TASK, labels=classes, description=description,

@@ -194,7 +194,7 @@ async def test_scopes_and_tenants(api: Api) -> None:
 
 
 async def test_job_trains_on_an_uploaded_csv_with_its_own_split(train_api: Api) -> None:
-    from tests.training.test_api import _train
+    from tests.training.conftest import _train
 
     text, test_rows = _table(160, seed=1)
     response = await _upload(train_api, "churn.csv", text, split_column="part")

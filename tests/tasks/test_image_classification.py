@@ -159,14 +159,6 @@ async def test_a_text_file_uploaded_as_an_image_is_422(api: Api, pets: str) -> N
     assert "inputs[0]: not a PNG, JPEG or WebP image" in response.json()["error"]["message"]
 
 
-def test_an_image_model_without_its_processor_is_refused(api: Api, vit_dir: Path,
-                                                         tmp_path: Path) -> None:
-    bare = write_tree(tmp_path / "bare", {name: (vit_dir / name).read_bytes()
-                                          for name in ("config.json", "model.safetensors")})
-    with pytest.raises(Invalid, match=r"preprocessor_config\.json"):
-        api.services.registry.register(bare, tenant="default", name="bare", created_by="test")
-
-
 # ONNX image models
 
 

@@ -1,17 +1,14 @@
-"""Text to text from a transformers encoder-decoder (a tiny T5): detection, generation over HTTP,
+"""Text to text from a transformers encoder-decoder (a tiny T5): generation over HTTP,
 batching, usage and named 4xx errors."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiaas.errors import Invalid
 from aiaas.tasks.text2text import MAX_BEAMS, MAX_TOKENS
 from tests.conftest import Api
 from tests.runtime.tiny_models import build_seq2seq
@@ -115,13 +112,3 @@ async def test_bad_inputs_are_named_422s(api: Api, translator: str, inputs: list
     response = await generate(api, inputs, parameters)
     assert response.status_code == 422, response.text
     assert mentions in response.json()["error"]["message"]
-
-
-def test_speech_and_other_encoder_decoders_are_not_text2text(api: Api, t5_dir: Path,
-                                                            tmp_path: Path) -> None:
-    whisper = shutil.copytree(t5_dir, tmp_path / "whisper")
-    config = json.loads((whisper / "config.json").read_text())
-    config.update(model_type="whisper", architectures=["WhisperForConditionalGeneration"])
-    (whisper / "config.json").write_text(json.dumps(config))
-    with pytest.raises(Invalid, match="not a transformers model aiaas serves"):
-        api.services.registry.register(whisper, tenant="default", name="whisper", created_by="test")

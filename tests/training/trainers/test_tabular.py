@@ -1,39 +1,27 @@
-"""Training through the HTTP API with the embedded worker running as a separate process."""
+"""Tabular training through the HTTP API with the embedded worker running as a separate process:
+classification (auto algorithm choice, gate, plots) and regression against sklearn; a dataset
+without a label column needs one named."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from sklearn import metrics as sk
 
+from aiaas.errors import Invalid
+from aiaas.services import Services
 from aiaas.training import datasets
 from tests.conftest import Api
-from tests.training.conftest import job_events
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from tests.training.conftest import PNG_SIGNATURE, _train
+from tests.training.datasets.conftest import _add
 
 
 def _records(split: datasets.Split, names: list[str]) -> list[dict[str, float]]:
     return [{n: float(v) for n, v in zip(names, row, strict=True)} for row in split.x_test]
-
-
-async def _train(api: Api, **body: Any) -> dict[str, Any]:
-    response = await api.client.post("/api/v1/jobs", json=body, headers=api.auth())
-    assert response.status_code == 202, response.text
-    job = response.json()
-    assert job["status"] == "queued"
-    events = await job_events(api, job["id"])
-    assert events[0] == ("status", {"status": "queued", "time": events[0][1]["time"]})
-    final_type, final = events[-1]
-    assert final_type == "status" and final["status"] in {"succeeded", "failed", "cancelled"}
-    shown = (await api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth())).json()
-    assert shown["status"] == final["status"], shown
-    shown["events"] = events
-    return shown
 
 
 async def test_breast_cancer_auto_trains_evaluates_serves_and_plots(train_api: Api) -> None:
@@ -120,48 +108,11 @@ async def test_diabetes_regression_reports_sklearn_metrics(train_api: Api) -> No
     assert metrics["samples"] == len(split.y_test)
 
 
-BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
-    ({"dataset": "builtin:nope"}, "dataset 'builtin:nope' not found"),
-    ({"dataset": "/etc/passwd"}, "dataset '/etc/passwd' not found"),
-    ({"params": {"algorithm": "svm"}}, "params.algorithm"),
-    ({"params": {"algorithm": "linear"}}, "'linear' does not fit tabular-classification"),
-    ({"params": {"n_estimators": 0}}, "params.n_estimators"),
-    ({"params": {"bogus": 1}}, "params.bogus"),
-    ({"promote_if": "__import__('os')"}, "promote_if"),
-    ({"promote_if": "rmse<=3"}, "unknown metric 'rmse'"),
-    ({"dataset": "builtin:diabetes"}, "is for tabular-regression, not tabular-classification"),
-    ({"task": "juggling"}, "unknown task"),
-    ({"name": "bad name!"}, "name"),
-]
-
-
-async def test_bad_requests_name_the_problem(train_api: Api) -> None:
-    for body, named in BAD_REQUESTS:
-        request = {"task": "tabular-classification", "dataset": "builtin:iris", "name": "m", **body}
-        response = await train_api.client.post("/api/v1/jobs", json=request, headers=train_api.auth())
-        assert response.status_code == 422, (body, response.text)
-        assert named in response.json()["error"]["message"], body
-    assert (await train_api.client.get("/api/v1/jobs", headers=train_api.auth())).json() == {"jobs": []}
-
-
-async def test_keys_scopes_and_tenants(train_api: Api) -> None:
-    assert (await train_api.client.get("/api/v1/jobs")).status_code == 401
-    reader = train_api.new_key(scopes=["models:read"])
-    forbidden = await train_api.client.post("/api/v1/jobs", headers=train_api.auth(reader), json={
-        "task": "tabular-classification", "dataset": "builtin:iris", "name": "m"})
-    assert forbidden.status_code == 403
-    job = (await train_api.client.post("/api/v1/jobs", headers=train_api.auth(), json={
-        "task": "tabular-classification", "dataset": "builtin:iris", "name": "iris",
-        "params": {"algorithm": "logistic"}})).json()
-    other = train_api.new_key(tenant="other")
-    for method, path in (("GET", ""), ("GET", "/events"), ("GET", "/logs"), ("POST", "/cancel"),
-                         ("GET", "/plots/confusion_matrix.png")):
-        response = await train_api.client.request(method, f"/api/v1/jobs/{job['id']}{path}",
-                                                  headers=train_api.auth(other))
-        assert response.status_code == 404, (path, response.text)
-    assert (await train_api.client.get("/api/v1/jobs", headers=train_api.auth(other))).json() == {
-        "jobs": []}
-    events = await job_events(train_api, job["id"], reader)
-    assert events[-1][1]["status"] == "succeeded"
-    listed = (await train_api.client.get("/api/v1/jobs", headers=train_api.auth(reader))).json()
-    assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+def test_a_dataset_without_a_label_needs_one_named_for_training(quiet_services: Services,
+                                                                tmp_path: Path) -> None:
+    _add(quiet_services.datasets, tmp_path, "nolabel.csv", "x,z\n1,2\n3,4\n5,6\n")
+    with pytest.raises(Invalid) as caught:
+        quiet_services.jobs.create(tenant="t", key_id="k", task="tabular-classification",
+                                   dataset="nolabel", name="m", params={})
+    assert caught.value.details == {"field": "params.label"}
+    assert "has no label column None" in caught.value.message

@@ -16,9 +16,6 @@ import tritonclient.http as triton
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from tritonclient.utils import InferenceServerException
 
-from aiaas.api.v2.protocol import RequestInput
-from aiaas.api.v2.tensors import TensorSpec, decode
-from aiaas.errors import Invalid
 from aiaas.tasks import TASKS
 from tests.conftest import LiveServer
 
@@ -249,23 +246,6 @@ def test_binary_framing_is_checked(live_server: LiveServer) -> None:
         assert "no input declares" in v2_error(post(header + row + b"x", len(header)), 400)
         assert "needs the Inference-Header-Content-Length" in v2_error(post(header, None), 400)
         assert "Inference-Header-Content-Length must be" in v2_error(post(header + row, "-1"), 400)
-
-
-def test_tensor_decoding_rules() -> None:
-    image = TensorSpec("image", "BYTES", (-1,), raw_bytes=True)
-    raw = b"\x89PNG\r\n\x1a\n\x00\xff"
-    encoded = RequestInput(name="image", shape=[1], datatype="BYTES", data=[base64.b64encode(raw).decode()],
-                           parameters={"content_type": "base64"})
-    assert decode(encoded, image, None).values == [raw]
-    framed = RequestInput(name="image", shape=[2], datatype="BYTES")
-    blob = b"".join(len(x).to_bytes(4, "little") + x for x in (raw, b""))
-    assert decode(framed, image, blob).values == [raw, b""]
-    with pytest.raises(Invalid, match="content_type"):
-        decode(RequestInput(name="image", shape=[1], datatype="BYTES", data=["aGk="]), image, None)
-    with pytest.raises(Invalid, match="declares 10 bytes"):
-        decode(framed, image, (10).to_bytes(4, "little") + b"abc")
-    nested = RequestInput(name="t", shape=[2, 1], datatype="BYTES", data=[["a"], ["b"]])
-    assert decode(nested, TensorSpec("t", "BYTES", (-1, 1)), None).values == [b"a", b"b"]
 
 
 # --- tenants, usage and the other tasks ------------------------------------------------------------
