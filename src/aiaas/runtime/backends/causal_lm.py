@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiaas.errors import AiaasError, Invalid, Unavailable
+from aiaas.runtime import process
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.generation.engine import Engine, EngineLimits
 from aiaas.tasks.base import StreamEvent
@@ -51,13 +51,10 @@ class CausalLMBackend(StreamingBackend):
         self._kv_bytes = 0
 
     def load(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        process.use_torch_threads(self.threads)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if self.threads:
-            torch.set_num_threads(self.threads)
         kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
         gguf_file = self.config.get("gguf_file")
         if gguf_file is not None:

@@ -11,11 +11,11 @@ text's token count after truncation (special tokens included).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from aiaas.errors import BackendError
+from aiaas.runtime import process
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.loaders import FALLBACK_MAX_LENGTH, max_length
 from aiaas.tasks.base import Prediction
@@ -26,14 +26,11 @@ CHUNK = 32
 
 def prepare_torch(threads: int) -> str:
     """Offline mode, thread count, progress bars off; returns the device to load on."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    process.use_torch_threads(threads)
     import torch
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    if threads:
-        torch.set_num_threads(threads)
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

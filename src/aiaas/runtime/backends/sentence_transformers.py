@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from aiaas.runtime import process
 from aiaas.runtime.backends.base import Backend
 from aiaas.tasks.base import Prediction
 
@@ -19,13 +19,10 @@ class SentenceTransformersBackend(Backend):
         self.model: Any = None
 
     def load(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        process.use_torch_threads(self.threads)
         import torch
         from sentence_transformers import SentenceTransformer
 
-        if self.threads:
-            torch.set_num_threads(self.threads)
         self.model = SentenceTransformer(
             str(self.path), device=self.device, local_files_only=True, trust_remote_code=False
         )

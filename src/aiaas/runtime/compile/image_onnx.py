@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from aiaas.runtime import process
 from aiaas.runtime.compile.cache import Compiled, cached
 from aiaas.runtime.compile.sequence_onnx import probability_check
 from aiaas.runtime.loaders import load_processor, open_session
@@ -60,8 +61,7 @@ def export(source: Path, target: Path, *, threads: int, multi_label: bool) -> di
     from transformers import AutoModelForImageClassification
 
     started = time.perf_counter()
-    if threads:
-        torch.set_num_threads(threads)
+    process.use_torch_threads(threads)
     processor = load_processor(source)
     model = AutoModelForImageClassification.from_pretrained(
         str(source), local_files_only=True, trust_remote_code=False, use_safetensors=True).eval()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from aiaas.runtime import process
 from aiaas.runtime.compile.cache import Compiled, cached
 from aiaas.runtime.loaders import EncoderTokenizer, open_session
 
@@ -52,8 +53,7 @@ def export(source: Path, target: Path, *, threads: int) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
     started = time.perf_counter()
-    if threads:
-        torch.set_num_threads(threads)
+    process.use_torch_threads(threads)
     model = SentenceTransformer(str(source), device="cpu", local_files_only=True,
                                 trust_remote_code=False).eval()
     names = [name for name in FEATURES if name in model.tokenizer(["x"])]

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from aiaas.runtime import process
 from aiaas.runtime.compile.cache import Compiled, cached
 from aiaas.runtime.compile.sentence_onnx import FEATURES, SAMPLES
 from aiaas.runtime.loaders import EncoderTokenizer, max_length, open_session
@@ -54,8 +55,7 @@ def export(source: Path, target: Path, *, threads: int, multi_label: bool) -> di
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     started = time.perf_counter()
-    if threads:
-        torch.set_num_threads(threads)
+    process.use_torch_threads(threads)
     hf_tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(
         str(source), local_files_only=True, trust_remote_code=False, use_safetensors=True).eval()

@@ -29,6 +29,7 @@ import torch
 from transformers import DynamicCache
 
 from aiaas.errors import AiaasError, BackendError, Invalid, Overloaded, Unavailable
+from aiaas.runtime import process
 from aiaas.runtime.generation.kv import KVGroup, stackable
 from aiaas.runtime.generation.sampling import Sampler, choose_tokens
 from aiaas.runtime.generation.text import Detokenizer, IncrementalDecoder, StopFilter
@@ -152,8 +153,7 @@ class Engine:
     # -- the engine thread -----------------------------------------------------------------------
 
     def _run(self) -> None:
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        process.use_torch_threads(self.threads)
         with torch.inference_mode():
             while True:
                 with self._cond:
