@@ -28,9 +28,9 @@ class SlowDoubler(Backend):
         self.short = short
         self.batches: list[list[Any]] = []
         self.threads: set[str] = set()
-        self.running = 0
+        self.at_once = 0
         self.most_at_once = 0
-        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
 
     def load(self) -> None:
         pass
@@ -38,12 +38,12 @@ class SlowDoubler(Backend):
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         self.batches.append(list(items))
         self.threads.add(threading.current_thread().name)
-        with self._lock:
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
+        with self._count_lock:
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
         time.sleep(self.delay)
-        with self._lock:
-            self.running -= 1
+        with self._count_lock:
+            self.at_once -= 1
         if self.fail_on in items:
             raise RuntimeError("boom")
         outputs = [Prediction(item * 2 * parameters.get("scale", 1)) for item in items]
