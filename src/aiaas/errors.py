@@ -11,6 +11,7 @@
     ├── Conflict                the change clashes with what is stored (409)
     ├── Overloaded              a model's queue is full (429, Retry-After)
     ├── Unavailable             a dependency (database, model) cannot serve now (503, Retry-After)
+    ├── InsufficientStorage     the data dir's disk (or the database's) is full (507)
     └── BackendError            the model failed on valid input (500: always a bug to report)
 """
 
@@ -140,6 +141,14 @@ class Overloaded(AiaasError):
 
 class Unavailable(Overloaded):
     code = "unavailable"
+
+
+class InsufficientStorage(AiaasError):
+    """The disk the data dir (or the database) lives on is full: nothing partial was kept, and
+    the same request succeeds once an operator frees space, so it is neither the client's fault
+    nor a bug."""
+
+    code = "insufficient_storage"
 
 
 class BackendError(AiaasError):

@@ -11,7 +11,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.http_requests = Counter(
-            "aiaas_http_requests_total", "HTTP requests by route template, method and status.",
+            "aiaas_http_requests_total", "HTTP requests by route template, method and status "
+            "(499: the client left before its answer was complete; not an error).",
             ["method", "route", "status"], registry=self.registry,
         )
         self.http_latency = Histogram(
@@ -45,6 +46,15 @@ class Metrics:
         self.queue_depth = Gauge(
             "aiaas_queue_depth", "Requests waiting in a model's queue.", ["model"],
             registry=self.registry,
+        )
+        self.generations_running = Gauge(
+            "aiaas_generations_running",
+            "Generations (sequences) admitted by a loaded model's engine, prefilling or decoding.",
+            ["tenant", "model", "version"], registry=self.registry,
+        )
+        self.generations_waiting = Gauge(
+            "aiaas_generations_waiting", "Generations waiting for a loaded model's engine.",
+            ["tenant", "model", "version"], registry=self.registry,
         )
         self.usage_backlog = Gauge(
             "aiaas_usage_backlog", "Usage records waiting to be written.", registry=self.registry

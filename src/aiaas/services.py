@@ -6,19 +6,16 @@ No HTTP here. The API, the CLI's offline commands and the tests all start from `
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from aiaas.auth.keys import KeyService
 from aiaas.calls import FrontDoor, Meter
+from aiaas.calls.shutdown import ShutdownDeadline
 from aiaas.config import Settings
 from aiaas.db.engine import Database
 from aiaas.metrics import Metrics
+from aiaas.registry.hygiene import Hygiene
 from aiaas.registry.service import Registry
 from aiaas.registry.uploads import Uploads
 from aiaas.runtime import process
@@ -28,39 +25,12 @@ from aiaas.runtime.tuning import ServingTuner
 from aiaas.training import wiring
 from aiaas.training.datasets import DatasetStore
 from aiaas.training.evaluations import EvaluationService
+from aiaas.training.job_events import JobEventHub
 from aiaas.training.jobs import JobService
+from aiaas.training.supervisor import WorkerSupervisor
 from aiaas.usage.service import UsageService
 
 log = logging.getLogger("aiaas")
-STALE_STAGING_S = 3600.0
-
-
-def sweep_staging(tmp_dir: Path, older_than_s: float = STALE_STAGING_S) -> None:
-    """Remove uploads and staging dirs left by a crash; recent ones may belong to a live peer."""
-    cutoff = time.time() - older_than_s
-    for path in tmp_dir.glob("stage-*"):
-        if path.stat().st_mtime < cutoff:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """Start the embedded training worker (``aiaas.training.worker``) as a separate process; it
-    exits by itself when this process is gone. This server's settings travel as ``AIAAS_*``
-    variables (``wiring.child_environment``), the database URL among them: in the environment,
-    not on the command line, where ``ps`` would show a password."""
-    command = [sys.executable, "-m", "aiaas.training.worker", "--parent-pid", str(os.getpid())]
-    env = wiring.child_environment(settings)
-    return subprocess.Popen(command, env=env)  # noqa: S603  (our own module, no shell)
-
-
-def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    """SIGTERM (the worker marks a job in hand failed and exits), then SIGKILL after a timeout."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass
@@ -78,7 +48,11 @@ class Services:
     tuner: ServingTuner
     evaluations: EvaluationService
     uploads: Uploads
-    worker_process: subprocess.Popen[bytes] | None = None
+    job_events: JobEventHub
+    supervisor: WorkerSupervisor
+    hygiene: Hygiene | None = None
+    shutdown: ShutdownDeadline = field(default_factory=ShutdownDeadline)
+    """Begun by the server as its graceful shutdown starts; streams end at its deadline."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -86,18 +60,26 @@ class Services:
         the part the training worker shares is wired by ``training.wiring.build``."""
         core = wiring.build(settings)
         db, registry, datasets, catalog = core.db, core.registry, core.datasets, core.catalog
-        usage = UsageService(db)
+        usage = UsageService(db, journal_dir=settings.data_dir / "usage-journal"
+                             if settings.usage_journal else None)
         metrics = Metrics()
         placement = Placement(settings, registry,
                               LocalReplicas(settings, metrics, registry.artifact_path), metrics)
         calls = FrontDoor(settings, registry, placement, Meter(usage, metrics))
-        jobs = JobService(db, settings.data_dir, catalog)
+        job_events = JobEventHub(db, max_streams_per_key=settings.max_job_streams_per_key)
+        jobs = JobService(db, settings.data_dir, catalog, notify=job_events.notify)
         keys = KeyService(db, cache_s=settings.cache_ttl_s)
         tuner = ServingTuner(settings, registry, placement)
         evaluations = EvaluationService(db, settings.data_dir, calls, catalog,
                                         chunk=settings.max_inputs)
         return cls(settings, db, keys, registry, usage, metrics, placement, calls, jobs, datasets,
-                   tuner, evaluations, Uploads(registry, max_bytes=settings.max_upload_bytes))
+                   tuner, evaluations, Uploads.from_settings(registry, settings), job_events,
+                   WorkerSupervisor(settings, db, notify=job_events.notify))
+
+    @property
+    def worker_process(self) -> subprocess.Popen[bytes] | None:
+        """The embedded training worker while it runs (the supervisor restarts it)."""
+        return self.supervisor.process
 
     async def start(self) -> None:
         import asyncio
@@ -108,19 +90,19 @@ class Services:
             from aiaas.builtin import ensure_builtins
 
             await asyncio.to_thread(ensure_builtins, self.registry)
-        await asyncio.to_thread(sweep_staging, self.settings.tmp_dir)
+        self.hygiene = Hygiene.from_settings(self.registry, self.settings)
+        await self.hygiene.start()
         await asyncio.to_thread(self.datasets.sweep)
-        self.usage.start()
+        await asyncio.to_thread(self.usage.start)
         await self.placement.start()
-        if self.settings.embedded_worker:
-            self.worker_process = start_worker(self.settings)
+        await self.job_events.start()
+        await self.supervisor.start()
 
     async def stop(self) -> None:
-        if self.worker_process is not None:
-            import asyncio
-
-            await asyncio.to_thread(stop_worker, self.worker_process)
-            self.worker_process = None
+        if self.hygiene is not None:
+            await self.hygiene.stop()
+        await self.supervisor.stop()
+        await self.job_events.stop()
         await self.placement.stop()
         self.usage.stop()
         self.db.dispose()

@@ -13,7 +13,41 @@ async def test_health_and_ready_need_no_key(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "current"}
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "current", "disk": "ok",
+                                      "worker": "disabled"}
+    assert ready.json()["free_disk_mb"] > 0
+
+
+async def test_readyz_is_503_when_the_database_takes_no_writes(api: Api) -> None:
+    """A database that answers reads but refuses writes (read-only file or replica, full disk)
+    would lose usage rows: not ready."""
+    working = api.services.db
+    url = working.url
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    else:
+        read_only = url + ("&" if "?" in url else "?") + "options=-c%20default_transaction_read_only%3Don"
+    api.services.db = Database(read_only)
+    try:
+        response = await api.client.get("/readyz")
+    finally:
+        api.services.db.dispose()
+        api.services.db = working
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("not writable")
+    assert (await api.client.get("/readyz")).status_code == 200
+
+
+async def test_readyz_is_503_when_the_data_dir_is_low_on_disk(api: Api) -> None:
+    settings = api.services.settings
+    api.services.settings = settings.model_copy(update={"min_free_disk_mb": 1e12})
+    try:
+        response = await api.client.get("/readyz")
+    finally:
+        api.services.settings = settings
+    assert response.status_code == 503
+    assert response.json()["checks"]["disk"].startswith("low: ")
 
 
 async def test_readyz_is_503_when_the_database_is_gone(api: Api) -> None:

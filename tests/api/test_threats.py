@@ -90,15 +90,20 @@ class Server:
         }
         pending = [{"type": "http.request", "body": body, "more_body": False}]
         sent: list[dict[str, Any]] = []
+        answered = asyncio.Event()
 
         async def receive() -> dict[str, Any]:
+            """As a server does: once the body is read, the next message waits for the client
+            to leave, which this one does only after its answer."""
             if pending:
                 return pending.pop()
-            await asyncio.sleep(0)
+            await answered.wait()
             return {"type": "http.disconnect"}
 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered.set()
 
         await self.app(scope, receive, send)
         start = next(m for m in sent if m["type"] == "http.response.start")

@@ -309,4 +309,73 @@ def test_real_model_archive_round_trips(tmp_path: Path, target: Path) -> None:
 def test_member_lying_about_its_size_is_caught(tmp_path: Path, target: Path) -> None:
     """A reader that returns more than the header promised (as a hostile stream could)."""
     with pytest.raises(UnsafeArtifact, match="larger than its header"):
-        archive._write(io.BytesIO(b"x" * 100), target, archive._checked_name("f"), "f", limit=10)
+        archive._write(io.BytesIO(b"x" * 100), target, archive._checked_name("f"), "f", limit=10,
+                       expansion=archive._Expansion(100, 10**6, 20.0, 0))
+
+
+# --- decompression bombs: expansion bounded by a ratio of the archive's own size ----------------
+
+
+def _bomb(kind: str, zeros: int) -> bytes:
+    members = [*((f"m/{name}", data) for name, data in iris_files().items()),
+               *((f"m/zeros-{i}.bin", b"\0" * (zeros // 4)) for i in range(4))]
+    return make_zip(members) if kind == "zip" else make_tar(members)
+
+
+def _written(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_a_bomb_stops_at_a_ratio_of_its_own_size(tmp_path: Path, target: Path, kind: str) -> None:
+    payload = _bomb(kind, 64 * MiB)
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(payload)
+    with pytest.raises(PayloadTooLarge) as caught:
+        archive.extract(upload, target, max_bytes=8 * 1024 * MiB, ratio=20, floor=0)
+    limit = 20 * len(payload)
+    assert caught.value.details == {"limit": limit, "ratio": 20, "compressed_bytes": len(payload)}
+    assert caught.value.message.startswith(f"archive expands past {limit} bytes, more than 20 "
+                                           f"times its {len(payload)} compressed bytes")
+    assert "AIAAS_ARCHIVE_MAX_RATIO" in caught.value.message
+    assert _written(target) <= limit  # refused as it extracts, not after 64 MiB
+
+
+def test_small_archives_may_expand_up_to_the_floor(tmp_path: Path, target: Path) -> None:
+    payload = _bomb("tar.gz", 4 * MiB)
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(payload)
+    archive.extract(upload, target, max_bytes=64 * MiB, ratio=20, floor=8 * MiB)
+    assert _written(target) >= 4 * MiB
+
+
+def test_the_absolute_cap_still_holds_whatever_the_ratio(tmp_path: Path, target: Path) -> None:
+    with pytest.raises(PayloadTooLarge, match=r"^archive expands past 1048576 bytes$"):
+        extract(tmp_path, target, _bomb("zip", 4 * MiB))
+
+
+def test_over_http_a_bomb_is_413_naming_the_ratio(tmp_path: Path) -> None:
+    from tests.conftest import start_server, stop_server
+
+    server = start_server(tmp_path / "data", AIAAS_BUILTIN_MODELS="false",
+                          AIAAS_ARCHIVE_MAX_RATIO="10",
+                          AIAAS_ARCHIVE_RATIO_FLOOR_BYTES=str(256 * 1024))
+    octet = {"Content-Type": "application/octet-stream"}
+    try:
+        with server.client() as client:
+            for kind in ("zip", "tar.gz"):
+                response = client.post("/api/v1/models/iris/versions",
+                                       content=_bomb(kind, 32 * MiB), headers=octet)
+                assert response.status_code == 413, response.text
+                error = response.json()["error"]
+                assert error["code"] == "payload_too_large" and error["details"]["ratio"] == 10
+                assert "more than 10 times its" in error["message"]
+            assert client.get("/api/v1/models/iris").status_code == 404
+            assert not list((server.data_dir / "artifacts").glob("??/*"))
+            assert not list((server.data_dir / "tmp").iterdir())
+            ordinary = make_tar([(f"m/{n}", d) for n, d in iris_files().items()])
+            response = client.post("/api/v1/models/iris/versions", content=ordinary,
+                                   headers=octet)
+            assert response.status_code == 201, response.text
+    finally:
+        stop_server(server)

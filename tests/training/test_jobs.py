@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
+from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import Job
 from aiaas.errors import Conflict
@@ -22,24 +24,102 @@ def _create(services: Services, **extra: object) -> str:
     return services.jobs.create(tenant="t", key_id="k", **fields).id  # type: ignore[arg-type]
 
 
-def test_stale_running_job_is_failed_at_the_next_worker_start(quiet_services: Services,
-                                                              worker: Worker) -> None:
+def _silence(services: Services, job_id: str, worker: Worker) -> None:
+    """The job's worker died long ago: its last heartbeat is older than the stale timeout."""
+    with services.db.session() as session:
+        session.execute(update(Job).where(Job.id == job_id)
+                        .values(heartbeat_at=utcnow() - timedelta(seconds=worker.stale_after_s + 1)))
+
+
+def test_a_stale_job_is_requeued_once_then_failed_with_the_reason(quiet_services: Services,
+                                                                  worker: Worker) -> None:
     job_id = _create(quiet_services)
     assert worker.claim() is not None
     fresh_id = _create(quiet_services, name="fresh")
     assert worker.claim() is not None
-    with quiet_services.db.session() as session:  # the first worker died long ago
-        session.execute(update(Job).where(Job.id == job_id)
-                        .values(heartbeat_at=utcnow() - timedelta(seconds=worker.stale_after_s + 1)))
-    stop = threading.Event()
-    stop.set()
-    Worker(quiet_services.db, quiet_services.registry, quiet_services.settings.data_dir,
-           heartbeat_s=worker.heartbeat_s).run_forever(stop)
+    _silence(quiet_services, job_id, worker)
+    sweeper = Worker(quiet_services.db, quiet_services.registry, quiet_services.settings.data_dir,
+                     heartbeat_s=worker.heartbeat_s)
+    assert sweeper.sweep() == {job_id: "queued"}
     job = quiet_services.jobs.get("t", job_id)
-    assert (job.status, job.error) == ("failed", "worker stopped")
-    assert quiet_services.jobs.events("t", job_id)[-1].payload == {"status": "failed",
-                                                                    "error": "worker stopped"}
+    reason = "worker stopped: no heartbeat for 2.5 s"
+    assert (job.status, job.attempts, job.error, job.started_at) == ("queued", 1, None, None)
+    assert quiet_services.jobs.events("t", job_id)[-1].payload == {
+        "status": "queued", "reason": reason, "attempts": 1}
+    again = sweeper.claim()
+    assert again is not None and (again.id, again.attempts) == (job_id, 2)
+    _silence(quiet_services, job_id, worker)
+    assert sweeper.sweep() == {job_id: "failed"}
+    assert sweeper.sweep() == {}
+    job = quiet_services.jobs.get("t", job_id)
+    assert (job.status, job.error, job.attempts) == ("failed", reason, 2)
+    assert quiet_services.jobs.events("t", job_id)[-1].payload == {
+        "status": "failed", "reason": reason, "error": reason}
     assert quiet_services.jobs.get("t", fresh_id).status == "running"
+
+
+def test_a_job_that_may_not_be_retried_fails_and_a_cancelled_one_is_cancelled(
+        quiet_services: Services, worker: Worker) -> None:
+    once = _create(quiet_services, retryable=False)
+    assert worker.claim() is not None
+    asked = _create(quiet_services, name="asked")
+    assert worker.claim() is not None
+    quiet_services.jobs.cancel("t", asked)
+    for job_id in (once, asked):
+        _silence(quiet_services, job_id, worker)
+    assert worker.sweep() == {once: "failed", asked: "cancelled"}
+    assert quiet_services.jobs.get("t", once).error == "worker stopped: no heartbeat for 2.5 s"
+
+
+def test_a_worker_that_lost_its_job_abandons_it_and_registers_nothing(
+        quiet_services: Services, worker: Worker) -> None:
+    job_id = _create(quiet_services)
+    lost = worker.claim()
+    assert lost is not None
+    _silence(quiet_services, job_id, worker)
+    other = Worker(quiet_services.db, quiet_services.registry, quiet_services.settings.data_dir,
+                   heartbeat_s=worker.heartbeat_s)
+    other.sweep()
+    assert other.claim() is not None
+    worker.execute(lost)
+    job = quiet_services.jobs.get("t", job_id)
+    assert (job.status, job.version) == ("running", None)
+    assert quiet_services.registry.list_models("t") == []
+    other.execute(quiet_services.jobs.get("t", job_id))
+    assert quiet_services.jobs.get("t", job_id).status == "succeeded"
+
+
+def test_a_stopped_worker_gives_its_job_back_without_counting_the_attempt(
+        quiet_services: Services, worker: Worker) -> None:
+    job_id = _create(quiet_services, retryable=False)
+    claimed = worker.claim()
+    assert claimed is not None and claimed.attempts == 1
+
+    def stop(_stage: str, **_values: object) -> None:
+        raise KeyboardInterrupt
+
+    worker._progress = lambda _job_id, _lost: stop  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        worker.execute(claimed)
+    job = quiet_services.jobs.get("t", job_id)
+    assert (job.status, job.attempts, job.version) == ("queued", 0, None)
+    assert quiet_services.jobs.events("t", job_id)[-1].payload["reason"].startswith(
+        f"worker stopped: worker {worker.name} was stopped")
+
+
+def test_a_worker_waits_out_an_unreachable_database(quiet_services: Services) -> None:
+    gone = Database("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1")
+    stop = threading.Event()
+    lonely = Worker(gone, quiet_services.registry, quiet_services.settings.data_dir,
+                    heartbeat_s=0.1, poll_s=0.05)
+    thread = threading.Thread(target=lonely.run_forever, args=(stop,))
+    thread.start()
+    time.sleep(1.5)
+    assert thread.is_alive()
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    gone.dispose()
 
 
 def test_cancel_queued_at_once_and_running_at_the_next_progress_point(

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from aiaas.config import Settings
-from aiaas.services import Services, start_worker, stop_worker
+from aiaas.services import Services
 from aiaas.training import wiring, worker
+from aiaas.training.supervisor import start_worker, stop_worker
 
 CHANGED: dict[str, Any] = {
     "database_url": "postgresql+psycopg://u:secret@db/aiaas", "host": "0.0.0.0", "port": 9000,
@@ -59,7 +60,7 @@ def test_the_child_gets_no_aiaas_variable_the_settings_were_built_past(
 def test_the_worker_command_line_reads_settings_as_the_server_does(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen: list[tuple[Settings, float, int | None]] = []
-    monkeypatch.setattr(worker, "run", lambda settings, *, poll_s, parent_pid: seen.append(
+    monkeypatch.setattr(worker, "run", lambda settings, *, poll_s, parent_pid, name: seen.append(
         (settings, poll_s, parent_pid)))
     clear_aiaas_env(monkeypatch)
     (tmp_path / "config.toml").write_text('job_heartbeat_s = 4.0\nmax_image_pixels = 500\n')
@@ -89,7 +90,7 @@ def test_the_embedded_worker_trains_with_the_servers_torch_threads(
     services = Services.build(settings)
     job = services.jobs.create(tenant="t", key_id="k", task="image-classification",
                                dataset="builtin:digits", name="digits", params={"epochs": 1})
-    process = start_worker(settings)
+    process = start_worker(settings, "wiring-test")
     try:
         deadline = time.monotonic() + 120
         while not (done := services.jobs.get("t", job.id)).finished:

@@ -22,7 +22,7 @@ from aiaas.api import (
     usage,
     v2,
 )
-from aiaas.api.middleware import RequestContext
+from aiaas.api.middleware import InFlightLimit, RequestContext
 from aiaas.config import Settings
 from aiaas.services import Services
 
@@ -54,6 +54,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     v2.install_errors(app)
     for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations):
         app.include_router(module.router)
+    # Inside RequestContext: a refusal still gets a request id, a metric and a log line.
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight,
+                       wait_s=settings.in_flight_wait_s)
     app.add_middleware(
         RequestContext, metrics=services.metrics, max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,

@@ -1,11 +1,19 @@
 """OpenAPI docs behind a key. A browser cannot send a bearer header, so these two routes also
 accept HTTP Basic auth with the key as the password: the browser prompts once, then resends it
-for ``/openapi.json``."""
+for ``/openapi.json``.
+
+Every docs response carries a strict Content-Security-Policy (the page may run only Swagger UI's
+bundle and its own inline script, by hash, and fetch only this origin), refuses framing and sends
+no referrer; ``X-Content-Type-Options: nosniff`` comes with every response (``RequestContext``).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
+from functools import cache
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -23,6 +31,33 @@ ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 ASSET_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                "favicon-32x32.png": "image/png"}
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="aiaas: user anything, password = your API key"'}
+_SECURITY = {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+             "Cache-Control": "no-store"}
+_STRICT = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def _secured(response: Response, csp: str = _STRICT) -> Response:
+    response.headers.update({**_SECURITY, "Content-Security-Policy": csp})
+    return response
+
+
+@cache
+def _page() -> tuple[bytes, str]:
+    """The Swagger UI page and the policy that lets exactly its inline script run."""
+    html = get_swagger_ui_html(
+        openapi_url="/openapi.json", title="aiaas API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon-32x32.png",
+    ).body
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(bytes(html).decode()))
+    csp = (f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+           "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+           "form-action 'none'")
+    return bytes(html), csp
 
 
 def _token(request: Request) -> str | None:
@@ -38,35 +73,31 @@ def _token(request: Request) -> str | None:
     return None
 
 
-async def _authorised(request: Request, services: ServicesDep) -> JSONResponse | None:
+async def _authorised(request: Request, services: ServicesDep) -> Response | None:
     token = _token(request)
     if token is None:
-        return JSONResponse(error_body("unauthenticated", "an API key is needed to read the docs"),
-                            401, headers=_CHALLENGE)
+        return _secured(JSONResponse(error_body(
+            "unauthenticated", "an API key is needed to read the docs"), 401, headers=_CHALLENGE))
     try:
         await run_in_threadpool(services.keys.authenticate, token)
     except Unauthenticated as exc:
-        return JSONResponse(error_body(exc.code, exc.message), 401, headers=_CHALLENGE)
+        return _secured(JSONResponse(error_body(exc.code, exc.message), 401, headers=_CHALLENGE))
     return None
 
 
 @router.get("/openapi.json")
-async def openapi(request: Request, services: ServicesDep) -> JSONResponse:
+async def openapi(request: Request, services: ServicesDep) -> Response:
     denied = await _authorised(request, services)
-    return denied or JSONResponse(request.app.openapi())
+    return denied or _secured(JSONResponse(request.app.openapi()))
 
 
 @router.get("/docs")
-async def swagger(request: Request, services: ServicesDep) -> HTMLResponse:
+async def swagger(request: Request, services: ServicesDep) -> Response:
     denied = await _authorised(request, services)
     if denied is not None:
-        return HTMLResponse(denied.body, status_code=401, headers=_CHALLENGE)
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json", title="aiaas API",
-        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-        swagger_css_url="/docs/assets/swagger-ui.css",
-        swagger_favicon_url="/docs/assets/favicon-32x32.png",
-    )
+        return _secured(HTMLResponse(denied.body, status_code=401, headers=_CHALLENGE))
+    html, csp = _page()
+    return _secured(HTMLResponse(html), csp)
 
 
 @router.get("/docs/assets/{name}")
@@ -76,5 +107,5 @@ async def swagger_asset(name: str, request: Request, services: ServicesDep) -> R
     if denied is not None:
         return denied
     if name not in ASSET_TYPES:
-        return JSONResponse(error_body("not_found", f"no docs asset {name!r}"), 404)
-    return FileResponse(ASSETS / name, media_type=ASSET_TYPES[name])
+        return _secured(JSONResponse(error_body("not_found", f"no docs asset {name!r}"), 404))
+    return _secured(FileResponse(ASSETS / name, media_type=ASSET_TYPES[name]))

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiaas import errors
@@ -26,6 +27,7 @@ STATUS: dict[type[errors.AiaasError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Unavailable: 503,
+    errors.InsufficientStorage: 507,
     errors.Overloaded: 429,
     errors.BackendError: 500,
 }
@@ -34,6 +36,7 @@ HTTP_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type", 422: "invalid_request", 429: "overloaded",
+    507: "insufficient_storage",
 }
 
 
@@ -116,6 +119,15 @@ def install(app: FastAPI) -> None:
             message = f"no route {request.method} {request.url.path}"
         return JSONResponse(error_body(code, message), exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        """A backstop: services turn the unique-constraint races they know into ``Conflict``
+        or an idempotent success; one they missed is still a clash, not a server fault."""
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path,
+                    type(exc.orig).__name__)
+        return domain_response(errors.Conflict(
+            "the change clashes with one made at the same time; try again"))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

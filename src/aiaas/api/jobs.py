@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.api.deps import ReaderDep, ServicesDep, WriterDep
 from aiaas.api.schemas import ERRORS
-from aiaas.errors import NotFound
+from aiaas.db.training_tables import FINISHED
+from aiaas.errors import NotFound, Unavailable
 from aiaas.training.jobs import EventInfo, JobInfo
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=ERRORS)
-POLL_S = 0.25
 KEEPALIVE_S = 15.0
+MAX_EVENT_ID = 2**53
+"""Event ids are database integers; a larger ``Last-Event-ID`` is refused before the stream."""
 
 
 class JobCreate(BaseModel):
@@ -38,6 +41,8 @@ class JobCreate(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     promote_if: str | None = Field(default=None, max_length=200,
                                    description="e.g. accuracy>=0.95: move production if it holds")
+    retryable: bool = Field(default=True, description="Whether the job may run again (once) when "
+                            "its worker dies mid-way; false: it fails with the reason instead.")
 
 
 class JobList(BaseModel):
@@ -50,6 +55,7 @@ async def create_job(body: JobCreate, principal: WriterDep, services: ServicesDe
     info = await asyncio.to_thread(
         services.jobs.create, tenant=principal.tenant, key_id=principal.key_id, task=body.task,
         dataset=body.dataset, name=body.name, params=body.params, promote_if=body.promote_if,
+        retryable=body.retryable,
     )
     return info
 
@@ -87,29 +93,54 @@ def _sse(event: EventInfo) -> bytes:
 
 @router.get("/{job_id}/events", responses={200: {"content": {"text/event-stream": {}}}})
 async def job_events(job_id: str, principal: ReaderDep, services: ServicesDep,
-                     last_event_id: Annotated[int | None, Header(ge=0)] = None) -> StreamingResponse:
+                     last_event_id: Annotated[int | None, Header(ge=0, le=MAX_EVENT_ID)] = None,
+                     ) -> StreamingResponse:
     """Server-sent events: the stored events (after ``Last-Event-ID``), then live ones until
-    the job ends; the last event is the final ``status``."""
+    the job ends; the last event is the final ``status``. A stream reads the database only when
+    its job has news (``training.job_events``); a key may hold ``max_job_streams_per_key``
+    streams open (429 past it)."""
     jobs, tenant = services.jobs, principal.tenant
-    await asyncio.to_thread(jobs.get, tenant, job_id)
+    subscription = services.job_events.subscribe(principal.key_id, job_id)
+    try:
+        job = await asyncio.to_thread(jobs.get, tenant, job_id)
+    except BaseException:
+        subscription.close()
+        raise
 
     async def stream() -> AsyncIterator[bytes]:
-        after, idle = last_event_id or 0, 0.0
-        while True:
-            job = await asyncio.to_thread(jobs.get, tenant, job_id)
-            events = await asyncio.to_thread(jobs.events, tenant, job_id, after)
-            for event in events:
-                yield _sse(event)
-                after = event.id
-            if job.finished:
-                return
-            idle = 0.0 if events else idle + POLL_S
-            if idle >= KEEPALIVE_S:
-                idle = 0.0
-                yield b": keep-alive\n\n"
-            await asyncio.sleep(POLL_S)
+        after, finished, woken = last_event_id or 0, job.finished, False
+        try:
+            while True:
+                events = await asyncio.to_thread(jobs.events, tenant, job_id, after)
+                for event in events:
+                    yield _sse(event)
+                    after = event.id
+                    finished = finished or (event.type == "status"
+                                            and event.payload.get("status") in FINISHED)
+                if woken and not events:  # news, none after Last-Event-ID: did the job end?
+                    finished = (await asyncio.to_thread(jobs.get, tenant, job_id)).finished
+                if finished:
+                    return
+                woken = await subscription.wait(KEEPALIVE_S)
+                if not woken:
+                    yield b": keep-alive\n\n"
+                    finished = (await asyncio.to_thread(jobs.get, tenant, job_id)).finished
+        finally:
+            subscription.close()
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    async def until_shutdown() -> AsyncIterator[bytes]:
+        """At the server's shutdown deadline: an ``error`` event and a clean end (a client
+        resumes with ``Last-Event-ID`` from another server)."""
+        try:
+            async for chunk in services.shutdown.bounded(stream()):
+                yield chunk
+        except Unavailable as exc:
+            error = {"code": exc.code, "message": exc.message, "retry_after_s": exc.retry_after_s}
+            yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+
+    body = until_shutdown()
+    weakref.finalize(body, subscription.close)  # a client gone before the first byte: never started
+    return StreamingResponse(body, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

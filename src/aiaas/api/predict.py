@@ -13,11 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from aiaas.api.deps import PrincipalDep, ServicesDep
+from aiaas.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from aiaas.api.schemas import ERRORS, PredictRequest, PredictResponse
 from aiaas.calls import ModelCall
 from aiaas.errors import Invalid
@@ -67,17 +68,19 @@ async def _read_multipart(request: Request) -> PredictRequest:
 
 
 async def _predict(services: ServicesDep, principal: PrincipalDep, name: str,
-                   request: Request, ref: str | None) -> ORJSONResponse:
+                   request: Request, ref: str | None) -> Response:
     body = await read_body(request)
-    result = await services.calls.predict(
-        ModelCall(principal, name, ref, inputs=body.inputs, parameters=body.parameters))
+    result = await unless_disconnected(request, services.calls.predict(
+        ModelCall(principal, name, ref, inputs=body.inputs, parameters=body.parameters)))
+    if result is None:  # the client left: its generations were cancelled
+        return Response(status_code=CLIENT_CLOSED)
     return ORJSONResponse({"model": result.model, "version": result.version,
                            "outputs": result.outputs, "usage": result.usage})
 
 
 @router.post("/{name}/predict", response_model=PredictResponse, openapi_extra=BODY)
 async def predict(name: str, request: Request, principal: PrincipalDep,
-                  services: ServicesDep) -> ORJSONResponse:
+                  services: ServicesDep) -> Response:
     """Run the ``production`` version (or the latest when no alias is set)."""
     return await _predict(services, principal, name, request, None)
 
@@ -85,6 +88,6 @@ async def predict(name: str, request: Request, principal: PrincipalDep,
 @router.post("/{name}/versions/{ref}/predict", response_model=PredictResponse,
              openapi_extra=BODY)
 async def predict_version(name: str, ref: str, request: Request, principal: PrincipalDep,
-                          services: ServicesDep) -> ORJSONResponse:
+                          services: ServicesDep) -> Response:
     """Run one version, by number or alias."""
     return await _predict(services, principal, name, request, ref)

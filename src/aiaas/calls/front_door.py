@@ -75,8 +75,10 @@ class FrontDoor:
             items, params = await self._check(resolved)
             replica = await self.placement.replica_for(resolved.version)
             if resolved.task.streaming:
+                prompts = await replica.prepare(items, params)
+                tenant = resolved.principal.tenant
                 predictions = list(await asyncio.gather(
-                    *(_collect(replica, item, params) for item in items)))
+                    *(_collect(replica, prompt, params, tenant) for prompt in prompts)))
             else:
                 predictions = await replica.submit(items, params,
                                                    exclusive=not resolved.task.shares_batches)
@@ -105,7 +107,8 @@ class FrontDoor:
         try:
             [item], params = await self._check(resolved)
             replica = await self.placement.replica_for(resolved.version)
-            events = replica.stream(item, params)
+            [prompt] = await replica.prepare([item], params)
+            events = replica.stream(prompt, params, tenant=resolved.principal.tenant)
             first = await anext(events)
         except BaseException as exc:
             self._finish(resolved, tickets, self.meter.status_of(exc),
@@ -161,10 +164,11 @@ class FrontDoor:
                          last.units)
 
 
-async def _collect(replica: Replica, item: Any, params: dict[str, Any]) -> Prediction:
+async def _collect(replica: Replica, item: Any, params: dict[str, Any],
+                   tenant: str) -> Prediction:
     parts: list[str] = []
     last = StreamEvent()
-    async for event in replica.stream(item, params):
+    async for event in replica.stream(item, params, tenant=tenant):
         parts.append(event.text)
         last = event
     return Prediction({"text": "".join(parts), "finish_reason": last.finish_reason},

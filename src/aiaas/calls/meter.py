@@ -6,6 +6,7 @@ import asyncio
 
 from aiaas.calls.call import ResolvedCall
 from aiaas.errors import AiaasError
+from aiaas.logs import request_id
 from aiaas.metrics import Metrics
 from aiaas.tasks.units import Units
 from aiaas.usage.service import UsageEntry, UsageService
@@ -29,6 +30,8 @@ class Meter:
         self.metrics.admission_refusals.labels(check, exc.code).inc()
 
     def record(self, call: ResolvedCall, status: str, latency_ms: float, units: Units) -> None:
+        """Called before the answer (or a stream's last event) leaves: with the usage journal
+        on, the row is safe from a process kill once this returns."""
         version = call.version
         if status not in ("ok", "cancelled"):
             self.metrics.prediction_errors.labels(version.model, status).inc()
@@ -37,6 +40,7 @@ class Meter:
             version=version.version, surface=call.surface, latency_ms=latency_ms,
             status=status, units=units if status == "ok" else Units(
                 0, units.prompt_tokens, units.completion_tokens, units.audio_seconds),
+            request_id=request_id.get(),
         ))
         self.metrics.predictions.labels(version.model, status).inc()
         self.metrics.prediction_latency.labels(version.model).observe(latency_ms / 1000)

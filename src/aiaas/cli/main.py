@@ -62,10 +62,11 @@ def serve(
     preload: Annotated[list[str] | None, typer.Option(
         help="Load this model at start (repeatable).")] = None,
 ) -> None:
-    """Run the API server (until interrupted; shuts down gracefully within 30 s)."""
-    import uvicorn
-
+    """Run the API server (until interrupted; shuts down gracefully within AIAAS_SHUTDOWN_GRACE_S,
+    default 30 s: streams still open then end with an error event)."""
     from aiaas.api.app import create_app
+    from aiaas.api.connections import uvicorn_options
+    from aiaas.cli import server
     from aiaas.config import load_settings
     from aiaas.logs import configure
 
@@ -75,8 +76,8 @@ def serve(
     err.print(f"aiaas {__version__} serving on http://{settings.host}:{settings.port} "
               f"(data dir {settings.data_dir}); create a key with: "
               f"aiaas keys create --name me --admin --data-dir {settings.data_dir}", soft_wrap=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                timeout_graceful_shutdown=30)
+    server.run(create_app(settings), host=settings.host, port=settings.port,
+               grace_s=settings.shutdown_grace_s, **uvicorn_options(settings))
 
 
 @app.command()

@@ -38,8 +38,9 @@ def _job_path(job_id: str, *rest: str) -> str:
 
 
 def create_job(task: str, dataset: str, name: str, params: dict[str, Any],
-               promote_if: str | None) -> Call[Job]:
-    body = {"task": task, "dataset": dataset, "name": name, "params": params, "promote_if": promote_if}
+               promote_if: str | None, retryable: bool = True) -> Call[Job]:
+    body = {"task": task, "dataset": dataset, "name": name, "params": params, "promote_if": promote_if,
+            "retryable": retryable}
     return Call("POST", "/api/v1/jobs", one(Job), json=body, retryable=False)
 
 
@@ -74,15 +75,17 @@ def plot_target(path: str | os.PathLike[str], name: str) -> Path:
 class JobMethods(SyncSender):
     def create_job(self, task: str, dataset: str, name: str, *,
                    params: Mapping[str, Any] | None = None, promote_if: str | None = None,
-                   base_model: str | None = None) -> Job:
+                   base_model: str | None = None, retryable: bool = True) -> Job:
         """Queue a training job; a worker trains ``task`` on ``dataset`` (an uploaded dataset's
         id or name, or ``builtin:NAME``) and registers the result as the next version of model
         ``name``. ``params``: the trainer's hyperparameters (``seed``, ``algorithm``, ``epochs``,
         ...; unknown ones are refused); ``base_model`` goes into ``params["base_model"]``.
         ``promote_if`` (e.g. ``"f1_macro>=0.9"``) moves the ``production`` alias to the result
-        only when the test metric meets it. Returns at once (status ``queued``); follow it with
+        only when the test metric meets it. ``retryable=False``: a job whose worker dies fails
+        instead of running once more. Returns at once (status ``queued``); follow it with
         ``job_events`` or ``wait_job``. Never retried."""
-        return self._send(create_job(task, dataset, name, job_params(params, base_model), promote_if))
+        return self._send(create_job(task, dataset, name, job_params(params, base_model), promote_if,
+                                     retryable))
 
     def get_job(self, job_id: str) -> Job:
         return self._send(get_job(job_id))
@@ -149,10 +152,10 @@ class JobMethods(SyncSender):
 class AsyncJobMethods(AsyncSender):
     async def create_job(self, task: str, dataset: str, name: str, *,
                          params: Mapping[str, Any] | None = None, promote_if: str | None = None,
-                         base_model: str | None = None) -> Job:
+                         base_model: str | None = None, retryable: bool = True) -> Job:
         """See ``Client.create_job``."""
         return await self._send(create_job(task, dataset, name, job_params(params, base_model),
-                                           promote_if))
+                                           promote_if, retryable))
 
     async def get_job(self, job_id: str) -> Job:
         return await self._send(get_job(job_id))

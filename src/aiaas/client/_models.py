@@ -248,6 +248,10 @@ class Job(_Result):
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
     promote_if: str | None = None
+    retryable: bool = True
+    """Whether the job may run once more when its worker dies mid-way."""
+    attempts: int = 0
+    """How many times a worker took the job (a worker that died counts; a graceful stop not)."""
     status: str
     version: int | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -60,5 +60,12 @@ class Database:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def check_writable(self) -> None:
+        """Raise unless a write commits: a database that answers reads may still refuse writes
+        (a full disk, a read-only replica or file), and usage and registrations need writes.
+        The write rewrites the schema version with its own value, so it changes nothing."""
+        with self.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
     def dispose(self) -> None:
         self.engine.dispose()

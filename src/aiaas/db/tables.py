@@ -120,7 +120,8 @@ class ModelAlias(Base):
 
 class UsageRecord(Base):
     __tablename__ = "usage_records"
-    __table_args__ = (Index("ix_usage_tenant_model_time", "tenant", "model", "created_at"),)
+    __table_args__ = (Index("ix_usage_tenant_model_time", "tenant", "model", "created_at"),
+                      Index("ux_usage_call_id", "call_id", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -135,6 +136,9 @@ class UsageRecord(Base):
     audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Unique per call: a journal replayed twice inserts the call once (NULL on older rows)."""
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 from aiaas.db import training_tables as _training_tables  # noqa: E402, F401  (one metadata)

@@ -32,6 +32,9 @@ ST_MODULE_PREFIXES = (
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # Modules whose own config names further module classes (and folders) to load.
 _ROUTERS = {"Router", "Asym"}
+# Modules that turn token embeddings into the ``sentence_embedding`` every encode returns (a
+# router may hold one in its branches). A pipeline without one loads, and then every call fails.
+_SENTENCE_OUTPUTS = {"Pooling", "StaticEmbedding", "BoW", "CLIPModel", *_ROUTERS}
 
 
 def is_sentence_transformers(names: set[str]) -> bool:
@@ -59,7 +62,12 @@ def detect_embedding_head(root: Path, names: set[str], manifest: Manifest) -> De
 def detect_sentence_transformers(root: Path, names: set[str], manifest: Manifest) -> Detected | None:
     if not is_sentence_transformers(names):
         return None
-    check_sentence_transformers(root)
+    kinds = check_sentence_transformers(root)
+    if not kinds & _SENTENCE_OUTPUTS:
+        raise Invalid("the sentence-transformers pipeline in modules.json has no Pooling module, "
+                      "so it produces no sentence embedding; save the model with its pooling "
+                      "(e.g. a 1_Pooling folder listed in modules.json)",
+                      details={"file": "modules.json"})
     return Detected(FORMAT, "sentence-transformers", ("embedding",), manifest)
 
 
@@ -122,22 +130,26 @@ def _check_module_path(module_path: Any, root: Path, where: str) -> Path:
     return root / text
 
 
-def check_sentence_transformers(root: Path) -> None:
+def check_sentence_transformers(root: Path) -> set[str]:
     """modules.json names classes to import: only sentence-transformers' own are allowed, from
-    folders inside the model directory, and so for the modules a Router/Asym module names."""
+    folders inside the model directory, and so for the modules a Router/Asym module names.
+    Returns the class names of the top-level modules."""
     modules = read_json(root / "modules.json", "modules.json")
     if not isinstance(modules, list) or not all(isinstance(entry, dict) for entry in modules):
         raise Invalid("modules.json is not valid: expected a list of module objects")
+    kinds: set[str] = set()
     for entry in modules:
         if "type" not in entry:
             raise Invalid("modules.json is not valid: a module has no 'type'")
         kind = _check_module_type(entry["type"], "modules.json")
+        kinds.add(kind)
         folder = _check_module_path(entry.get("path", ""), root, "modules.json")
         config = folder / "config.json"
         if config.is_file():
             read_json(config, f"{config.relative_to(root).as_posix()}")
         if kind in _ROUTERS:
             _check_router(folder, root)
+    return kinds
 
 
 def _check_router(folder: Path, root: Path) -> None:

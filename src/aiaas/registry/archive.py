@@ -6,6 +6,12 @@ client's content type, and the tar stream is decompressed through a reader that 
 past a budget, so no header (a pax or GNU long-name record is read whole into memory) can expand
 into gigabytes. Every failure is an ``Invalid`` (or a subclass) naming the member and the
 problem, never the server's own paths.
+
+Expansion is bounded by the upload actually received, not only by the upload limit: at most
+``ratio`` times the archive's own size (never below ``floor``, never above ``max_bytes``),
+counted as the bytes really written, so a 1 MB bomb stops after ``ratio`` MB, whatever its
+headers claim. Model weights barely compress, so a larger ratio is a bomb, not a model. A full
+disk while receiving or extracting is ``InsufficientStorage``, never a "corrupt archive".
 """
 
 from __future__ import annotations
@@ -23,8 +29,14 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
 from aiaas.errors import Invalid, PayloadTooLarge, UnsafeArtifact
+from aiaas.registry.disk import insufficient, is_disk_full, storage_guard
 
 MAX_MEMBERS = 10_000
+DEFAULT_RATIO = 20.0
+"""Most bytes written per byte of archive (``AIAAS_ARCHIVE_MAX_RATIO``)."""
+DEFAULT_FLOOR = 32 * 1024 * 1024
+"""Any archive may expand to this many bytes whatever its ratio (``AIAAS_ARCHIVE_RATIO_FLOOR_BYTES``):
+tiny uploads of text files legitimately compress well past the ratio."""
 # The most one tar header (including a pax or GNU long-name record) may take; real ones are tiny.
 MAX_HEADER_BYTES = 1024 * 1024
 # Tar bytes allowed per member on top of its data (header, pax record, padding), and at the end.
@@ -39,7 +51,7 @@ _STREAM_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAErro
 async def receive(chunks: AsyncIterator[bytes], target: Path, *, limit: int) -> int:
     """Stream an upload to ``target``; raise ``PayloadTooLarge`` past ``limit`` bytes."""
     written = 0
-    with target.open("wb") as handle:
+    with storage_guard("receiving the upload"), target.open("wb") as handle:
         async for chunk in chunks:
             written += len(chunk)
             if written > limit:
@@ -60,14 +72,56 @@ def _checked_name(name: str) -> PurePosixPath:
     return path
 
 
-def extract(archive: Path, target: Path, *, max_bytes: int) -> None:
-    """Extract a tar (optionally gzip/bz2/xz) or zip archive into an empty ``target``."""
+class _Expansion:
+    """The bytes written so far against the limit for this archive (``extract``)."""
+
+    def __init__(self, compressed: int, max_bytes: int, ratio: float, floor: int) -> None:
+        self.compressed, self.ratio = compressed, ratio
+        by_ratio = max(int(ratio * compressed), floor)
+        self.limit = min(max_bytes, by_ratio)
+        self.by_ratio = by_ratio < max_bytes
+        self.written = 0
+
+    def error(self) -> PayloadTooLarge:
+        if not self.by_ratio:
+            return PayloadTooLarge(f"archive expands past {self.limit} bytes",
+                                   details={"limit": self.limit})
+        return PayloadTooLarge(
+            f"archive expands past {self.limit} bytes, more than {self.ratio:g} times its "
+            f"{self.compressed} compressed bytes: refused as a decompression bomb (the server's "
+            "AIAAS_ARCHIVE_MAX_RATIO and AIAAS_ARCHIVE_RATIO_FLOOR_BYTES set this)",
+            details={"limit": self.limit, "ratio": self.ratio,
+                     "compressed_bytes": self.compressed},
+        )
+
+    def claim(self, total: int) -> None:
+        """Refuse early when the headers already claim too much (they may lie the other way,
+        which ``add`` catches)."""
+        if total > self.limit:
+            raise self.error()
+
+    def add(self, count: int) -> None:
+        self.written += count
+        if self.written > self.limit:
+            raise self.error()
+
+
+def extract(archive: Path, target: Path, *, max_bytes: int, ratio: float = DEFAULT_RATIO,
+            floor: int = DEFAULT_FLOOR) -> None:
+    """Extract a tar (optionally gzip/bz2/xz) or zip archive into an empty ``target``, writing
+    at most ``min(max_bytes, max(ratio x the archive's size, floor))`` bytes."""
     with archive.open("rb") as handle:
         magic = handle.read(6)
-    if magic.startswith(b"PK"):
-        _extract_zip(archive, target, max_bytes)
-    else:
-        _extract_tar(archive, magic, target, max_bytes)
+    expansion = _Expansion(archive.stat().st_size, max_bytes, ratio, floor)
+    try:
+        if magic.startswith(b"PK"):
+            _extract_zip(archive, target, expansion)
+        else:
+            _extract_tar(archive, magic, target, expansion)
+    except Invalid as exc:
+        if is_disk_full(exc):
+            raise insufficient("extracting the archive") from exc
+        raise
 
 
 class _BoundedReader:
@@ -75,15 +129,14 @@ class _BoundedReader:
     ``budget`` bytes and refuses any single read over ``MAX_HEADER_BYTES`` (member data is read
     in ``_CHUNK`` pieces; only a hostile header asks for more)."""
 
-    def __init__(self, raw: io.BufferedIOBase, budget: int, max_bytes: int) -> None:
+    def __init__(self, raw: io.BufferedIOBase, budget: int, expansion: _Expansion) -> None:
         self.raw = raw
         self.budget = budget
-        self.max_bytes = max_bytes
+        self.expansion = expansion
         self.position = 0
 
     def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"archive expands past {self.max_bytes} bytes",
-                               details={"limit": self.max_bytes})
+        return self.expansion.error()
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > max(MAX_HEADER_BYTES, _CHUNK):
@@ -124,16 +177,18 @@ def _open_tar_stream(archive: Path, magic: bytes) -> tuple[io.BufferedIOBase, st
     return archive.open("rb"), ""
 
 
-def _extract_tar(archive: Path, magic: bytes, target: Path, max_bytes: int) -> None:
+def _extract_tar(archive: Path, magic: bytes, target: Path, expansion: _Expansion) -> None:
     raw, kind = _open_tar_stream(archive, magic)
-    budget = max_bytes + MAX_MEMBERS * _PER_MEMBER_OVERHEAD + _TRAILER
-    stream = _BoundedReader(raw, budget, max_bytes)
+    budget = expansion.limit + MAX_MEMBERS * _PER_MEMBER_OVERHEAD + _TRAILER
+    stream = _BoundedReader(raw, budget, expansion)
     opened = False
     try:
         with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r:") as tar:
             opened = True
-            _extract_tar_members(tar, target, max_bytes)
+            _extract_tar_members(tar, target, expansion)
     except _STREAM_ERRORS as exc:
+        if is_disk_full(exc):
+            raise insufficient("extracting the archive") from exc
         if not opened and not kind:
             raise Invalid("the upload is not a tar, tar.gz or zip archive") from exc
         raise Invalid(f"corrupt {kind}tar archive: {_reason(exc)}") from exc
@@ -141,7 +196,7 @@ def _extract_tar(archive: Path, magic: bytes, target: Path, max_bytes: int) -> N
         stream.close()
 
 
-def _extract_tar_members(tar: tarfile.TarFile, target: Path, max_bytes: int) -> None:
+def _extract_tar_members(tar: tarfile.TarFile, target: Path, expansion: _Expansion) -> None:
     total = 0
     for count, member in enumerate(tar, start=1):
         if count > MAX_MEMBERS:
@@ -160,17 +215,15 @@ def _extract_tar_members(tar: tarfile.TarFile, target: Path, max_bytes: int) -> 
             raise UnsafeArtifact(f"archive member is not a regular file: {member.name!r}",
                                  details={"member": member.name})
         total += member.size
-        if total > max_bytes:
-            raise PayloadTooLarge(f"archive expands past {max_bytes} bytes",
-                                  details={"limit": max_bytes})
+        expansion.claim(total)
         source = tar.extractfile(member)
         if source is None:
             raise Invalid(f"cannot read archive member {member.name!r}")
         with source:
-            _write(source, target, relative, member.name, limit=member.size)
+            _write(source, target, relative, member.name, limit=member.size, expansion=expansion)
 
 
-def _extract_zip(archive: Path, target: Path, max_bytes: int) -> None:
+def _extract_zip(archive: Path, target: Path, expansion: _Expansion) -> None:
     total = 0
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -199,12 +252,13 @@ def _extract_zip(archive: Path, target: Path, max_bytes: int) -> None:
                     raise Invalid(f"archive member {info.filename!r} uses an unsupported "
                                   f"compression method ({info.compress_type})")
                 total += info.file_size
-                if total > max_bytes:
-                    raise PayloadTooLarge(f"archive expands past {max_bytes} bytes",
-                                          details={"limit": max_bytes})
+                expansion.claim(total)
                 with zf.open(info) as source:
-                    _write(source, target, relative, info.filename, limit=info.file_size)
+                    _write(source, target, relative, info.filename, limit=info.file_size,
+                           expansion=expansion)
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, *_STREAM_ERRORS) as exc:
+        if is_disk_full(exc):
+            raise insufficient("extracting the archive") from exc
         raise Invalid(f"corrupt zip archive: {_reason(exc)}") from exc
 
 
@@ -222,7 +276,8 @@ def _make_dir(target: Path, relative: PurePosixPath, name: str) -> None:
         raise Invalid(f"archive member {name!r} clashes with a file of the same path") from exc
 
 
-def _write(source: Any, target: Path, relative: PurePosixPath, name: str, *, limit: int) -> None:
+def _write(source: Any, target: Path, relative: PurePosixPath, name: str, *, limit: int,
+           expansion: _Expansion) -> None:
     if not relative.parts:
         raise Invalid(f"archive member {name!r} has no file name")
     path = target / relative
@@ -243,4 +298,5 @@ def _write(source: Any, target: Path, relative: PurePosixPath, name: str, *, lim
             if written > limit:
                 raise UnsafeArtifact(f"archive member {name!r} is larger than its header says",
                                      details={"member": name})
+            expansion.add(len(chunk))
             handle.write(chunk)

@@ -27,6 +27,7 @@ from aiaas.db.engine import Database
 from aiaas.db.tables import Model, ModelAlias, ModelVersion, utcnow
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
 from aiaas.formats import Detected, detect
+from aiaas.registry.load_check import LoadCheck
 from aiaas.registry.records import (
     ALIAS_PATTERN,
     MAX_VERSION_DIGITS,
@@ -100,6 +101,7 @@ class Registry:
         preload: bool = False,
         move: bool = False,
         promote_first: bool = True,
+        check: LoadCheck | None = None,
     ) -> VersionInfo:
         """Check, store and record a model directory as the next version of ``name``.
 
@@ -108,12 +110,14 @@ class Registry:
 
         ``move=True`` hands over a staging directory that already lies in the data dir: it is
         moved into the store, or removed when the registration fails. Whatever fails, no
-        artifact is left in the store without a version that uses it.
+        artifact is left in the store without a version that uses it. ``check`` (uploads) is
+        called with the detected directory before anything is stored.
         """
         try:
             return self._register(source, tenant=tenant, name=name, created_by=created_by,
                                   task=task, description=description, metrics=metrics,
-                                  preload=preload, move=move, promote_first=promote_first)
+                                  preload=preload, move=move, promote_first=promote_first,
+                                  check=check)
         finally:
             if move:
                 remove_tree(source)
@@ -131,6 +135,7 @@ class Registry:
         preload: bool,
         move: bool,
         promote_first: bool,
+        check: LoadCheck | None,
     ) -> VersionInfo:
         validate_name(name)
         if description is not None and "\x00" in description:
@@ -142,6 +147,8 @@ class Registry:
         chosen_task = self._choose_task(detected, task)
         spec = get_task(chosen_task)
         config = spec.prepare_config(detected, source)
+        if check is not None:
+            check(source, detected.format, chosen_task, config)
         known = directory_digest(source) if move else None
         with self._artifacts:
             if move:
@@ -297,19 +304,25 @@ class Registry:
     def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelInfo:
         if not ALIAS_PATTERN.match(alias) or alias == "latest":
             raise Invalid(f"invalid alias {alias!r}", details={"field": "alias"})
-        with self.db.session() as session:
-            model = self._own(session, tenant, name)
-            if version not in {v.version for v in model.versions}:
-                raise NotFound(f"model {name!r} has no version {version}")
-            current = next((a for a in model.aliases if a.alias == alias), None)
-            if current is None:
-                model.aliases.append(ModelAlias(alias=alias, version=version))
-            else:
-                current.version = version
-            session.flush()
-            info = ModelInfo.of(model)
-        self._changed()
-        return info
+        for _attempt in range(3):
+            try:
+                with self.db.session() as session:
+                    model = self._own(session, tenant, name)
+                    if version not in {v.version for v in model.versions}:
+                        raise NotFound(f"model {name!r} has no version {version}")
+                    current = next((a for a in model.aliases if a.alias == alias), None)
+                    if current is None:
+                        model.aliases.append(ModelAlias(alias=alias, version=version))
+                    else:
+                        current.version = version
+                    session.flush()
+                    info = ModelInfo.of(model)
+            except IntegrityError:  # another request created the alias first: now an update
+                continue
+            self._changed()
+            return info
+        raise Conflict(f"alias {alias!r} of {name!r} is being changed by another request; "
+                       "try again")
 
     def set_preload(self, tenant: str, name: str, version: int, preload: bool) -> VersionInfo:
         """Mark a version to be loaded when the server starts (it still loads on first use)."""
@@ -373,7 +386,13 @@ class Registry:
         with self._artifacts:
             self._collect_locked(digest)
 
-    def _collect_locked(self, digest: str) -> None:
+    def collect_orphan(self, digest: str, cutoff: float) -> bool:
+        """Remove an artifact that no version uses and no registration touched since ``cutoff``
+        (``hygiene``'s sweep); True when removed."""
+        with self._artifacts:
+            return self.store.untouched_since(digest, cutoff) and self._collect_locked(digest)
+
+    def _collect_locked(self, digest: str) -> bool:
         """Remove an artifact no version uses any more (the caller holds ``_artifacts``)."""
         with self.db.session() as session:
             still_used = session.scalar(
@@ -381,6 +400,7 @@ class Registry:
             )
         if not still_used:
             self.store.remove(digest)
+        return not still_used
 
     def artifact_path(self, version: VersionInfo) -> Path:
         return self.store.open(version.sha256)

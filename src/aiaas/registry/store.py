@@ -5,6 +5,11 @@ directory. Artifacts are built in the data dir's tmp folder and moved into place
 ``rename``: a crash or a full disk leaves either the whole artifact or nothing. A stored artifact
 is read-only (files 0444, directories 0555); removal first renames it out of the store, so a
 half-deleted artifact is never visible either.
+
+Staging and trash dirs carry this process's owner token (``owners``), so ``hygiene`` removes a
+dead process's at once and never a live peer's; a stored artifact's mtime is refreshed whenever a
+registration stores or reuses it, which keeps it out of the orphan sweep until its row exists. A
+full disk inside ``staging()`` is ``InsufficientStorage`` (``disk``), with the stage removed.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from aiaas.errors import Invalid, NotFound
 from aiaas.formats.files import iter_files
+from aiaas.registry.disk import storage_guard
+from aiaas.registry.owners import staging_dir
 
 _DIGEST = re.compile(r"[a-f0-9]{64}")
 _CHUNK = 1024 * 1024
@@ -64,20 +71,22 @@ class ArtifactStore:
         return path
 
     def staging_dir(self) -> Path:
-        """A fresh directory inside the data dir to build an artifact in."""
-        return Path(tempfile.mkdtemp(prefix="stage-", dir=self.tmp_dir))
+        """A fresh directory inside the data dir to build an artifact in, owned by this process
+        (``owners``): a sweep removes it once this process is gone, never before."""
+        return staging_dir(self.tmp_dir)
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
         """A fresh staging directory (``staging_dir``) for the block, removed when it ends
         however it ends: registered with ``move=True`` it is in the store by then, and a failure
         anywhere leaves nothing behind in the data dir (``stage-*`` is what a crash leaves, for
-        the sweep at start)."""
-        staged = self.staging_dir()
-        try:
-            yield staged
-        finally:
-            remove_tree(staged)
+        the sweep). A full disk anywhere in the block is ``InsufficientStorage``."""
+        with storage_guard("storing a model"):
+            staged = self.staging_dir()
+            try:
+                yield staged
+            finally:
+                remove_tree(staged)
 
     def put_staged(self, staged: Path, *, known: tuple[str, int] | None = None) -> tuple[str, int]:
         """Move a fully written staging directory into the store; returns (digest, size).
@@ -88,6 +97,7 @@ class ArtifactStore:
         target = self.path_of(digest)
         if target.is_dir():
             remove_tree(staged)
+            _touch(target)
             return digest, size
         target.parent.mkdir(parents=True, exist_ok=True)
         _make_read_only(staged)
@@ -98,8 +108,10 @@ class ArtifactStore:
                 _make_writable(staged)
                 raise
             remove_tree(staged)
+            _touch(target)
             return digest, size
         target.chmod(0o555)
+        _touch(target)
         return digest, size
 
     def put_copy(self, source: Path) -> tuple[str, int]:
@@ -116,12 +128,19 @@ class ArtifactStore:
                 shutil.copyfile(path, target)
             return self.put_staged(staged)
 
+    def untouched_since(self, digest: str, cutoff: float) -> bool:
+        """True when the artifact exists and was last stored or reused before ``cutoff``."""
+        try:
+            return self.path_of(digest).stat().st_mtime < cutoff
+        except FileNotFoundError:
+            return False
+
     def remove(self, digest: str) -> None:
         """Take an artifact out of the store at once (one rename), then delete its files."""
         path = self.path_of(digest)
         if not path.is_dir():
             return
-        trash = Path(tempfile.mkdtemp(prefix="trash-", dir=self.tmp_dir))
+        trash = staging_dir(self.tmp_dir, "trash")
         try:
             path.chmod(0o755)  # moving a directory to a new parent rewrites its '..' entry
             path.rename(trash / digest)
@@ -129,6 +148,13 @@ class ArtifactStore:
             pass
         finally:
             remove_tree(trash)
+
+
+def _touch(target: Path) -> None:
+    """Mark a stored artifact as just used by a registration (see ``hygiene``)."""
+    with contextlib.suppress(OSError):
+        now = time.time()
+        os.utime(target, (now, now))
 
 
 def _make_read_only(root: Path) -> None:

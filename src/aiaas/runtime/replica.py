@@ -49,8 +49,14 @@ class Replica(Protocol):
         """Run items as one or more batches; ``exclusive`` keeps them out of other calls'
         batches."""
 
-    def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        """One generation, event by event; closing the iterator stops it."""
+    async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
+        """A generation request's items checked as a whole (``StreamingBackend.prepare``),
+        before any starts; what ``stream`` takes."""
+
+    def stream(self, item: Any, parameters: dict[str, Any], *,
+               tenant: str = "") -> AsyncIterator[StreamEvent]:
+        """One generation, event by event, scheduled fairly between ``tenant``s; closing the
+        iterator stops it."""
 
     def status(self) -> dict[str, Any]:
         """Engine, batching, queue and memory, for ``GET /api/v1/runtime``."""
@@ -93,12 +99,18 @@ class LocalReplica:
         finally:
             self.last_used = time.monotonic()
 
-    async def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
+        if not isinstance(self.backend, StreamingBackend):
+            return items
+        return await self.backend.prepare(items, parameters)
+
+    async def stream(self, item: Any, parameters: dict[str, Any], *,
+                     tenant: str = "") -> AsyncIterator[StreamEvent]:
         if not isinstance(self.backend, StreamingBackend):
             raise BackendError(f"backend of {self.version.model!r} cannot stream")
         self.last_used = time.monotonic()
         try:
-            async for event in self.backend.stream(item, parameters):
+            async for event in self.backend.stream(item, parameters, tenant=tenant):
                 yield event
         finally:
             self.last_used = time.monotonic()
@@ -128,10 +140,12 @@ class LocalReplicas:
 
     def _backend(self, version: VersionInfo) -> Backend:
         settings = self.settings
-        return backend_for(version, Path(self._artifact_path(version)),
-                           threads=settings.torch_threads, compile_root=settings.compiled_dir,
-                           engine=settings.engine, options=ServingOptions.of(version.serving),
-                           lanes=settings.onnx_lanes or settings.torch_threads or os.cpu_count() or 1)
+        backend = backend_for(version, Path(self._artifact_path(version)),
+                              threads=settings.torch_threads, compile_root=settings.compiled_dir,
+                              engine=settings.engine, options=ServingOptions.of(version.serving),
+                              lanes=settings.onnx_lanes or settings.torch_threads or os.cpu_count() or 1)
+        backend.label = f"{version.model}:{version.version}"
+        return backend
 
     def planned_bytes(self, version: VersionInfo) -> int:
         return self._backend(version).planned_bytes(version.size_bytes)

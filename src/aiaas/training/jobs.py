@@ -2,19 +2,27 @@
 
 The API process only writes ``queued`` jobs (and cancels); a worker process claims and runs them
 (``aiaas.training.worker``). Another tenant's job is reported exactly as a missing one.
+
+A job whose worker died (no heartbeat for the stale timeout, or its process reaped by the
+server) is *reclaimed* by whichever live process sees it first: requeued when it may run again
+(``retryable`` and fewer than ``MAX_ATTEMPTS`` claims), else failed with the reason. Each change
+is one conditional UPDATE, so two processes never reclaim the same job twice. On PostgreSQL every
+stored event also sends ``NOTIFY aiaas_job_events, '<job id>'`` (delivered at commit), so event
+streams in any server are woken without polling (``training.job_events``).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import CursorResult, Executable, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, func, select, true, update
 from sqlalchemy.orm import Session
 
 from aiaas.db.engine import Database
@@ -28,6 +36,9 @@ from aiaas.training.trainers import spec_for
 
 PLOT_NAME = re.compile(r"^[a-z_]{1,40}$")
 WORKER_STOPPED = "worker stopped"
+MAX_ATTEMPTS = 2
+"""A retryable job whose worker died is requeued once; the second death fails it."""
+NOTIFY_CHANNEL = "aiaas_job_events"
 
 
 # Also the API's response model: the owner's tenant and key stay on the server.
@@ -43,6 +54,8 @@ class JobInfo:
     model: str
     params: dict[str, Any]
     promote_if: str | None
+    retryable: bool
+    attempts: int
     status: str
     version: int | None
     metrics: dict[str, Any]
@@ -56,8 +69,9 @@ class JobInfo:
     @classmethod
     def of(cls, job: Job) -> JobInfo:
         return cls(job.id, job.tenant, job.key_id, job.task, job.dataset, job.model_name, dict(job.params),
-                   job.promote_if, job.status, job.version, dict(job.metrics), dict(job.result),
-                   job.error, job.created_at, job.started_at, job.finished_at, job.heartbeat_at)
+                   job.promote_if, job.retryable, job.attempts, job.status, job.version,
+                   dict(job.metrics), dict(job.result), job.error, job.created_at, job.started_at,
+                   job.finished_at, job.heartbeat_at)
 
     @property
     def finished(self) -> bool:
@@ -90,30 +104,75 @@ def changed_rows(session: Session, statement: Executable) -> int:
 
 
 def add_event(session: Session, job_id: str, type_: str, payload: dict[str, Any]) -> None:
+    """Store an event; on PostgreSQL also NOTIFY its job id (sent when the session commits)."""
     session.add(JobEvent(job_id=job_id, created_at=utcnow(), type=type_, payload=payload))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, job_id)))
 
 
-def fail_stale(db: Database, timeout_s: float) -> list[str]:
-    """Mark ``running`` jobs whose heartbeat is older than ``timeout_s`` failed; return their ids."""
+def reclaim(session: Session, job: Job, reason: str, *, counted: bool = True,
+            still: ColumnElement[bool] | None = None) -> str | None:
+    """Take a running job back from ``job.worker``, who is gone: cancelled when a cancel was
+    asked, requeued when it may run again, else failed with ``reason``. ``counted=False`` (a
+    graceful stop) gives the attempt back and always requeues. Returns the new status, or None
+    when the job had already moved on (another process reclaimed it, its worker finished, or
+    ``still``, the condition it was picked by, no longer holds)."""
+    attempts = job.attempts if counted else max(0, job.attempts - 1)
+    if job.cancel_requested:
+        values: dict[str, Any] = {"status": CANCELLED, "finished_at": utcnow()}
+    elif not counted or (job.retryable and attempts < MAX_ATTEMPTS):
+        values = {"status": QUEUED, "worker": None, "started_at": None, "heartbeat_at": None,
+                  "attempts": attempts}
+    else:
+        values = {"status": FAILED, "error": f"{WORKER_STOPPED}: {reason}", "finished_at": utcnow()}
+    taken = changed_rows(session, update(Job).where(
+        Job.id == job.id, Job.status == RUNNING, Job.worker == job.worker,
+        true() if still is None else still).values(**values))
+    if not taken:
+        return None
+    payload: dict[str, Any] = {"status": values["status"], "reason": f"{WORKER_STOPPED}: {reason}"}
+    if values["status"] == QUEUED:
+        payload["attempts"] = attempts
+    elif values["status"] == FAILED:
+        payload["error"] = values["error"]
+    add_event(session, job.id, "status", payload)
+    return str(values["status"])
+
+
+def reclaim_stale(db: Database, timeout_s: float) -> dict[str, str]:
+    """Reclaim ``running`` jobs whose heartbeat is older than ``timeout_s``: job id -> status."""
     cutoff = utcnow() - timedelta(seconds=timeout_s)
+    reason = f"no heartbeat for {timeout_s:g} s"
+    silent = Job.heartbeat_at.is_(None) | (Job.heartbeat_at < cutoff)
     with db.session() as session:
-        stale = list(session.scalars(select(Job).where(
-            Job.status == RUNNING, (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < cutoff))))
-        for job in stale:
-            job.status, job.error, job.finished_at = FAILED, WORKER_STOPPED, utcnow()
-            add_event(session, job.id, "status", {"status": FAILED, "error": WORKER_STOPPED})
-        return [job.id for job in stale]
+        stale = list(session.scalars(select(Job).where(Job.status == RUNNING, silent)))
+        done = {job.id: reclaim(session, job, reason, still=silent) for job in stale}
+        return {job_id: status for job_id, status in done.items() if status}
+
+
+def reclaim_worker(db: Database, worker: str, reason: str) -> dict[str, str]:
+    """Reclaim the running jobs of ``worker``, known dead (its process was reaped)."""
+    with db.session() as session:
+        mine = list(session.scalars(select(Job).where(Job.status == RUNNING, Job.worker == worker)))
+        done = {job.id: reclaim(session, job, reason) for job in mine}
+        return {job_id: status for job_id, status in done.items() if status}
 
 
 class JobService:
-    def __init__(self, db: Database, data_dir: Path, catalog: Catalog | None = None) -> None:
+    def __init__(self, db: Database, data_dir: Path, catalog: Catalog | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        """``notify(job_id)``: told after each event this service stores (wakes event streams
+        in this process at once)."""
         self.db = db
         self.data_dir = data_dir
         self.catalog = catalog or Catalog(db, data_dir)
+        self.notify = notify or (lambda _job_id: None)
 
     def create(self, *, tenant: str, key_id: str, task: str, dataset: str, name: str,
-               params: dict[str, Any], promote_if: str | None = None) -> JobInfo:
-        """Check the request fully (4xx naming the problem) and queue the job."""
+               params: dict[str, Any], promote_if: str | None = None,
+               retryable: bool = True) -> JobInfo:
+        """Check the request fully (4xx naming the problem) and queue the job. ``retryable``:
+        whether it may run again when its worker dies mid-way (else it fails)."""
         spec = spec_for(task)
         validate_name(name)
         checked = spec.validate(params)
@@ -129,13 +188,15 @@ class JobService:
             gate.parse(promote_if, spec.metrics)
         job = Job(id=uuid.uuid4().hex, tenant=tenant, key_id=key_id, task=task, dataset=dataset,
                   model_name=name, params=checked.model_dump(), promote_if=promote_if,
-                  status=QUEUED, cancel_requested=False, metrics={}, result={},
-                  created_at=utcnow())
+                  status=QUEUED, cancel_requested=False, retryable=retryable, attempts=0,
+                  metrics={}, result={}, created_at=utcnow())
         with self.db.session() as session:
             session.add(job)
             session.flush()
             add_event(session, job.id, "status", {"status": QUEUED})
-            return JobInfo.of(job)
+            created = JobInfo.of(job)
+        self.notify(created.id)
+        return created
 
     def _own(self, session: Session, tenant: str, job_id: str) -> Job:
         job = session.get(Job, job_id) if len(job_id) <= 32 else None
@@ -168,7 +229,9 @@ class JobService:
                 add_event(session, job_id, "log", {"message": "cancel requested"})
             session.flush()
             session.refresh(job)
-            return JobInfo.of(job)
+            cancelled_or_asked = JobInfo.of(job)
+        self.notify(job_id)
+        return cancelled_or_asked
 
     def events(self, tenant: str, job_id: str, after: int = 0) -> list[EventInfo]:
         """The job's stored events with ``id > after``, oldest first."""

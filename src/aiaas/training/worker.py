@@ -1,15 +1,23 @@
 """The training worker: a loop, in its own process, that claims queued jobs and runs them.
 
 ``python -m aiaas.training.worker [--data-dir DIR] [--database-url URL]``, or ``aiaas worker``.
-The server starts one (``embedded_worker``), handing its settings down as ``AIAAS_*``
+The server starts one (``supervisor.WorkerSupervisor``), handing its settings down as ``AIAAS_*``
 variables; more may run against the same database. Either way the worker reads its settings as
 the server does (flags, environment, config file) and is wired by the same builder
 (``aiaas.training.wiring``); torch's threads are set once, when it starts.
 
 A claim is one conditional UPDATE, so two workers never run the same job. While a job runs, a
 thread writes its heartbeat every ``heartbeat_s``; a running job whose heartbeat is older than
-``STALE_FACTOR * heartbeat_s`` is marked failed ("worker stopped") when any worker starts and
-every few seconds while one runs. SIGTERM marks the job in hand failed the same way and exits.
+``STALE_FACTOR * heartbeat_s`` is reclaimed (``jobs.reclaim``: requeued once, else failed) by
+any worker or server that sees it. Why the worker survives what it does:
+
+- the database going away (an outage, a restart): every step is retried with backoff, progress
+  events are dropped rather than failing the job, and the final write is retried for a while;
+- losing its job (reclaimed while this worker was cut off): the heartbeat and each progress
+  point see that the row is no longer this worker's, and the job is abandoned, not finished;
+- a stop (SIGTERM, Ctrl-C, or its server gone: ``--parent-pid`` is watched by a thread, so a
+  worker whose server was killed stops mid-job instead of registering a model nobody waits for):
+  the job in hand is requeued with its attempt given back.
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 
@@ -32,38 +41,56 @@ from aiaas.config import Settings
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
-from aiaas.errors import AiaasError
+from aiaas.errors import AiaasError, Unavailable
 from aiaas.registry.service import Registry
 from aiaas.training.datasets import Catalog
-from aiaas.training.jobs import WORKER_STOPPED, JobInfo, add_event, changed_rows, fail_stale
+from aiaas.training.jobs import JobInfo, add_event, changed_rows, reclaim, reclaim_stale
 
 log = logging.getLogger("aiaas.training.worker")
 STALE_FACTOR = 5.0
+MAX_BACKOFF_S = 5.0
+FINAL_WRITE_S = 60.0
+"""How long the outcome of a finished job is retried while the database is away."""
+STOP_WRITE_S = 8.0
+"""How long a stopping worker tries to requeue its job (its server waits 15 s before SIGKILL)."""
+T = TypeVar("T")
 
 
 class JobCancelled(Exception):
     """Raised at a progress point once a cancel was requested."""
 
 
+class JobLost(Exception):
+    """Raised at a progress point once the job is no longer this worker's (it was reclaimed
+    while this worker could not reach the database)."""
+
+
+def default_name() -> str:
+    """Host, pid and a random part: unique, and says where to look."""
+    return f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 class Worker:
     def __init__(self, db: Database, registry: Registry, data_dir: Path, *, heartbeat_s: float = 2.0,
-                 poll_s: float = 0.5, catalog: Catalog | None = None, threads: int = 0) -> None:
+                 poll_s: float = 0.5, catalog: Catalog | None = None, threads: int = 0,
+                 name: str | None = None) -> None:
         """``threads``: the torch threads this process was started with (``wiring.start_torch``),
-        0 when the caller set none; ``catalog``: the datasets' (the runner opens one when None)."""
+        0 when the caller set none; ``catalog``: the datasets' (the runner opens one when None);
+        ``name``: how jobs name this worker (the server names the one it supervises)."""
         self.db, self.registry, self.data_dir = db, registry, data_dir
         self.heartbeat_s, self.poll_s = heartbeat_s, poll_s
         self.catalog, self.threads = catalog, threads
-        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.name = name or default_name()
 
     @property
     def stale_after_s(self) -> float:
         return STALE_FACTOR * self.heartbeat_s
 
-    def sweep(self) -> list[str]:
-        failed = fail_stale(self.db, self.stale_after_s)
-        for job_id in failed:
-            log.warning("job %s had no heartbeat for %.0f s: marked failed", job_id, self.stale_after_s)
-        return failed
+    def sweep(self) -> dict[str, str]:
+        reclaimed = reclaim_stale(self.db, self.stale_after_s)
+        for job_id, status in reclaimed.items():
+            log.warning("job %s had no heartbeat for %.0f s: %s", job_id, self.stale_after_s, status)
+        return reclaimed
 
     def claim(self) -> JobInfo | None:
         """Take the oldest queued job, or None when there is none."""
@@ -73,7 +100,7 @@ class Worker:
                 now = utcnow()
                 taken = changed_rows(session, update(Job).where(Job.id == job_id, Job.status == QUEUED)
                                      .values(status=RUNNING, started_at=now, heartbeat_at=now,
-                                             worker=self.name))
+                                             worker=self.name, attempts=Job.attempts + 1))
                 if taken:
                     add_event(session, job_id, "status", {"status": RUNNING, "worker": self.name})
                     job = session.get(Job, job_id)
@@ -83,64 +110,97 @@ class Worker:
         return None
 
     def run_forever(self, stop: threading.Event, parent_pid: int | None = None) -> None:
-        self.sweep()
-        last_sweep = time.monotonic()
+        """Claim and run jobs until ``stop`` is set (or ``parent_pid`` is no longer the parent).
+        A failing database is waited out with backoff, never a reason to exit."""
+        if parent_pid is not None:
+            watch_parent(parent_pid, stop)
+        last_sweep, failures = 0.0, 0
         while not stop.is_set():
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.info("parent process is gone; worker exits")
                 return
-            job = self.claim()
+            try:
+                if time.monotonic() - last_sweep > self.heartbeat_s:
+                    self.sweep()
+                    last_sweep = time.monotonic()
+                job = self.claim()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = min(MAX_BACKOFF_S, self.poll_s * 2 ** failures)
+                log.warning("worker %s cannot reach the database (%s); retrying in %.1f s",
+                            self.name, exc, delay)
+                stop.wait(delay)
+                continue
             if job is not None:
                 self.execute(job)
                 continue
-            if time.monotonic() - last_sweep > self.heartbeat_s:
-                self.sweep()
-                last_sweep = time.monotonic()
             stop.wait(self.poll_s)
 
     def execute(self, job: JobInfo) -> None:
         from aiaas.training import runner
 
-        log.info("job %s: training %s on %s", job.id, job.task, job.dataset)
+        log.info("job %s: training %s on %s (attempt %d)", job.id, job.task, job.dataset, job.attempts)
+        lost = threading.Event()
         try:
-            with self._heartbeat(job.id):
-                outcome = runner.run(job, self.registry, self.data_dir, self._progress(job.id),
+            with self._heartbeat(job.id, lost):
+                outcome = runner.run(job, self.registry, self.data_dir, self._progress(job.id, lost),
                                      catalog=self.catalog, threads=self.threads)
+        except JobLost:
+            log.warning("job %s was reclaimed while worker %s was cut off; abandoned", job.id, self.name)
         except JobCancelled:
             self._finish(job.id, CANCELLED)
+        except Unavailable as exc:
+            self._give_back(job.id, f"{exc.message} during the job", counted=True, within_s=FINAL_WRITE_S)
         except AiaasError as exc:
             self._finish(job.id, FAILED, error=exc.message)
         except Exception as exc:
             log.exception("job %s failed", job.id)
             self._finish(job.id, FAILED, error=f"{type(exc).__name__}: {exc}")
         except BaseException:
-            self._finish(job.id, FAILED, error=WORKER_STOPPED)
+            self._give_back(job.id, f"worker {self.name} was stopped", counted=False,
+                            within_s=STOP_WRITE_S)
             raise
         else:
             self._finish(job.id, SUCCEEDED, version=outcome.version, metrics=outcome.metrics,
                          result=outcome.result)
 
-    def _progress(self, job_id: str) -> Any:
+    def _progress(self, job_id: str, lost: threading.Event) -> Any:
         def progress(stage: str, **values: Any) -> None:
-            with self.db.session() as session:
-                add_event(session, job_id, "progress", {"stage": stage, **values})
-                cancel = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+            if lost.is_set():
+                raise JobLost
+            try:
+                with self.db.session() as session:
+                    row = session.execute(select(Job.status, Job.worker, Job.cancel_requested)
+                                          .where(Job.id == job_id)).one_or_none()
+                    if row is None or row.status != RUNNING or row.worker != self.name:
+                        raise JobLost
+                    add_event(session, job_id, "progress", {"stage": stage, **values})
+                    cancel = row.cancel_requested
+            except Unavailable:
+                log.warning("job %s: progress %r not stored, the database is unreachable", job_id, stage)
+                return
             if cancel:
                 raise JobCancelled
         return progress
 
     @contextmanager
-    def _heartbeat(self, job_id: str) -> Iterator[None]:
+    def _heartbeat(self, job_id: str, lost: threading.Event) -> Iterator[None]:
         done = threading.Event()
 
         def beat() -> None:
             while not done.wait(self.heartbeat_s):
                 try:
                     with self.db.session() as session:
-                        session.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                                        .values(heartbeat_at=utcnow()))
-                except Exception:
-                    log.exception("heartbeat of job %s failed", job_id)
+                        mine = changed_rows(session, update(Job).where(
+                            Job.id == job_id, Job.status == RUNNING, Job.worker == self.name)
+                            .values(heartbeat_at=utcnow()))
+                except Exception as exc:
+                    log.warning("heartbeat of job %s not stored: %s", job_id, exc)
+                    continue
+                if not mine:
+                    lost.set()
+                    return
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
         thread.start()
@@ -150,41 +210,105 @@ class Worker:
             done.set()
             thread.join()
 
+    def _retrying(self, write: Callable[[], T], what: str, within_s: float) -> T | None:
+        """``write()``, retried with backoff while the database is away, for ``within_s``."""
+        deadline, delay = time.monotonic() + within_s, 0.25
+        while True:
+            try:
+                return write()
+            except Exception as exc:
+                if time.monotonic() + delay > deadline:
+                    log.error("%s not stored, giving up: %s (the job is reclaimed once its "
+                              "heartbeat is stale)", what, exc)
+                    return None
+                log.warning("%s not stored (%s); retrying in %.1f s", what, exc, delay)
+                time.sleep(delay)
+                delay = min(MAX_BACKOFF_S, delay * 2)
+
+    def _give_back(self, job_id: str, reason: str, *, counted: bool, within_s: float) -> None:
+        """Reclaim this worker's own job: requeued (``counted=False``: its attempt given back)."""
+        def write() -> str | None:
+            with self.db.session() as session:
+                job = session.get(Job, job_id)
+                if job is None or job.worker != self.name:
+                    return None
+                return reclaim(session, job, reason, counted=counted)
+
+        status = self._retrying(write, f"job {job_id}'s release", within_s)
+        log.info("job %s given back: %s (%s)", job_id, status, reason)
+
     def _finish(self, job_id: str, status: str, *, error: str | None = None, version: int | None = None,
                 metrics: dict[str, Any] | None = None, result: dict[str, Any] | None = None) -> None:
-        with self.db.session() as session:
-            changed = changed_rows(session, update(Job).where(Job.id == job_id, Job.status == RUNNING).values(
-                status=status, error=error, version=version, metrics=metrics or {},
-                result=result or {}, finished_at=utcnow()))
-            if changed:
-                payload: dict[str, Any] = {"status": status}
-                if error:
-                    payload["error"] = error
-                if version is not None:
-                    payload |= {"version": version, **{k: v for k, v in (result or {}).items()
-                                                        if k in ("promoted", "promotion_reason")}}
-                add_event(session, job_id, "status", payload)
-        log.info("job %s %s%s", job_id, status, f": {error}" if error else "")
+        def write() -> int:
+            with self.db.session() as session:
+                changed = changed_rows(session, update(Job).where(
+                    Job.id == job_id, Job.status == RUNNING, Job.worker == self.name).values(
+                    status=status, error=error, version=version, metrics=metrics or {},
+                    result=result or {}, finished_at=utcnow()))
+                if changed:
+                    payload: dict[str, Any] = {"status": status}
+                    if error:
+                        payload["error"] = error
+                    if version is not None:
+                        payload |= {"version": version, **{k: v for k, v in (result or {}).items()
+                                                            if k in ("promoted", "promotion_reason")}}
+                    add_event(session, job_id, "status", payload)
+                return changed
+
+        if self._retrying(write, f"job {job_id}'s outcome", FINAL_WRITE_S):
+            log.info("job %s %s%s", job_id, status, f": {error}" if error else "")
 
 
-def run(settings: Settings, *, poll_s: float = 0.5, parent_pid: int | None = None) -> None:
+def watch_parent(parent_pid: int, stop: threading.Event, every_s: float = 0.5) -> threading.Thread:
+    """A thread that stops this process (SIGTERM to itself: the job in hand is requeued) once
+    ``parent_pid`` is no longer its parent: a worker outlives no server, even mid-job."""
+    def watch() -> None:
+        while not stop.wait(every_s):
+            if os.getppid() != parent_pid:
+                log.warning("server process %d is gone; worker stops", parent_pid)
+                stop.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
+    thread.start()
+    return thread
+
+
+def _build(settings: Settings) -> Any:
+    """``wiring.build``, retried while the database cannot be reached: a worker started during
+    an outage waits it out."""
+    from aiaas.training import wiring
+
+    delay = 0.5
+    while True:
+        try:
+            return wiring.build(settings)
+        except Exception as exc:
+            log.warning("worker cannot start yet (%s); retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+            delay = min(MAX_BACKOFF_S, delay * 2)
+
+
+def run(settings: Settings, *, poll_s: float = 0.5, parent_pid: int | None = None,
+        name: str | None = None) -> None:
     """Run a worker on ``settings`` until SIGTERM (or until ``parent_pid`` is no longer the
     parent: the embedded worker ends with its server)."""
     from aiaas.logs import configure
     from aiaas.training import wiring
 
-    configure(settings.log_level, json_lines=settings.log_json)
-    threads = wiring.start_torch(settings)
-    core = wiring.build(settings)
-    stop = threading.Event()
-
     def on_term(_signum: int, _frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    configure(settings.log_level, json_lines=settings.log_json)
+    threads = wiring.start_torch(settings)
+    core = _build(settings)
+    stop = threading.Event()
     try:
         Worker(core.db, core.registry, settings.data_dir, heartbeat_s=settings.job_heartbeat_s,
-               poll_s=poll_s, catalog=core.catalog, threads=threads).run_forever(stop, parent_pid)
+               poll_s=poll_s, catalog=core.catalog, threads=threads,
+               name=name).run_forever(stop, parent_pid)
     finally:
         core.db.dispose()
 
@@ -204,10 +328,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--poll-s", type=float, default=0.5)
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="Exit when this process is no longer the parent (embedded worker).")
+    parser.add_argument("--name", default=None,
+                        help="How jobs name this worker (default: host-pid-random).")
     args = parser.parse_args(argv)
     settings = load_settings(data_dir=args.data_dir, database_url=args.database_url,
                              job_heartbeat_s=args.heartbeat_s)
-    run(settings, poll_s=args.poll_s, parent_pid=args.parent_pid)
+    run(settings, poll_s=args.poll_s, parent_pid=args.parent_pid, name=args.name)
 
 
 if __name__ == "__main__":

@@ -3,24 +3,34 @@
 Rows are buffered and written in batches by one background thread, so a predict call never waits
 on a database write. Anything that reads usage flushes first, so a read sees every call before it.
 If the database is down, rows stay buffered (up to ``max_backlog``) and are written on recovery.
+With a journal (``journal.py``), each row is also in a local file before ``record`` returns, so a
+killed process loses none: the next start (or any live peer, every ``adopt_every_s``) inserts
+what a dead process left, each call once (a unique ``call_id``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import Insert, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from aiaas.db.engine import Database
 from aiaas.db.tables import UsageRecord, utcnow
 from aiaas.errors import AiaasError, Invalid
 from aiaas.tasks.units import Units
+from aiaas.usage import journal
+from aiaas.usage.journal import Journal, Row
 
 log = logging.getLogger("aiaas.usage")
 MAX_PAGE = 1000
@@ -37,6 +47,8 @@ class UsageEntry:
     status: str
     units: Units = field(default_factory=Units)
     created_at: datetime = field(default_factory=utcnow)
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +99,33 @@ class UsageReport:
 
 
 class UsageService:
-    def __init__(self, db: Database, *, interval_s: float = 0.25, max_backlog: int = 100_000) -> None:
+    def __init__(self, db: Database, *, journal_dir: Path | None = None, interval_s: float = 0.25,
+                 max_backlog: int = 100_000, adopt_every_s: float = 30.0) -> None:
         self.db = db
+        self.journal_dir = journal_dir
         self.interval_s = interval_s
         self.max_backlog = max_backlog
-        self._pending: list[UsageEntry] = []
+        self.adopt_every_s = adopt_every_s
+        self._pending: list[Row] = []
+        self._journal: Journal | None = None
+        self._sealed: list[Path] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.dropped = 0
+        self.journal_failures = 0
 
     def start(self) -> None:
+        """Adopt the journals of dead processes, open this one's, start the writer."""
+        if self.journal_dir is not None:
+            try:
+                self.adopt()
+            except (SQLAlchemyError, AiaasError) as exc:
+                log.warning("usage journals not replayed yet (retried every %.0f s): %s",
+                            self.adopt_every_s, exc)
+            self._journal = Journal.open(self.journal_dir)
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self._thread.start()
 
@@ -108,25 +134,46 @@ class UsageService:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.flush()
+        consumed = False
+        try:
+            self.flush()
+            consumed = True
+        finally:
+            if self._journal is not None:
+                self._journal.close(consumed=consumed)
+                self._journal = None
 
     def record(self, entry: UsageEntry) -> None:
+        """Keep one row; with a journal it is in the OS (safe from a process kill) on return."""
+        row = _fields(entry)
         with self._lock:
+            if self._journal is not None:
+                try:
+                    self._journal.append(journal.encode(row))
+                except OSError as exc:  # a full disk: serve on, the row kept in memory only
+                    if self.journal_failures % 1000 == 0:
+                        log.error("usage journal write failed (%d so far): %s",
+                                  self.journal_failures + 1, exc)
+                    self.journal_failures += 1
             if len(self._pending) >= self.max_backlog:
                 self._pending.pop(0)
                 self.dropped += 1
-            self._pending.append(entry)
+            self._pending.append(row)
 
     @property
     def backlog(self) -> int:
         return len(self._pending)
 
     def _run(self) -> None:
+        adopted = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(self.interval_s)
             self._wake.clear()
             try:
                 self.flush()
+                if time.monotonic() - adopted >= self.adopt_every_s:
+                    adopted = time.monotonic()
+                    self.adopt()
             except (SQLAlchemyError, AiaasError) as exc:
                 log.warning("usage write failed; will retry: %s", exc)
 
@@ -134,15 +181,36 @@ class UsageService:
         with self._write_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
+                sealed = self._journal.seal() if self._journal is not None else None
+            if sealed is not None:
+                self._sealed.append(sealed)
             if not batch:
                 return
             try:
                 with self.db.session() as session:
-                    session.add_all(UsageRecord(**_fields(entry)) for entry in batch)
+                    _insert_once(session, batch)
             except BaseException:
                 with self._lock:
                     self._pending[:0] = batch
                 raise
+            Journal.discard(self._sealed)
+            self._sealed = []
+
+    def adopt(self) -> int:
+        """Insert the rows of dead processes' journals (those already committed are skipped)
+        and delete them; the number of rows read. A database error leaves them for later."""
+        if self.journal_dir is None:
+            return 0
+        count = 0
+        for orphan in journal.orphans(self.journal_dir):
+            rows = orphan.rows()
+            if rows:
+                with self.db.session() as session:
+                    _insert_once(session, rows)
+                log.info("usage journal of %s replayed: %d rows", orphan.owner, len(rows))
+            orphan.discard()
+            count += len(rows)
+        return count
 
     def report(
         self,
@@ -186,6 +254,21 @@ class UsageService:
             mean_latency_ms=float(latency or 0.0),
         )
         return UsageReport(records=[UsageRow.of(r) for r in rows], totals=totals)
+
+
+def _insert_once(session: Session, rows: list[Row]) -> None:
+    """Insert rows, skipping any whose ``call_id`` is already there (a journal replayed after
+    its rows were committed), on SQLite and PostgreSQL alike."""
+    dialect = session.get_bind().dialect.name
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(UsageRecord).on_conflict_do_nothing(
+            index_elements=["call_id"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(UsageRecord).on_conflict_do_nothing(index_elements=["call_id"])
+    else:
+        statement = insert(UsageRecord)
+    session.execute(statement, rows)
 
 
 def _fields(entry: UsageEntry) -> dict[str, Any]:

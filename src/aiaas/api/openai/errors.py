@@ -37,6 +37,7 @@ TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
     404: "invalid_request_error", 405: "invalid_request_error", 409: "invalid_request_error",
     413: "invalid_request_error", 415: "invalid_request_error", 429: "rate_limit_error",
+    507: "server_error",
 }
 CODES = {"unauthenticated": "invalid_api_key", "not_found": "model_not_found"}
 

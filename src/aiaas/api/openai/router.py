@@ -7,10 +7,8 @@ shape (``errors.py``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -19,6 +17,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from aiaas.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from aiaas.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from aiaas.api.openai import serving
 from aiaas.api.openai.errors import OpenAIRoute
 from aiaas.api.openai.protocol import (
@@ -35,8 +34,6 @@ from aiaas.api.openai.protocol import (
     Transcription,
 )
 
-T = TypeVar("T")
-CLIENT_CLOSED = 499
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": OpenAIErrorResponse, "description": text}
     for status, text in {
@@ -55,37 +52,20 @@ class EventStream(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncIterator[bytes]) -> None:
+    def __init__(self, events: AsyncIterator[bytes],
+                 generation: AsyncIterator[Any] | None = None) -> None:
         super().__init__(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self.events = events
+        self.generation = generation
+        """Closed too: ``events`` may end before it has started reading the generation."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             await serving.close(self.events)
-
-
-async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
-    """Run ``work`` (the body is already read); cancel it and return None if the client leaves."""
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return None
-    return task.result()
+            if self.generation is not None:
+                await serving.close(self.generation)
 
 
 def _json(content: Any) -> Response:
@@ -113,12 +93,16 @@ async def embeddings(body: EmbeddingRequest, principal: PrincipalDep,
 async def _generate(request: Request, services: ServicesDep, principal: PrincipalDep, kind: str,
                     body: ChatCompletionRequest | CompletionRequest, item: Any,
                     parameters: dict[str, Any]) -> Response:
-    events = await serving.open_generation(services, principal, body.model, kind, item, parameters)
+    generation = await unless_disconnected(request, serving.open_generation(
+        services, principal, body.model, kind, item, parameters))  # the prefill: no token yet
+    if generation is None:
+        return Response(status_code=CLIENT_CLOSED)
+    events = services.shutdown.bounded(generation)  # ends with an error at shutdown's deadline
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         return EventStream(serving.event_stream(kind, body.model, events,
-                                                include_usage=include_usage))
-    generated = await _unless_disconnected(request, serving.collect(events))
+                                                include_usage=include_usage), generation)
+    generated = await unless_disconnected(request, serving.collect(events))
     if generated is None:
         return Response(status_code=CLIENT_CLOSED)
     return _json(serving.completion_body(kind, body.model, generated))

@@ -23,6 +23,8 @@ class Backend(ABC):
     device: str = "cpu"
     """Where the model runs (``cpu``, ``cuda``, ``cuda:1``), named in its errors; a backend
     that loads elsewhere sets it."""
+    label: str = ""
+    """The model as its errors name it (``name:version``), set by the replica that runs it."""
 
     def __init__(self, path: Path, config: dict[str, Any]) -> None:
         self.path = path
@@ -81,7 +83,15 @@ class StreamingBackend(Backend):
     item; it raises ``Overloaded`` when its queue is full. ``predict_batch`` is not used."""
 
     @abstractmethod
-    def stream(self, item: Any, parameters: dict[str, Any]) -> AsyncIterator[StreamEvent]: ...
+    def stream(self, item: Any, parameters: dict[str, Any], *,
+               tenant: str = "") -> AsyncIterator[StreamEvent]:
+        """One generation for ``item`` (as checked by the task, or as ``prepare`` returned it);
+        ``tenant`` is whose work it is, for the backend's fair scheduling."""
+
+    async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
+        """Check a whole request's items against the backend's own bounds (a prompt's tokens)
+        before any of them starts, returning what ``stream`` takes; the items by default."""
+        return items
 
     def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
         raise NotImplementedError("streaming backends are driven through stream()")

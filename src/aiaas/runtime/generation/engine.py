@@ -1,78 +1,43 @@
 """The generation engine: one thread per loaded model, iteration-level (continuous) batching.
 
-Each loop iteration is one *step*: drop cancelled sequences, admit waiting ones (bounded by
-``max_sequences`` and the KV budget), prefill admitted prompts (up to ``prefill_chunk`` prompt
-tokens per step, so a long prompt cannot stall the running streams), then run **one** forward
-pass over every decoding sequence, sample one token per sequence and stream it out. A new request
-therefore joins at the next step, and a finished one leaves at once. Every event carries the
-running prompt and completion token counts, so a stream cut short is metered for what it used.
+Each loop iteration is one *step*: drop cancelled sequences, admit waiting ones, run the prefill
+chunks the scheduler planned for this step (``scheduler.py``: tenants served in turn, a step's
+work bounded so a long prompt cannot stall the others), then **one** forward pass per decode
+group, sample one token per sequence and stream it out. A new request therefore joins at the
+next step, and a finished one leaves at once. Every event carries the running prompt and
+completion token counts, so a stream cut short is metered for what it used. A cancelled
+sequence (its client left) does no more work: it is checked before every forward pass.
 
 Sequences of models whose KV cache can be stacked (plain full attention) share one left-padded
-cache (``KVGroup``); other models decode each sequence in its own group (still iteration-level,
-one forward per sequence per step).
+cache per length class (``KVGroup``); other models decode each sequence in its own group (still
+iteration-level, one forward per sequence per step).
 
-Bounds: at most ``max_waiting`` queued requests (``Overloaded`` past that), at most
-``max_sequences`` running, and the padded KV footprint of the running set (rows x longest
-reserved length, where a sequence reserves prompt + max_tokens) within ``max_kv_tokens``.
+Bounds: the waiting queues (``Overloaded`` past them), at most ``max_sequences`` running, and the
+KV footprint of the running set within ``max_kv_tokens`` (``EngineLimits``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers import DynamicCache
 
-from aiaas.errors import AiaasError, BackendError, Invalid, Overloaded, Unavailable
+from aiaas.errors import AiaasError, BackendError, Invalid, Unavailable
 from aiaas.runtime import process
 from aiaas.runtime.generation.kv import KVGroup, stackable
-from aiaas.runtime.generation.sampling import Sampler, choose_tokens
-from aiaas.runtime.generation.text import Detokenizer, IncrementalDecoder, StopFilter
+from aiaas.runtime.generation.sampling import choose_tokens
+from aiaas.runtime.generation.scheduler import EngineLimits, Scheduler, attention_scale, length_class
+from aiaas.runtime.generation.sequence import Sequence, Sink
+from aiaas.runtime.generation.text import Detokenizer
 from aiaas.tasks.base import StreamEvent
 from aiaas.tasks.generation_params import GenerationParams
 
+__all__ = ["Engine", "EngineLimits", "Sequence", "Sink"]
 log = logging.getLogger("aiaas.generation")
-Sink = Callable[[StreamEvent | AiaasError], None]
-"""Receives a sequence's events on the engine thread; must not block (e.g. call_soon_threadsafe)."""
-
-
-@dataclass(frozen=True, slots=True)
-class EngineLimits:
-    max_sequences: int = 16
-    max_waiting: int = 64
-    max_kv_tokens: int = 16384
-    prefill_chunk: int = 512
-
-
-class Sequence:
-    """One request inside the engine. ``cancelled`` may be set from any thread."""
-
-    def __init__(self, prompt: list[int], params: GenerationParams, sink: Sink,
-                 tokenizer: Detokenizer, device: torch.device) -> None:
-        self.prompt = prompt
-        self.params = params
-        self.sink = sink
-        self.sampler = Sampler(params, device)
-        self.decoder = IncrementalDecoder(tokenizer)
-        self.stops = StopFilter(params.stop)
-        self.reserved = len(prompt) + params.max_tokens
-        self.cache: DynamicCache | None = None
-        self.prefilled = 0
-        self.next_token = 0
-        self.completion_tokens = 0
-        self.cancelled = False
-        self.done = False
-
-    def emit(self, event: StreamEvent | AiaasError) -> None:
-        try:
-            self.sink(event)
-        except RuntimeError:  # the consumer's event loop is gone
-            self.cancelled = True
 
 
 class Engine:
@@ -86,18 +51,23 @@ class Engine:
         self.limits = limits
         self.threads = threads
         self.name = name
+        """The model as errors name it (``name:version``)."""
         self.domain_error = domain_error
         """The backend's mapping of a failed step's exception (``Backend.domain_error``)."""
         self.device: torch.device = model.device
         self.stacked = stackable(model.config)
+        self.scheduler = Scheduler(limits, stacked=self.stacked,
+                                   attention_scale=attention_scale(model), name=name)
         self._forward_names = _forward_names(model)
         self._cond = threading.Condition()
-        self._waiting: deque[Sequence] = deque()
         self._prefilling: list[Sequence] = []
-        self._groups: list[KVGroup[Sequence]] = []
+        self._groups: dict[object, KVGroup[Sequence]] = {}
+        """Decode groups: per length class on a stacked model, else one per sequence."""
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.steps = 0
+        self.prefill_chunks = 0
+        """Prefill forward passes run, all sequences together."""
 
     # -- called from other threads ---------------------------------------------------------------
 
@@ -105,30 +75,28 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name=f"generate-{self.name}", daemon=True)
         self._thread.start()
 
-    def submit(self, prompt: list[int], params: GenerationParams, sink: Sink) -> Sequence:
-        """Queue a generation; raise ``Invalid`` if it can never fit, ``Overloaded`` when the
-        waiting queue is full."""
-        sequence = Sequence(prompt, params, sink, self.tokenizer, self.device)
+    def submit(self, prompt: list[int], params: GenerationParams, sink: Sink, *,
+               tenant: str = "") -> Sequence:
+        """Queue a generation behind ``tenant``'s others; raise ``Invalid`` if it can never fit,
+        ``Overloaded`` when the waiting queues are full."""
+        sequence = Sequence(prompt, params, sink, self.tokenizer, self.device, tenant=tenant)
         if sequence.reserved > self.limits.max_kv_tokens:
             raise Invalid(f"the prompt ({len(prompt)} tokens) plus max_tokens ({params.max_tokens}) "
                           f"exceeds this model's KV budget of {self.limits.max_kv_tokens} tokens",
                           details={"field": "parameters.max_tokens"})
         with self._cond:
             if self._stopping:
-                raise Unavailable(f"model {self.name!r} is unloading; retry", retry_after_s=2)
-            if len(self._waiting) >= self.limits.max_waiting:
-                raise Overloaded(f"model {self.name!r} has {len(self._waiting)} generations "
-                                 "waiting; try again shortly", retry_after_s=1.0)
-            self._waiting.append(sequence)
+                raise Unavailable(f"model {self.name} is unloading; retry", retry_after_s=2)
+            self.scheduler.add(sequence)
             self._cond.notify()
         return sequence
 
     def cancel(self, sequence: Sequence) -> None:
-        """Free a sequence whose consumer went away (it leaves at the next step)."""
+        """Free a sequence whose consumer went away: out of the queue now, and no forward pass
+        works for it once this returns (one already running finishes)."""
         with self._cond:
             sequence.cancelled = True
-            if sequence in self._waiting:
-                self._waiting.remove(sequence)
+            self.scheduler.remove(sequence)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the current step; every unfinished sequence gets ``Unavailable``."""
@@ -140,15 +108,25 @@ class Engine:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return self.scheduler.waiting
+
+    @property
+    def prefilling(self) -> int:
+        return len(self._prefilling)
 
     @property
     def running(self) -> int:
-        return len(self._prefilling) + sum(len(group) for group in self._groups)
+        return len(self._prefilling) + sum(len(group) for group in self._groups.values())
 
     @property
     def busy(self) -> bool:
-        return bool(self._waiting) or self.running > 0
+        return bool(self.scheduler.waiting) or self.running > 0
+
+    def stats(self) -> dict[str, int]:
+        """What an operator sees: sequences running (prefilling ones included) and waiting,
+        and the prefill forward passes run since the model loaded."""
+        return {"running": self.running, "prefilling": self.prefilling, "waiting": self.waiting,
+                "prefill_chunks": self.prefill_chunks}
 
     # -- the engine thread -----------------------------------------------------------------------
 
@@ -157,20 +135,20 @@ class Engine:
         with torch.inference_mode():
             while True:
                 with self._cond:
-                    while not self._stopping and not self._waiting and not self.running:
+                    while not self._stopping and not self.scheduler.waiting and not self.running:
                         self._cond.wait()
                     if self._stopping:
                         break
-                    self._admit()
+                    self._drop_cancelled()
+                    self._prefilling += self.scheduler.admit(self._rows())
                 try:
                     self._step()
                 except Exception as exc:
                     self._fail_running(self._step_error(exc))
         with self._cond:
-            error = Unavailable(f"model {self.name!r} was unloaded; retry", retry_after_s=2)
-            for sequence in self._waiting:
+            error = Unavailable(f"model {self.name} was unloaded; retry", retry_after_s=2)
+            for sequence in self.scheduler.drain():
                 sequence.emit(error)
-            self._waiting.clear()
             self._fail_running(error)
 
     def _step_error(self, exc: Exception) -> AiaasError:
@@ -181,32 +159,26 @@ class Engine:
             log.warning("generation step of %s failed: %s", self.name, mapped.message)
             return mapped
         log.exception("generation step of %s failed", self.name)
-        return BackendError(f"model {self.name!r} failed: {exc}")
+        return BackendError(f"model {self.name} failed: {exc}")
 
-    def _footprint(self, extra: Sequence) -> int:
-        rows = [*self._prefilling, *(m for group in self._groups for m in group.members), extra]
-        if self.stacked:
-            return len(rows) * max(row.reserved for row in rows)
-        return sum(row.reserved for row in rows)
-
-    def _admit(self) -> None:
-        while self._waiting and self.running < self.limits.max_sequences:
-            head = self._waiting[0]
-            if self.running and self._footprint(head) > self.limits.max_kv_tokens:
-                return
-            self._prefilling.append(self._waiting.popleft())
+    def _rows(self) -> list[Sequence]:
+        return [*self._prefilling, *(m for group in self._groups.values() for m in group.members)]
 
     def _step(self) -> None:
+        decode_work = sum(self.scheduler.cost(group.width, 1) * len(group)
+                          for group in self._groups.values())
+        for sequence, tokens in self.scheduler.plan(self._prefilling, decode_work):
+            if not sequence.cancelled:
+                self._prefill(sequence, tokens)
         self._drop_cancelled()
-        self._prefill()
         self._decode()
         self.steps += 1
 
     def _drop_cancelled(self) -> None:
         self._prefilling = [s for s in self._prefilling if not s.cancelled]
-        for group in self._groups:
+        for group in self._groups.values():
             group.keep([row for row, member in enumerate(group.members) if not member.cancelled])
-        self._groups = [group for group in self._groups if group]
+        self._groups = {key: group for key, group in self._groups.items() if group}
 
     def _forward(self, cache: DynamicCache, **inputs: Any) -> torch.Tensor:
         cache_name, keeps_logits = self._forward_names
@@ -216,38 +188,39 @@ class Engine:
         logits: torch.Tensor = output.logits[:, -1, :]
         return logits
 
-    def _prefill(self) -> None:
-        budget = self.limits.prefill_chunk
-        for sequence in list(self._prefilling):
-            if budget <= 0:
-                return
-            start = sequence.prefilled
-            chunk = sequence.prompt[start:start + budget]
-            if sequence.cache is None:
-                sequence.cache = DynamicCache(config=self.model.config)
-            logits = self._forward(
-                sequence.cache,
-                input_ids=torch.tensor([chunk], dtype=torch.long, device=self.device),
-                position_ids=torch.arange(start, start + len(chunk), device=self.device).unsqueeze(0),
-                logits_to_keep=1,
-            )
-            sequence.prefilled += len(chunk)
-            budget -= len(chunk)
-            if sequence.prefilled < len(sequence.prompt):
-                continue
-            self._prefilling.remove(sequence)
-            if self._accept(sequence, sequence.sampler.choose(logits[0])):
-                self._join(sequence)
-            sequence.cache = None
+    def _prefill(self, sequence: Sequence, tokens: int) -> None:
+        """One chunk of ``sequence``'s prompt; at its end, its first token."""
+        start = sequence.prefilled
+        chunk = sequence.prompt[start:start + tokens]
+        if sequence.cache is None:
+            sequence.cache = DynamicCache(config=self.model.config)
+        logits = self._forward(
+            sequence.cache,
+            input_ids=torch.tensor([chunk], dtype=torch.long, device=self.device),
+            position_ids=torch.arange(start, start + len(chunk), device=self.device).unsqueeze(0),
+            logits_to_keep=1,
+        )
+        sequence.prefilled += len(chunk)
+        sequence.chunks += 1
+        self.prefill_chunks += 1
+        if sequence.remaining_prompt > 0:
+            return
+        self._prefilling.remove(sequence)
+        if self._accept(sequence, sequence.sampler.choose(logits[0])):
+            self._join(sequence)
+        sequence.cache = None
 
     def _join(self, sequence: Sequence) -> None:
         assert sequence.cache is not None
-        if not (self.stacked and self._groups):
-            self._groups.append(KVGroup(self.model.config, self.device))
-        self._groups[0 if self.stacked else -1].add(sequence, sequence.cache, sequence.prefilled)
+        key: object = length_class(sequence.reserved) if self.stacked else sequence
+        group = self._groups.get(key)
+        if group is None:  # a new dict: other threads count the groups (``running``)
+            group = KVGroup(self.model.config, self.device)
+            self._groups = {**self._groups, key: group}
+        group.add(sequence, sequence.cache, sequence.prefilled)
 
     def _decode(self) -> None:
-        for group in self._groups:
+        for group in self._groups.values():
             inputs = group.step_inputs([member.next_token for member in group.members])
             assert group.cache is not None
             logits = self._forward(group.cache, **inputs)
@@ -255,7 +228,7 @@ class Engine:
             tokens = choose_tokens(logits, [member.sampler for member in group.members])
             group.keep([row for row, (member, token) in enumerate(zip(group.members, tokens, strict=True))
                         if self._accept(member, token)])
-        self._groups = [group for group in self._groups if group]
+        self._groups = {key: group for key, group in self._groups.items() if group}
 
     def _accept(self, sequence: Sequence, token: int) -> bool:
         """Take one generated token; stream its text; return False when the sequence is done."""
@@ -286,9 +259,9 @@ class Engine:
                                   completion_tokens=sequence.completion_tokens))
 
     def _fail_running(self, error: AiaasError) -> None:
-        for sequence in [*self._prefilling, *(m for group in self._groups for m in group.members)]:
+        for sequence in self._rows():
             sequence.emit(error)
-        self._prefilling, self._groups = [], []
+        self._prefilling, self._groups = [], {}
 
 
 def _forward_names(model: Any) -> tuple[str, bool]:

@@ -3,9 +3,10 @@
 An upload is streamed to a staging dir inside the data dir (counted against the upload limit
 and hashed on the way in), parsed and checked there, and only then moved whole to
 ``<data dir>/datasets/<id>/`` and recorded in the ``datasets`` table: a crash mid-upload leaves
-a staging dir (swept later) and nothing registered. The original file is kept
-(``original.csv|jsonl|zip``; an image set also keeps its checked ``images/<class>/<file>``).
-Another tenant's dataset is reported exactly as a missing one.
+a staging dir (owned by the process, swept once it is gone: ``aiaas.registry.hygiene``) and
+nothing registered; a full disk anywhere on the way is ``InsufficientStorage`` (507). The
+original file is kept (``original.csv|jsonl|zip``; an image set also keeps its checked
+``images/<class>/<file>``). Another tenant's dataset is reported exactly as a missing one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +31,8 @@ from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import QUEUED, RUNNING, DatasetRow, Job
 from aiaas.errors import Conflict, Invalid, NotFound, PayloadTooLarge
+from aiaas.registry.disk import storage_guard
+from aiaas.registry.owners import staging_dir
 from aiaas.registry.records import validate_name
 from aiaas.tasks.images import DEFAULT_MAX_PIXELS
 from aiaas.training.datasets import images, parsing, validation
@@ -102,12 +104,14 @@ class Upload:
             raise PayloadTooLarge(f"upload exceeds the limit of {self.limit} bytes",
                                   details={"field": "file", "limit": self.limit})
         self._hash.update(data)
-        self._handle.write(data)
+        with storage_guard("receiving the upload"):
+            self._handle.write(data)
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            handle, self._handle = self._handle, None
+            with storage_guard("receiving the upload"):
+                handle.close()
 
     @property
     def sha256(self) -> str:
@@ -157,13 +161,15 @@ class DatasetStore:
     @contextmanager
     def staging(self) -> Iterator[Path]:
         """A fresh dir next to the final place (same file system); removed afterwards. A crash
-        leaves it behind for ``aiaas.services.sweep_staging`` (``stage-*``)."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="stage-", dir=self.tmp_dir))
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
+        leaves it behind for ``aiaas.registry.hygiene`` (``stage-<owner>-*``); a full disk in
+        the block is ``InsufficientStorage``."""
+        with storage_guard("storing a dataset"):
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            path = staging_dir(self.tmp_dir)
+            try:
+                yield path
+            finally:
+                shutil.rmtree(path, ignore_errors=True)
 
     def open_upload(self, staging: Path, filename: str) -> Upload:
         self.check_filename(filename)

