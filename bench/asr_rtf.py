@@ -61,13 +61,14 @@ def free_port() -> int:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """Register the built-in speech model offline, then serve it with uvicorn (preloaded)."""
+    from aiaas.auth.principal import Principal
     from aiaas.builtin import SPEECH, ensure_builtins
     from aiaas.config import Settings
     from aiaas.services import Services
 
     services = Services.build(Settings(data_dir=data_dir))
     ensure_builtins(services.registry, only={SPEECH})
-    key = services.keys.create(name="bench", tenant="default").secret
+    key = services.keys.create(Principal.system(), name="bench", tenant="default").secret
     services.db.dispose()
     port = free_port()
     env = {**os.environ, "AIAAS_DATA_DIR": str(data_dir), "AIAAS_BUILTIN_MODELS": "false",

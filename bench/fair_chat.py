@@ -80,11 +80,12 @@ def start_server(data_dir: Path, threads: int) -> tuple[subprocess.Popen[bytes],
     else:
         process.kill()
         raise SystemExit("the server did not become ready")
+    from aiaas.auth.principal import Principal
     from aiaas.config import Settings
     from aiaas.services import Services
 
     offline = Services.build(Settings(data_dir=data_dir))
-    admin = offline.keys.create(name="bench", tenant="default", admin=True).secret
+    admin = offline.keys.create(Principal.system(), name="bench", tenant="default", admin=True).secret
     offline.db.dispose()
     return process, url, admin
 

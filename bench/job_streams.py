@@ -111,12 +111,13 @@ def main() -> None:
 
 
 def _key_on(database_url: str, data: Path) -> str:
+    from aiaas.auth.principal import Principal
     from aiaas.config import Settings
     from aiaas.services import Services
 
     services = Services.build(Settings(data_dir=data, database_url=database_url))
     try:
-        return services.keys.create(name="bench", tenant="default", admin=True).secret
+        return services.keys.create(Principal.system(), name="bench", tenant="default", admin=True).secret
     finally:
         services.db.dispose()
 

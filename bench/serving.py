@@ -206,12 +206,13 @@ def start_aiaas(work: Path, threads: int, engine: str, int8_bound: float | None 
 
 
 def _create_key(data: Path) -> str:
+    from aiaas.auth.principal import Principal
     from aiaas.config import Settings
     from aiaas.services import Services
 
     services = Services.build(Settings(data_dir=data))
     try:
-        return services.keys.create(name="bench", tenant="default", admin=True).secret
+        return services.keys.create(Principal.system(), name="bench", tenant="default", admin=True).secret
     finally:
         services.db.dispose()
 

@@ -21,6 +21,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from aiaas.api.app import create_app
+from aiaas.auth.principal import Principal
 from aiaas.config import Settings
 from aiaas.services import Services
 
@@ -106,13 +107,13 @@ class Api:
         return {"Authorization": f"Bearer {key or self.admin_key}"}
 
     def new_key(self, tenant: str = "default", **kwargs: Any) -> str:
-        return self.services.keys.create(name="test", tenant=tenant, **kwargs).secret
+        return self.services.keys.create(Principal.system(), name="test", tenant=tenant, **kwargs).secret
 
 
 @pytest.fixture
 async def api(services: Services) -> AsyncIterator[Api]:
     app = create_app(services.settings, services)
-    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
+    admin = services.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://aiaas.test") as client:
@@ -169,6 +170,7 @@ def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
         time.sleep(0.2)
     else:
         process.kill()
+        process.wait()
         raise RuntimeError("server did not become ready in 120 s")
     from aiaas.config import Settings as _Settings
     from aiaas.services import Services as _Services
@@ -176,7 +178,7 @@ def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
     offline = _Services.build(_Settings(data_dir=data_dir, **(
         {"database_url": env_overrides["AIAAS_DATABASE_URL"]}
         if "AIAAS_DATABASE_URL" in env_overrides else {})))
-    admin = offline.keys.create(name="admin", tenant="default", admin=True).secret
+    admin = offline.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     offline.db.dispose()
     return LiveServer(url, data_dir, admin, process, env)
 
@@ -208,7 +210,7 @@ async def train_api(tmp_path: Path) -> AsyncIterator[Api]:
                         embedded_worker=True, job_heartbeat_s=HEARTBEAT_S)
     services = Services.build(settings)
     app = create_app(settings, services)
-    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
+    admin = services.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         assert services.worker_process is not None and services.worker_process.poll() is None
         transport = httpx.ASGITransport(app=manager.app)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from aiaas.auth.principal import Principal
 from aiaas.config import Settings
 from aiaas.services import Services
 from tests.conftest import LiveServer, free_port
@@ -40,7 +41,7 @@ def serve(data_dir: Path, **env_overrides: str) -> LiveServer:
         process.kill()
         raise RuntimeError("server did not become ready in 120 s")
     offline = Services.build(Settings(data_dir=data_dir))
-    admin = offline.keys.create(name="admin", tenant="default", admin=True).secret
+    admin = offline.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     offline.db.dispose()
     return LiveServer(url, data_dir, admin, process, env)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from aiaas.auth.principal import BUILTIN_TENANT
+from aiaas.auth.principal import BUILTIN_TENANT, Principal
 from aiaas.errors import NotFound
 from aiaas.registry.service import Registry
 
@@ -180,7 +180,7 @@ def ensure_builtins(registry: Registry, only: Collection[str] | None = None) -> 
         if only is not None and name not in only:
             continue
         try:
-            registry.get_model(BUILTIN_TENANT, name)
+            registry.get_model(Principal.system(BUILTIN_TENANT), name)
             continue
         except NotFound:
             pass

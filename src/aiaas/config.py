@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     min_free_disk_mb: float = Field(
         default=256, ge=0,
         description="Below this much free space in the data dir /readyz says not ready (0 = never).")
+    idle_trim_s: float = Field(
+        default=15.0, ge=0, description="After this many seconds without a request the server "
+        "gives the memory a burst freed back to the operating system once (0 = never).")
     hygiene_interval_s: float = Field(
         default=600.0, ge=0, description="How often staging dirs of dead processes and "
         "artifacts no version uses are swept (also at start); 0 = only at start.")
@@ -140,6 +143,23 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long requests in flight may finish; "
         "streams still open then end with an error event and a clean close.")
+    currency: str = Field(
+        default="USD", pattern=r"^[A-Z]{3}$", description="The one currency (ISO 4217 code) "
+        "every price, cost and spend budget of this installation is in.")
+    budget_sync_s: float = Field(
+        default=5.0, gt=0, description="How often a server re-reads from the usage table what "
+        "each budgeted tenant and key has spent in the period, so spend through other server "
+        "processes counts against the budget too (between syncs each process counts its own).")
+    redis_url: str | None = Field(
+        default=None, description="Redis URL (redis://host:port/db) where rate-limit counters "
+        "live, so every server process shares one limit; unset: counters in this process's "
+        "memory (one process).")
+    redis_key_prefix: str = Field(
+        default="aiaas", min_length=1, max_length=64, description="Prefix of the rate-limit "
+        "keys in Redis (installations sharing one Redis need different prefixes).")
+    limits_fail_open: bool = Field(
+        default=False, description="When the rate-limit store (Redis) cannot be reached, admit "
+        "calls of limited tenants unlimited instead of answering 503 limits_unavailable.")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -10,6 +10,8 @@
     ├── NotFound                unknown, or owned by another tenant (404)
     ├── Conflict                the change clashes with what is stored (409)
     ├── Overloaded              a model's queue is full (429, Retry-After)
+    │   ├── QuotaExceeded       a budget or unit quota is used up for its period (429)
+    │   └── RateLimited         a rate or concurrency limit of the tenant, key or model (429)
     ├── Unavailable             a dependency (database, model) cannot serve now (503, Retry-After)
     ├── InsufficientStorage     the data dir's disk (or the database's) is full (507)
     └── BackendError            the model failed on valid input (500: always a bug to report)
@@ -141,6 +143,21 @@ class Overloaded(AiaasError):
 
 class Unavailable(Overloaded):
     code = "unavailable"
+
+
+class QuotaExceeded(Overloaded):
+    """A spend budget or unit quota of the tenant or key is used up for its period: nothing ran,
+    and the same call is admitted once the period ends (``retry_after_s``)."""
+
+    code = "quota_exceeded"
+
+
+class RateLimited(Overloaded):
+    """A rate limit (requests, tokens, items or audio seconds per minute) or the concurrency
+    limit of the caller's tenant, key or model is reached: nothing ran, and the same call is
+    admitted after ``retry_after_s``. ``details`` names the limit (``limit``, ``scope``)."""
+
+    code = "rate_limited"
 
 
 class InsufficientStorage(AiaasError):

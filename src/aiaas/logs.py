@@ -9,6 +9,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
+"""Who is calling: the HTTP peer's address (set per request), ``cli`` in the offline CLI; the
+audit log records it."""
 
 
 class JsonFormatter(logging.Formatter):

@@ -60,5 +60,33 @@ class Metrics:
             "aiaas_usage_backlog", "Usage records waiting to be written.", registry=self.registry
         )
 
+        self.spend = Counter(
+            "aiaas_spend_total", "What metered calls cost, per tenant, in the installation's "
+            "currency (prices in force when each call ran; free models add nothing).",
+            ["tenant", "currency"], registry=self.registry,
+        )
+        self.budget_remaining = Gauge(
+            "aiaas_budget_remaining", "What is left of a budget or quota in its current period "
+            "(limit: amount, tokens, items or audio_seconds), as this process last saw it.",
+            ["tenant", "key", "period", "limit"], registry=self.registry,
+        )
+        self.budget_warnings = Counter(
+            "aiaas_budget_soft_threshold_total", "Budgets and quotas whose use crossed their soft "
+            "threshold (counted once per period).", ["tenant", "key", "period", "limit"],
+            registry=self.registry,
+        )
+
+        self.rate_limited = Counter(
+            "aiaas_rate_limited_total", "Model calls refused by a rate or concurrency limit, "
+            "per tenant and limit (requests, tokens, items, audio_seconds, concurrent).",
+            ["tenant", "limit"], registry=self.registry,
+        )
+        self.limiter_store_errors = Counter(
+            "aiaas_limiter_store_errors_total", "Rate-limit store (Redis) errors, by what the "
+            "call they hit got: refused (503 limits_unavailable), admitted (fail open) or "
+            "settle (a finished call's count could not be adjusted).",
+            ["outcome"], registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

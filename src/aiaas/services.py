@@ -9,19 +9,24 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 
+from aiaas.audit import AuditLog
 from aiaas.auth.keys import KeyService
+from aiaas.billing import BillingService, BudgetCheck
 from aiaas.calls import FrontDoor, Meter
 from aiaas.calls.shutdown import ShutdownDeadline
 from aiaas.config import Settings
 from aiaas.db.engine import Database
+from aiaas.limits import Counters, RateLimitCheck
 from aiaas.metrics import Metrics
 from aiaas.registry.hygiene import Hygiene
 from aiaas.registry.service import Registry
 from aiaas.registry.uploads import Uploads
 from aiaas.runtime import process
+from aiaas.runtime.idle_memory import IdleMemory
 from aiaas.runtime.placement import Placement
 from aiaas.runtime.replica import LocalReplicas
 from aiaas.runtime.tuning import ServingTuner
+from aiaas.tenants import TenantService
 from aiaas.training import wiring
 from aiaas.training.datasets import DatasetStore
 from aiaas.training.evaluations import EvaluationService
@@ -50,7 +55,14 @@ class Services:
     uploads: Uploads
     job_events: JobEventHub
     supervisor: WorkerSupervisor
+    billing: BillingService
+    tenants: TenantService
+    limiter: RateLimitCheck
+    audit: AuditLog
+    """The tamper-evident log of every change (``aiaas.audit``); the services above record in it."""
     hygiene: Hygiene | None = None
+    idle_memory: IdleMemory = field(default_factory=lambda: IdleMemory(0))
+    """Told of every request by the HTTP layer; trims freed memory after a quiet spell."""
     shutdown: ShutdownDeadline = field(default_factory=ShutdownDeadline)
     """Begun by the server as its graceful shutdown starts; streams end at its deadline."""
 
@@ -60,21 +72,33 @@ class Services:
         the part the training worker shares is wired by ``training.wiring.build``."""
         core = wiring.build(settings)
         db, registry, datasets, catalog = core.db, core.registry, core.datasets, core.catalog
+        audit = core.audit
         usage = UsageService(db, journal_dir=settings.data_dir / "usage-journal"
                              if settings.usage_journal else None)
         metrics = Metrics()
         placement = Placement(settings, registry,
                               LocalReplicas(settings, metrics, registry.artifact_path), metrics)
-        calls = FrontDoor(settings, registry, placement, Meter(usage, metrics))
+        billing = BillingService(db, registry, usage, metrics, currency=settings.currency,
+                                 cache_s=settings.cache_ttl_s, sync_s=settings.budget_sync_s,
+                                 audit=audit)
+        calls = FrontDoor(settings, registry, placement, Meter(usage, metrics, pricing=billing))
+        tenants = TenantService(db, cache_s=settings.cache_ttl_s, audit=audit)
+        limiter = RateLimitCheck(tenants.directory,
+                                 Counters(settings.redis_url, key_prefix=settings.redis_key_prefix),
+                                 metrics, calls.limits, fail_open=settings.limits_fail_open)
+        calls.checks.append(limiter)
+        calls.checks.append(BudgetCheck(billing, calls.limits))
         job_events = JobEventHub(db, max_streams_per_key=settings.max_job_streams_per_key)
-        jobs = JobService(db, settings.data_dir, catalog, notify=job_events.notify)
-        keys = KeyService(db, cache_s=settings.cache_ttl_s)
-        tuner = ServingTuner(settings, registry, placement)
+        jobs = JobService(db, settings.data_dir, catalog, notify=job_events.notify, audit=audit)
+        keys = KeyService(db, cache_s=settings.cache_ttl_s, audit=audit)
+        tuner = ServingTuner(settings, registry, placement, audit=audit)
         evaluations = EvaluationService(db, settings.data_dir, calls, catalog,
-                                        chunk=settings.max_inputs)
+                                        chunk=settings.max_inputs, audit=audit)
         return cls(settings, db, keys, registry, usage, metrics, placement, calls, jobs, datasets,
                    tuner, evaluations, Uploads.from_settings(registry, settings), job_events,
-                   WorkerSupervisor(settings, db, notify=job_events.notify))
+                   WorkerSupervisor(settings, db, notify=job_events.notify), billing=billing,
+                   tenants=tenants, limiter=limiter, audit=audit,
+                   idle_memory=IdleMemory(settings.idle_trim_s))
 
     @property
     def worker_process(self) -> subprocess.Popen[bytes] | None:
@@ -97,12 +121,15 @@ class Services:
         await self.placement.start()
         await self.job_events.start()
         await self.supervisor.start()
+        await self.idle_memory.start()
 
     async def stop(self) -> None:
+        await self.idle_memory.stop()
         if self.hygiene is not None:
             await self.hygiene.stop()
         await self.supervisor.stop()
         await self.job_events.stop()
         await self.placement.stop()
         self.usage.stop()
+        await self.limiter.close()
         self.db.dispose()

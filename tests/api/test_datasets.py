@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from aiaas.auth.principal import Principal
 from aiaas.config import Settings
 from aiaas.services import Services
 from aiaas.training.datasets import builtin
@@ -237,7 +238,7 @@ async def test_file_part_first_and_the_upload_limit_not_the_body_limit(
             f"form-data; name=\"split_column\"\r\n\r\npart\r\n--{boundary}--\r\n").encode()
     try:
         app = create_app(settings, services)
-        key = services.keys.create(name="k", tenant="default", admin=True).secret
+        key = services.keys.create(Principal.system(), name="k", tenant="default", admin=True).secret
         async with LifespanManager(app) as manager, httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:
             headers = {"Authorization": f"Bearer {key}",

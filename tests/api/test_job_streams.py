@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aiaas.auth.principal import Principal
 from aiaas.config import Settings
 from aiaas.services import Services
 from aiaas.training.jobs import add_event
@@ -77,7 +78,7 @@ def server(tmp_path: Path) -> Any:
 
 async def test_streams_are_pushed_cheap_and_capped_per_key(server: LiveServer) -> None:
     offline = _offline(server)
-    other_key = offline.keys.create(name="other", tenant="default").secret
+    other_key = offline.keys.create(Principal.system(), name="other", tenant="default").secret
     limits = httpx.Limits(max_connections=STREAMS + 10)
     async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client, \
             AsyncExitStack() as stack:

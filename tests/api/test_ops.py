@@ -14,7 +14,7 @@ async def test_health_and_ready_need_no_key(api: Api) -> None:
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "migrations": "current", "disk": "ok",
-                                      "worker": "disabled"}
+                                      "worker": "disabled", "limits": "memory"}
     assert ready.json()["free_disk_mb"] > 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from aiaas.auth.principal import Principal
 from aiaas.builtin import CHAT, ensure_builtins
 from aiaas.config import Settings
 from aiaas.services import Services
@@ -31,7 +32,7 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """``aiaas serve`` with only the chat model, a short grace, and an admin key."""
     offline = Services.build(Settings(data_dir=data_dir, builtin_models=False))
     ensure_builtins(offline.registry, only={CHAT})
-    key = offline.keys.create(name="admin", tenant="default", admin=True).secret
+    key = offline.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     offline.db.dispose()
     port = free_port()
     env = {**os.environ, "AIAAS_DATA_DIR": str(data_dir), "AIAAS_PORT": str(port),

@@ -27,6 +27,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
 from aiaas.api.app import create_app
+from aiaas.auth.principal import Principal
 from aiaas.config import Settings
 from aiaas.db.tables import Model, utcnow
 from aiaas.registry import archive
@@ -135,7 +136,7 @@ async def server(tmp_path: Path, database_url: str) -> AsyncIterator[Server]:
                         max_body_bytes=BODY_LIMIT)
     services = Services.build(settings)
     app = create_app(settings, services)
-    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
+    admin = services.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     try:
         async with LifespanManager(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
@@ -444,7 +445,7 @@ async def test_hostile_names_and_refs_never_reach_the_disk(server: Server) -> No
 
 
 async def test_hostile_key_ids_are_not_found(server: Server) -> None:
-    victim = server.api.services.keys.create(name="victim", tenant="default")
+    victim = server.api.services.keys.create(Principal.system(), name="victim", tenant="default")
     for key_id in ["../../etc/passwd", "..%2F..%2Fetc", "%2e%2e", victim.info.id + "%0A",
                    victim.info.id + "%2F..", victim.info.id.upper(), "x" * 500, "%00"]:
         response = await server.raw("DELETE", f"/api/v1/keys/{key_id}")
@@ -572,7 +573,7 @@ async def test_missing_malformed_and_unknown_keys_are_unauthenticated(server: Se
 
 
 async def test_revoked_key_is_refused_at_once(server: Server) -> None:
-    created = server.api.services.keys.create(name="soon-revoked", tenant="default")
+    created = server.api.services.keys.create(Principal.system(), name="soon-revoked", tenant="default")
     headers = server.auth(created.secret)
     assert (await server.client.get(MODELS, headers=headers)).status_code == 200
     revoked = await server.client.delete(f"/api/v1/keys/{created.info.id}", headers=server.auth())
@@ -586,7 +587,7 @@ async def test_revoked_key_is_refused_at_once(server: Server) -> None:
 async def test_expired_key_is_refused(server: Server) -> None:
     """Expiry holds to the second, also for a key the server has just verified (and cached)."""
     services = server.api.services
-    created = services.keys.create(name="expiring", tenant="default",
+    created = services.keys.create(Principal.system(), name="expiring", tenant="default",
                                    expires_at=utcnow() + timedelta(seconds=1))
     headers = server.auth(created.secret)
     assert (await server.client.get(MODELS, headers=headers)).status_code == 200

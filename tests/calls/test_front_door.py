@@ -28,7 +28,7 @@ async def test_usage_is_recorded_once_per_call_at_inference(services: Services,
         with pytest.raises(Forbidden):
             await predict(services, Principal("clinic", "k2", frozenset({"models:read"})),
                           "first", [ROW])
-        report = services.usage.report("clinic")
+        report = services.usage.report(Principal.system("clinic"))
     finally:
         await services.stop()
     assert report.totals.requests == 1
@@ -87,7 +87,7 @@ async def test_a_toy_admission_check_applies_on_all_three_surfaces(api: Api) -> 
 
     assert check.seen == [("native", DIAGNOSIS), ("openai", EMBEDDER), ("v2", DIAGNOSIS)]
     assert api.services.placement.replicas() == []
-    assert api.services.usage.report("default").totals.requests == 0
+    assert api.services.usage.report(Principal.system()).totals.requests == 0
 
     other = api.new_key("clinic")
     passed = await api.client.post(f"/v2/models/{DIAGNOSIS}/infer", json=v2_body(ROW),

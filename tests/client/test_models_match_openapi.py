@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import inspect
 import types
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Union, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from aiaas.client import _audit as audit
+from aiaas.client import _billing as billing
 from aiaas.client import _models as sdk
 from tests.conftest import Api
 
@@ -33,9 +36,17 @@ SCHEMAS: dict[type[BaseModel], str] = {
     sdk.UsageRecord: "UsageRow",
     sdk.UsageTotals: "UsageTotals",
     sdk.UsageReport: "UsageReport",
+    sdk.CostLine: "CostLine",
+    billing.Price: "PriceInfo",
+    billing.Budget: "BudgetStatus",
+    billing.BudgetUse: "Use",
+    billing.BudgetRemaining: "Remaining",
     sdk.Job: "JobInfo",
     sdk.Dataset: "DatasetRecord",
     sdk.Evaluation: "EvaluationInfo",
+    audit.AuditRecord: "AuditRecord",
+    audit.AuditPage: "AuditPage",
+    audit.AuditVerification: "Verification",
 }
 """SDK model -> the component schema of ``/openapi.json`` that describes what it parses."""
 
@@ -56,7 +67,8 @@ JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "obje
 ACCEPTS: dict[Any, frozenset[str]] = {
     str: frozenset({"string"}), int: frozenset({"integer"}),
     float: frozenset({"number", "integer"}), bool: frozenset({"boolean"}),
-    datetime: frozenset({"string"}), list: frozenset({"array"}), dict: frozenset({"object"}),
+    datetime: frozenset({"string"}), date: frozenset({"string"}),
+    Decimal: frozenset({"string", "number"}), list: frozenset({"array"}), dict: frozenset({"object"}),
     type(None): frozenset({"null"}), Any: JSON_TYPES,
 }
 """The JSON types a field of each Python type parses."""

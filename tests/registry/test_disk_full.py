@@ -78,7 +78,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def full_server(small_disk: Path, tmp_path: Path) -> Iterator[LiveServer]:
     """A live server whose data dir is the small disk; its database lives elsewhere."""
-    server = start_server(small_disk, AIAAS_BUILTIN_MODELS="false",
+    server = start_server(small_disk, AIAAS_BUILTIN_MODELS="false", AIAAS_MIN_FREE_DISK_MB="1",
                           AIAAS_DATABASE_URL=f"sqlite:///{tmp_path / 'aiaas.db'}")
     yield server
     stop_server(server)

@@ -14,15 +14,21 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from aiaas.auth.principal import BUILTIN_TENANT
+from aiaas.auth.principal import BUILTIN_TENANT, DEFAULT_SCOPES, Principal, Scope
 from aiaas.db.tables import Model, ModelVersion
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound, UnsafeArtifact
-from aiaas.registry.service import Registry, VersionInfo
+from aiaas.registry.records import VersionInfo
+from aiaas.registry.service import Registry
 from aiaas.registry.store import directory_digest
 from aiaas.services import Services
 from tests.registry.conftest import iris_files, write_tree
 
 TENANT = "alpha"
+
+
+def principal(tenant: str = TENANT, *scopes: Scope) -> Principal:
+    """A caller's key in ``tenant``: the default scopes unless ``scopes`` are given."""
+    return Principal(tenant, "key", frozenset(scopes or DEFAULT_SCOPES))
 
 
 def iris_variant(seed: int) -> dict[str, bytes]:
@@ -70,7 +76,7 @@ def test_first_version_is_production_and_stays_so(services: Services) -> None:
     registry = services.registry
     register(registry, iris_variant(1))
     register(registry, iris_variant(2))
-    model = registry.get_model(TENANT, "iris")
+    model = registry.get_model(principal(), "iris")
     assert model.aliases == {"production": 1}
     assert registry.resolve(TENANT, "iris").version == 1
     assert registry.resolve(TENANT, "iris", "latest").version == 2
@@ -83,7 +89,7 @@ def test_deleting_the_aliased_version_is_a_conflict_and_deletes_nothing(services
     first = register(registry, iris_variant(1))
     register(registry, iris_variant(2))
     with pytest.raises(Conflict) as caught:
-        registry.delete_version(TENANT, "iris", 1)
+        registry.delete_version(principal(), "iris", 1)
     assert "in use by alias(es) production" in caught.value.message
     assert "move the alias" in caught.value.message
     assert registry.resolve(TENANT, "iris", 1).sha256 == first.sha256
@@ -95,9 +101,9 @@ def test_move_alias_then_delete_removes_an_unshared_artifact(services: Services)
     registry = services.registry
     first = register(registry, iris_variant(1))
     second = register(registry, iris_variant(2))
-    registry.set_alias(TENANT, "iris", "production", 2)
-    registry.delete_version(TENANT, "iris", 1)
-    assert [v.version for v in registry.get_model(TENANT, "iris").versions] == [2]
+    registry.set_alias(principal(), "iris", "production", 2)
+    registry.delete_version(principal(), "iris", 1)
+    assert [v.version for v in registry.get_model(principal(), "iris").versions] == [2]
     assert stored(registry) == {second.sha256}
     with pytest.raises(NotFound):
         registry.resolve(TENANT, "iris", 1)
@@ -113,10 +119,10 @@ def test_identical_uploads_share_one_artifact_until_the_last_goes(services: Serv
     assert second.version == 2
     assert first.sha256 == second.sha256
     assert stored(registry) == {first.sha256}
-    registry.set_alias(TENANT, "iris", "production", 2)
-    registry.delete_version(TENANT, "iris", 1)
+    registry.set_alias(principal(), "iris", "production", 2)
+    registry.delete_version(principal(), "iris", 1)
     assert registry.artifact_path(second).is_dir(), "still used by version 2"
-    registry.delete_model(TENANT, "iris")
+    registry.delete_model(principal(), "iris")
     assert stored(registry) == set()
     assert counts(services) == (0, 0)
 
@@ -126,7 +132,7 @@ def test_artifact_shared_across_tenants_survives_one_tenant_deleting(services: S
     mine = register(registry, iris_files(), tenant="alpha")
     theirs = register(registry, iris_files(), tenant="beta")
     assert mine.sha256 == theirs.sha256
-    registry.delete_model("beta", "iris")
+    registry.delete_model(principal("beta"), "iris")
     assert registry.artifact_path(registry.resolve("alpha", "iris")).is_dir()
 
 
@@ -134,11 +140,11 @@ def test_alias_to_a_missing_version_or_bad_alias_is_refused(services: Services) 
     registry = services.registry
     register(registry, iris_files())
     with pytest.raises(NotFound):
-        registry.set_alias(TENANT, "iris", "staging", 7)
+        registry.set_alias(principal(), "iris", "staging", 7)
     for alias in ["latest", "Prod", "../x", "a/b", "x" * 65, "prod\n", ""]:
         with pytest.raises(Invalid):
-            registry.set_alias(TENANT, "iris", alias, 1)
-    assert registry.get_model(TENANT, "iris").aliases == {"production": 1}
+            registry.set_alias(principal(), "iris", alias, 1)
+    assert registry.get_model(principal(), "iris").aliases == {"production": 1}
 
 
 HOSTILE_NAMES = ["../etc", "a/b", "UPPER", "x" * 129, "iris\n", "-x", ".hidden", "", "a b",
@@ -150,7 +156,7 @@ def test_invalid_model_names_are_refused_before_anything_is_stored(services: Ser
         with pytest.raises(Invalid, match="invalid model name"):
             register(services.registry, iris_files(), name=name)
         with pytest.raises(NotFound):
-            services.registry.get_model(TENANT, name)
+            services.registry.get_model(principal(), name)
     assert stored(services.registry) == set()
     assert counts(services) == (0, 0)
     assert tmp_entries(services) == []
@@ -166,32 +172,32 @@ def test_hostile_version_refs_are_not_found(services: Services) -> None:
 def test_another_tenants_model_does_not_exist_for_you(services: Services) -> None:
     registry = services.registry
     register(registry, iris_files(), tenant="alpha")
-    for call in (lambda: registry.get_model("beta", "iris"),
+    for call in (lambda: registry.get_model(principal("beta"), "iris"),
                  lambda: registry.resolve("beta", "iris", 1),
-                 lambda: registry.set_alias("beta", "iris", "production", 1),
-                 lambda: registry.delete_version("beta", "iris", 1),
-                 lambda: registry.delete_model("beta", "iris")):
+                 lambda: registry.set_alias(principal("beta"), "iris", "production", 1),
+                 lambda: registry.delete_version(principal("beta"), "iris", 1),
+                 lambda: registry.delete_model(principal("beta"), "iris")):
         with pytest.raises(NotFound):
             call()
-    assert [m.name for m in registry.list_models("beta")] == []
+    assert [m.name for m in registry.list_models(principal("beta"))] == []
     own = register(registry, iris_variant(9), tenant="beta")
     assert (own.tenant, own.version) == ("beta", 1)
     assert registry.resolve("alpha", "iris").tenant == "alpha"
-    assert registry.get_model("alpha", "iris").latest_version == 1
+    assert registry.get_model(principal("alpha"), "iris").latest_version == 1
 
 
 def test_builtin_models_are_visible_but_not_changeable(services: Services) -> None:
     registry = services.registry
     builtin = register(registry, iris_files(), name="flowers", tenant=BUILTIN_TENANT)
     assert registry.resolve(TENANT, "flowers").sha256 == builtin.sha256
-    for call in (lambda: registry.delete_model(TENANT, "flowers"),
-                 lambda: registry.delete_version(TENANT, "flowers", 1),
-                 lambda: registry.set_alias(TENANT, "flowers", "production", 1)):
+    for call in (lambda: registry.delete_model(principal(), "flowers"),
+                 lambda: registry.delete_version(principal(), "flowers", 1),
+                 lambda: registry.set_alias(principal(), "flowers", "production", 1)):
         with pytest.raises(Forbidden, match="built-in"):
             call()
     with pytest.raises(Conflict, match="built-in"):
         register(registry, iris_variant(1), name="flowers")
-    assert registry.get_model(BUILTIN_TENANT, "flowers").latest_version == 1
+    assert registry.get_model(Principal.system(BUILTIN_TENANT), "flowers").latest_version == 1
     assert stored(registry) == {builtin.sha256}, "the refused upload left its artifact behind"
     assert tmp_entries(services) == []
 
@@ -236,7 +242,7 @@ def test_manifest_metrics_and_description_are_kept(services: Services) -> None:
                                       "description": "Iris", "metrics": {"acc": 0.97}}).encode()
     info = register(services.registry, files)
     assert info.metrics == {"acc": 0.97}
-    assert services.registry.get_model(TENANT, "iris").description == "Iris"
+    assert services.registry.get_model(principal(), "iris").description == "Iris"
 
 
 @pytest.mark.parametrize("kwargs", [{"description": "a\x00b"},
@@ -273,7 +279,7 @@ def test_collection_waits_for_a_registration_in_flight(
     upload = threading.Thread(target=lambda: results.append(register(registry, iris_files())))
     upload.start()
     assert stored_not_recorded.wait(10)
-    delete = threading.Thread(target=registry.delete_model, args=("beta", "iris"))
+    delete = threading.Thread(target=registry.delete_model, args=(principal("beta"), "iris"))
     delete.start()
     delete.join(0.3)
     release.set()
@@ -307,7 +313,7 @@ def test_resolved_versions_are_remembered_and_forgotten_on_change(services: Serv
     assert registry.cached(TENANT, "iris") == first and registry.cached("other", "iris") is None
     second = register(registry, iris_variant(2))
     assert registry.cached(TENANT, "iris") is None, "a new version forgets every answer"
-    registry.set_alias(TENANT, "iris", "production", second.version)
+    registry.set_alias(principal(), "iris", "production", second.version)
     assert registry.resolve(TENANT, "iris").version == 2 == registry.cached(TENANT, "iris").version
 
 
@@ -317,8 +323,60 @@ def test_a_change_by_another_process_is_seen_within_the_cache_time(services: Ser
     register(registry, iris_variant(1))
     register(registry, iris_variant(2))
     assert registry.resolve(TENANT, "iris").version == 1
-    elsewhere.set_alias(TENANT, "iris", "production", 2)
+    elsewhere.set_alias(principal(), "iris", "production", 2)
     assert registry.cached(TENANT, "iris").version == 1
     time.sleep(0.25)
     assert registry.cached(TENANT, "iris") is None
     assert registry.resolve(TENANT, "iris").version == 2
+
+
+def test_every_method_a_key_reaches_checks_its_scope(services: Services) -> None:
+    """Authorisation lives in the registry, not in the route in front of it."""
+    registry = services.registry
+    register(registry, iris_variant(1))
+    register(registry, iris_variant(2))
+    writer = principal(TENANT, Scope.MODELS_WRITE)
+    for read in (lambda: registry.list_models(writer), lambda: registry.get_model(writer, "iris"),
+                 lambda: registry.get_version(writer, "iris", 1)):
+        with pytest.raises(Forbidden, match="'models:read' scope"):
+            read()
+    reader = principal(TENANT, Scope.MODELS_READ, Scope.PREDICT)
+    for change in (lambda: registry.set_alias(reader, "iris", "production", 2),
+                   lambda: registry.set_preload(reader, "iris", 2, True),
+                   lambda: registry.delete_version(reader, "iris", 2),
+                   lambda: registry.delete_model(reader, "iris")):
+        with pytest.raises(Forbidden, match="'models:write' scope"):
+            change()
+    model = registry.get_model(reader, "iris")
+    assert (model.aliases, [v.version for v in model.versions]) == ({"production": 1}, [1, 2])
+    assert not registry.get_version(reader, "iris", 2).preload
+
+
+def test_a_missing_scope_is_refused_before_a_missing_model_is_found(services: Services) -> None:
+    """A key without the scope learns nothing about which names exist."""
+    reader = principal(TENANT, Scope.MODELS_READ)
+    with pytest.raises(Forbidden):
+        services.registry.delete_model(reader, "no-such-model")
+    with pytest.raises(Forbidden):
+        services.registry.get_model(principal(TENANT, Scope.PREDICT), "no-such-model")
+
+
+def test_lookup_serves_keys_that_read_or_predict(services: Services) -> None:
+    """V2 metadata: what a client reads before it calls the model."""
+    registry = services.registry
+    register(registry, iris_variant(1))
+    for scopes in ((Scope.PREDICT,), (Scope.MODELS_READ,)):
+        model, version = registry.lookup(principal(TENANT, *scopes), "iris", "production")
+        assert (model.name, version.version) == ("iris", 1)
+    with pytest.raises(Forbidden, match="'models:read' scope"):
+        registry.lookup(principal(TENANT, Scope.MODELS_WRITE), "iris")
+
+
+def test_deleting_a_model_answers_what_was_deleted(services: Services) -> None:
+    registry = services.registry
+    first = register(registry, iris_variant(1))
+    second = register(registry, iris_variant(2))
+    deleted = registry.delete_model(principal(), "iris")
+    assert [v.key for v in deleted.versions] == [first.key, second.key]
+    with pytest.raises(NotFound):
+        registry.get_model(principal(), "iris")

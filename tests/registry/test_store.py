@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aiaas.errors import Invalid, NotFound, UnsafeArtifact
-from aiaas.registry.store import ArtifactStore, directory_digest, iter_files
+from aiaas.formats.files import iter_files
+from aiaas.registry.store import ArtifactStore, directory_digest
 from tests.registry.conftest import write_tree
 
 FILES = {"model.onnx": b"onnx", "sub/aiaas.json": b"{}"}

@@ -41,7 +41,7 @@ async def test_an_archive_becomes_the_next_version_and_leaves_no_stage(registry:
     again = await uploads.register(WRITER, "iris", chunks(iris_tar(prefix="")))
     assert (first.version, first.tenant, first.created_by) == (1, "alpha", "key-1")
     assert again.version == 2 and again.sha256 == first.sha256
-    assert registry.get_model("alpha", "iris").description == "first"
+    assert registry.get_model(Principal.system("alpha"), "iris").description == "first"
     assert list(registry.store.tmp_dir.iterdir()) == []
 
 
@@ -70,4 +70,4 @@ async def test_refused_uploads_leave_nothing_behind(registry: Registry, payload:
     with pytest.raises(error):
         await Uploads(registry, max_bytes=LIMIT).register(WRITER, "iris", chunks(payload))
     assert list(registry.store.tmp_dir.iterdir()) == []
-    assert registry.list_models("alpha") == []
+    assert registry.list_models(Principal.system("alpha")) == []

@@ -102,7 +102,7 @@ async def test_preload_loads_at_start(settings: Settings, tmp_path: Path) -> Non
 async def test_versions_marked_preload_load_at_start(settings: Settings, tmp_path: Path) -> None:
     services = build(settings)
     register_two(services, tmp_path)
-    services.registry.set_preload("clinic", "second", 1, True)
+    services.registry.set_preload(Principal.system("clinic"), "second", 1, True)
     assert [v.model for v in services.registry.preloaded()] == ["second"]
     await services.start()
     try:

@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
+from aiaas.auth.principal import DEFAULT_SCOPES, Principal
 from aiaas.config import Settings
 from aiaas.services import Services
 from aiaas.training.worker import Worker
 from tests.conftest import HEARTBEAT_S, Api
+
+CALLER = Principal("t", "k", frozenset(DEFAULT_SCOPES))
+"""A key of tenant ``t`` with the default scopes, for tests that call the services directly."""
 
 
 @pytest.fixture

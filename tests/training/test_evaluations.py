@@ -16,7 +16,10 @@ import pytest
 from PIL import Image
 from sklearn import metrics as sk
 
+from aiaas.auth.principal import Principal, Scope
 from aiaas.builtin import DIAGNOSIS, EMBEDDER, ensure_builtins, train_breast_cancer
+from aiaas.errors import Forbidden, NotFound
+from aiaas.services import Services
 from aiaas.training import datasets
 from aiaas.training.evaluations import finite
 from tests.conftest import Api
@@ -190,6 +193,21 @@ async def test_a_row_the_model_refuses_is_named_and_the_row_cap_holds(api: Api, 
     refused = await evaluate(api, None, 422, model=DIAGNOSIS, dataset="builtin:breast_cancer", split="all")
     assert "has 569 rows; an evaluation takes at most 100" in refused["error"]["message"]
     assert refused["error"]["details"] == {"field": "dataset", "limit": 100}
+
+
+def test_reading_results_checks_the_callers_scope(services: Services) -> None:
+    """The evaluation service checks scopes itself (a missing scope before a missing id)."""
+    evaluations = services.evaluations
+    predictor = Principal("t", "k", frozenset({Scope.PREDICT}))
+    for read in (lambda: evaluations.list_evaluations(predictor),
+                 lambda: evaluations.get(predictor, "0" * 32),
+                 lambda: evaluations.plot_path(predictor, "0" * 32, "roc_curve")):
+        with pytest.raises(Forbidden, match="'models:read' scope"):
+            read()
+    reader = Principal("t", "k", frozenset({Scope.MODELS_READ}))
+    assert evaluations.list_evaluations(reader) == []
+    with pytest.raises(NotFound):
+        evaluations.get(reader, "0" * 32)
 
 
 def test_undefined_metrics_become_null() -> None:

@@ -9,19 +9,21 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import Job
-from aiaas.errors import Conflict
+from aiaas.errors import Conflict, Forbidden
 from aiaas.services import Services
 from aiaas.training.worker import Worker
+from tests.training.conftest import CALLER
 
 IRIS = {"task": "tabular-classification", "dataset": "builtin:iris", "name": "iris"}
 
 
 def _create(services: Services, **extra: object) -> str:
     fields = {**IRIS, "params": {"algorithm": "logistic"}, **extra}
-    return services.jobs.create(tenant="t", key_id="k", **fields).id  # type: ignore[arg-type]
+    return services.jobs.create(CALLER, **fields).id  # type: ignore[arg-type]
 
 
 def _silence(services: Services, job_id: str, worker: Worker) -> None:
@@ -41,21 +43,21 @@ def test_a_stale_job_is_requeued_once_then_failed_with_the_reason(quiet_services
     sweeper = Worker(quiet_services.db, quiet_services.registry, quiet_services.settings.data_dir,
                      heartbeat_s=worker.heartbeat_s)
     assert sweeper.sweep() == {job_id: "queued"}
-    job = quiet_services.jobs.get("t", job_id)
+    job = quiet_services.jobs.get(CALLER, job_id)
     reason = "worker stopped: no heartbeat for 2.5 s"
     assert (job.status, job.attempts, job.error, job.started_at) == ("queued", 1, None, None)
-    assert quiet_services.jobs.events("t", job_id)[-1].payload == {
+    assert quiet_services.jobs.events(CALLER, job_id)[-1].payload == {
         "status": "queued", "reason": reason, "attempts": 1}
     again = sweeper.claim()
     assert again is not None and (again.id, again.attempts) == (job_id, 2)
     _silence(quiet_services, job_id, worker)
     assert sweeper.sweep() == {job_id: "failed"}
     assert sweeper.sweep() == {}
-    job = quiet_services.jobs.get("t", job_id)
+    job = quiet_services.jobs.get(CALLER, job_id)
     assert (job.status, job.error, job.attempts) == ("failed", reason, 2)
-    assert quiet_services.jobs.events("t", job_id)[-1].payload == {
+    assert quiet_services.jobs.events(CALLER, job_id)[-1].payload == {
         "status": "failed", "reason": reason, "error": reason}
-    assert quiet_services.jobs.get("t", fresh_id).status == "running"
+    assert quiet_services.jobs.get(CALLER, fresh_id).status == "running"
 
 
 def test_a_job_that_may_not_be_retried_fails_and_a_cancelled_one_is_cancelled(
@@ -64,11 +66,11 @@ def test_a_job_that_may_not_be_retried_fails_and_a_cancelled_one_is_cancelled(
     assert worker.claim() is not None
     asked = _create(quiet_services, name="asked")
     assert worker.claim() is not None
-    quiet_services.jobs.cancel("t", asked)
+    quiet_services.jobs.cancel(CALLER, asked)
     for job_id in (once, asked):
         _silence(quiet_services, job_id, worker)
     assert worker.sweep() == {once: "failed", asked: "cancelled"}
-    assert quiet_services.jobs.get("t", once).error == "worker stopped: no heartbeat for 2.5 s"
+    assert quiet_services.jobs.get(CALLER, once).error == "worker stopped: no heartbeat for 2.5 s"
 
 
 def test_a_worker_that_lost_its_job_abandons_it_and_registers_nothing(
@@ -82,11 +84,11 @@ def test_a_worker_that_lost_its_job_abandons_it_and_registers_nothing(
     other.sweep()
     assert other.claim() is not None
     worker.execute(lost)
-    job = quiet_services.jobs.get("t", job_id)
+    job = quiet_services.jobs.get(CALLER, job_id)
     assert (job.status, job.version) == ("running", None)
-    assert quiet_services.registry.list_models("t") == []
-    other.execute(quiet_services.jobs.get("t", job_id))
-    assert quiet_services.jobs.get("t", job_id).status == "succeeded"
+    assert quiet_services.registry.list_models(CALLER) == []
+    other.execute(quiet_services.jobs.get(CALLER, job_id))
+    assert quiet_services.jobs.get(CALLER, job_id).status == "succeeded"
 
 
 def test_a_stopped_worker_gives_its_job_back_without_counting_the_attempt(
@@ -101,9 +103,9 @@ def test_a_stopped_worker_gives_its_job_back_without_counting_the_attempt(
     worker._progress = lambda _job_id, _lost: stop  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         worker.execute(claimed)
-    job = quiet_services.jobs.get("t", job_id)
+    job = quiet_services.jobs.get(CALLER, job_id)
     assert (job.status, job.attempts, job.version) == ("queued", 0, None)
-    assert quiet_services.jobs.events("t", job_id)[-1].payload["reason"].startswith(
+    assert quiet_services.jobs.events(CALLER, job_id)[-1].payload["reason"].startswith(
         f"worker stopped: worker {worker.name} was stopped")
 
 
@@ -125,22 +127,22 @@ def test_a_worker_waits_out_an_unreachable_database(quiet_services: Services) ->
 def test_cancel_queued_at_once_and_running_at_the_next_progress_point(
         quiet_services: Services, worker: Worker) -> None:
     queued = _create(quiet_services)
-    assert quiet_services.jobs.cancel("t", queued).status == "cancelled"
+    assert quiet_services.jobs.cancel(CALLER, queued).status == "cancelled"
     assert worker.claim() is None
     with pytest.raises(Conflict):
-        quiet_services.jobs.cancel("t", queued)
+        quiet_services.jobs.cancel(CALLER, queued)
 
     running = _create(quiet_services, params={"algorithm": "auto"})
     claimed = worker.claim()
     assert claimed is not None and claimed.id == running
-    assert quiet_services.jobs.cancel("t", running).status == "running"
+    assert quiet_services.jobs.cancel(CALLER, running).status == "running"
     worker.execute(claimed)
-    job = quiet_services.jobs.get("t", running)
+    job = quiet_services.jobs.get(CALLER, running)
     assert job.status == "cancelled" and job.version is None
-    stages = [e.payload.get("stage") for e in quiet_services.jobs.events("t", running)
+    stages = [e.payload.get("stage") for e in quiet_services.jobs.events(CALLER, running)
               if e.type == "progress"]
     assert stages == ["split"]
-    assert quiet_services.registry.list_models("t") == []
+    assert quiet_services.registry.list_models(CALLER) == []
 
 
 def test_gate_moves_production_only_when_it_holds(quiet_services: Services, worker: Worker) -> None:
@@ -150,10 +152,10 @@ def test_gate_moves_production_only_when_it_holds(quiet_services: Services, work
         claimed = worker.claim()
         assert claimed is not None
         worker.execute(claimed)
-        job = quiet_services.jobs.get("t", job_id)
+        job = quiet_services.jobs.get(CALLER, job_id)
         assert job.status == "succeeded", job.error
         outcomes.append((job.version, job.result["promoted"], job.result["promotion_reason"],
-                         quiet_services.registry.get_model("t", "iris").aliases["production"]))
+                         quiet_services.registry.get_model(CALLER, "iris").aliases["production"]))
     assert outcomes[0] == (1, True, "first version of the model", 1)
     assert outcomes[1][0:2] == (2, True) and outcomes[1][3] == 2
     assert outcomes[1][2].startswith("accuracy ") and outcomes[1][2].endswith(">= 0.5")
@@ -168,5 +170,27 @@ def test_failure_is_recorded_with_its_reason(quiet_services: Services, worker: W
     claimed = worker.claim()
     assert claimed is not None
     worker.execute(claimed)
-    job = quiet_services.jobs.get("t", job_id)
+    job = quiet_services.jobs.get(CALLER, job_id)
     assert job.status == "failed" and "dataset 'builtin:gone' not found" in (job.error or "")
+
+
+def test_every_method_a_key_reaches_checks_its_scope(quiet_services: Services) -> None:
+    """The job service checks scopes itself, whatever route or page calls it."""
+    jobs, hub = quiet_services.jobs, quiet_services.job_events
+    reader = Principal("t", "k", frozenset({Scope.MODELS_READ}))
+    with pytest.raises(Forbidden, match="'models:write' scope"):
+        jobs.create(reader, **IRIS, params={"algorithm": "logistic"})  # type: ignore[arg-type]
+    assert jobs.list_jobs(reader) == []
+    job_id = _create(quiet_services)
+    with pytest.raises(Forbidden, match="'models:write' scope"):
+        jobs.cancel(reader, job_id)
+    writer = Principal("t", "k", frozenset({Scope.MODELS_WRITE}))
+    for read in (lambda: jobs.get(writer, job_id), lambda: jobs.list_jobs(writer),
+                 lambda: jobs.events(writer, job_id), lambda: jobs.logs(writer, job_id),
+                 lambda: jobs.plot_path(writer, job_id, "roc_curve"),
+                 lambda: hub.subscribe(writer, job_id)):
+        with pytest.raises(Forbidden, match="'models:read' scope"):
+            read()
+    assert hub.open_streams == 0
+    assert jobs.get(reader, job_id).status == "queued", "the reader could not cancel it"
+    assert jobs.get(reader, job_id).key_id == "k"

@@ -15,6 +15,7 @@ from aiaas.config import Settings
 from aiaas.services import Services
 from aiaas.training import wiring, worker
 from aiaas.training.supervisor import start_worker, stop_worker
+from tests.training.conftest import CALLER
 
 CHANGED: dict[str, Any] = {
     "database_url": "postgresql+psycopg://u:secret@db/aiaas", "host": "0.0.0.0", "port": 9000,
@@ -88,12 +89,12 @@ def test_the_embedded_worker_trains_with_the_servers_torch_threads(
     settings = Settings(data_dir=tmp_path / "data", builtin_models=False, log_json=False,
                         embedded_worker=False, job_heartbeat_s=0.5, torch_threads=threads)
     services = Services.build(settings)
-    job = services.jobs.create(tenant="t", key_id="k", task="image-classification",
+    job = services.jobs.create(CALLER, task="image-classification",
                                dataset="builtin:digits", name="digits", params={"epochs": 1})
     process = start_worker(settings, "wiring-test")
     try:
         deadline = time.monotonic() + 120
-        while not (done := services.jobs.get("t", job.id)).finished:
+        while not (done := services.jobs.get(CALLER, job.id)).finished:
             assert time.monotonic() < deadline and process.poll() is None, done
             time.sleep(0.2)
     finally:

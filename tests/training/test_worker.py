@@ -21,6 +21,7 @@ from aiaas.config import Settings
 from aiaas.services import Services
 from aiaas.training.jobs import JobInfo
 from tests.conftest import HEARTBEAT_S, LiveServer, free_port, start_server
+from tests.training.conftest import CALLER
 
 LONG_JOB: dict[str, Any] = {"task": "image-classification", "dataset": "builtin:digits",
                             "name": "digits", "params": {"epochs": 300}}
@@ -162,20 +163,20 @@ def test_the_worker_rides_out_a_10_s_postgres_outage(
     worker = subprocess.Popen([sys.executable, "-m", "aiaas.training.worker", "--data-dir",
                                str(settings.data_dir), "--heartbeat-s", str(HEARTBEAT_S)], env=env)
     try:
-        long = services.jobs.create(tenant="t", key_id="k", **LONG_JOB)
-        _until(lambda: services.jobs.get("t", long.id).status == "running", 60, "the job running")
+        long = services.jobs.create(CALLER, **LONG_JOB)
+        _until(lambda: services.jobs.get(CALLER, long.id).status == "running", 60, "the job running")
         stop_postgres()
         time.sleep(10)
         assert worker.poll() is None
         start_postgres()
         restarted = time.monotonic()
-        first = services.jobs.get("t", long.id).heartbeat_at
-        _until(lambda: services.jobs.get("t", long.id).heartbeat_at != first, 30, "a new heartbeat")
-        assert services.jobs.get("t", long.id).status == "running"
-        services.jobs.cancel("t", long.id)
-        _until(lambda: services.jobs.get("t", long.id).finished, 60, "the cancel")
-        quick = services.jobs.create(tenant="t", key_id="k", **QUICK_JOB)
-        done = _until(lambda: (job := services.jobs.get("t", quick.id)).finished and job, 60,
+        first = services.jobs.get(CALLER, long.id).heartbeat_at
+        _until(lambda: services.jobs.get(CALLER, long.id).heartbeat_at != first, 30, "a new heartbeat")
+        assert services.jobs.get(CALLER, long.id).status == "running"
+        services.jobs.cancel(CALLER, long.id)
+        _until(lambda: services.jobs.get(CALLER, long.id).finished, 60, "the cancel")
+        quick = services.jobs.create(CALLER, **QUICK_JOB)
+        done = _until(lambda: (job := services.jobs.get(CALLER, quick.id)).finished and job, 60,
                       "the next job")
         assert done.status == "succeeded", done.error
         assert worker.poll() is None and time.monotonic() - restarted < 120

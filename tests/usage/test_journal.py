@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,28 @@ def test_a_torn_last_line_is_skipped(services: Services, tmp_path: Path) -> None
     assert usage(services, directory).adopt() == 1
     assert rows(services) == 1
     assert list(directory.iterdir()) == []
+
+
+def test_costs_survive_a_replay_exactly(services: Services, tmp_path: Path) -> None:
+    """A row's cost goes into the journal as decimal text and comes back to the last digit; a
+    row journalled before costs existed is replayed as free."""
+    directory = tmp_path / "j"
+    journal = Journal.open(directory)
+    priced = UsageEntry(tenant="clinic", key_id="k", model="m", version=1, surface="native",
+                        latency_ms=1.0, status="ok", units=Units(items=3),
+                        cost=Decimal("0.0000001234"), currency="USD", price_id=7)
+    older = _fields(entry(1))
+    for name in ("cost", "currency", "price_id"):
+        del older[name]
+    journal.append(encode(_fields(priced)) + encode(older))
+    journal.close(consumed=False)
+    assert usage(services, directory).adopt() == 2
+    with services.db.session() as session:
+        stored = {row.call_id: row for row in session.scalars(select(UsageRecord))}
+        replayed, free = stored[priced.call_id], stored[older["call_id"]]
+        assert (replayed.cost, replayed.currency, replayed.price_id) == (
+            Decimal("0.0000001234"), "USD", 7)
+        assert (free.cost, free.currency, free.price_id) == (0, None, None)
 
 
 FULL_DISK = textwrap.dedent("""

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from aiaas import __version__
 from aiaas.api import (
+    audit,
+    billing,
     datasets,
     docs,
     errors,
@@ -19,10 +21,12 @@ from aiaas.api import (
     openai,
     ops,
     predict,
+    tenants,
     usage,
     v2,
 )
 from aiaas.api.middleware import InFlightLimit, RequestContext
+from aiaas.api.ratelimit import RateLimitHeaders
 from aiaas.config import Settings
 from aiaas.services import Services
 
@@ -52,14 +56,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services
     errors.install(app)
     v2.install_errors(app)
-    for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations):
+    for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations,
+                   billing, tenants, audit):
         app.include_router(module.router)
+    app.add_middleware(RateLimitHeaders)  # innermost: sees the answer of every model call
     # Inside RequestContext: a refusal still gets a request id, a metric and a log line.
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight,
                        wait_s=settings.in_flight_wait_s)
     app.add_middleware(
         RequestContext, metrics=services.metrics, max_body=settings.max_body_bytes,
-        max_upload=settings.max_upload_bytes,
+        max_upload=settings.max_upload_bytes, on_request_end=services.idle_memory.touch,
     )
     app.add_middleware(openai.OpenAIErrorShape)  # outermost: /v1 errors from RequestContext too
     return app

@@ -2,7 +2,8 @@
 
 The upload's ``file`` part is streamed straight into the dataset store's staging dir in the data
 dir (never spooled elsewhere), counted against the upload limit as it arrives. Reading needs
-``models:read``; uploading and deleting need ``models:write``. Another tenant's dataset is a 404.
+``models:read``; uploading and deleting need ``models:write`` (checked by the dataset store and
+catalogue, the upload's before its body is read). Another tenant's dataset is a 404.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from aiaas.api.deps import ReaderDep, ServicesDep, WriterDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS
 from aiaas.errors import Invalid
 from aiaas.training.datasets import DatasetRecord, DatasetStore
@@ -147,12 +148,12 @@ async def _receive(request: Request, form: _Form) -> None:
             "timestamp": {"type": "string", "description": "the time column (forecasting)"},
         }}}}},
 })
-async def upload_dataset(request: Request, principal: WriterDep,
+async def upload_dataset(request: Request, principal: PrincipalDep,
                          services: ServicesDep) -> DatasetRecord:
     """Upload a dataset; it is validated (errors name the line or file) and its schema and
     statistics are stored. 409 when the name is taken; 413 over the upload limit."""
     store = services.datasets
-    with store.staging() as staging:
+    with store.receiving(principal) as staging:
         form = _Form(store, staging)
         try:
             await _receive(request, form)
@@ -160,28 +161,26 @@ async def upload_dataset(request: Request, principal: WriterDep,
             if form.upload is not None:
                 form.upload.close()
         assert form.upload is not None
-        record = await asyncio.to_thread(
-            store.create, form.upload, tenant=principal.tenant, created_by=principal.key_id,
-            **form.fields)
+        record = await asyncio.to_thread(store.create, principal, form.upload, **form.fields)
     return record
 
 
 @router.get("", response_model=DatasetList)
-async def list_datasets(principal: ReaderDep, services: ServicesDep) -> DatasetList:
+async def list_datasets(principal: PrincipalDep, services: ServicesDep) -> DatasetList:
     """The built-in datasets, then the tenant's own (oldest first)."""
-    records = await asyncio.to_thread(services.jobs.catalog.entries, principal.tenant)
+    records = await asyncio.to_thread(services.jobs.catalog.entries, principal)
     return DatasetList(datasets=records)
 
 
 @router.get("/{dataset}", response_model=DatasetRecord)
-async def show_dataset(dataset: str, principal: ReaderDep, services: ServicesDep) -> DatasetRecord:
+async def show_dataset(dataset: str, principal: PrincipalDep, services: ServicesDep) -> DatasetRecord:
     """A dataset by id (``ds-...``, ``builtin:NAME``) or name."""
-    record = await asyncio.to_thread(services.jobs.catalog.entry, principal.tenant, dataset)
+    record = await asyncio.to_thread(services.jobs.catalog.entry, principal, dataset)
     return record
 
 
 @router.delete("/{dataset}", status_code=204)
-async def delete_dataset(dataset: str, principal: WriterDep, services: ServicesDep) -> Response:
+async def delete_dataset(dataset: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """409 for a built-in, and while a queued or running job uses the dataset."""
-    await asyncio.to_thread(services.jobs.catalog.delete, principal.tenant, dataset)
+    await asyncio.to_thread(services.jobs.catalog.delete, principal, dataset)
     return Response(status_code=204)

@@ -1,4 +1,6 @@
-"""Dependencies every route reads the same way: ``ServicesDep``, ``PrincipalDep``."""
+"""Dependencies every route reads the same way: ``ServicesDep``, ``PrincipalDep``.
+
+Routes only authenticate; the services check scopes (``Principal.require``)."""
 
 from __future__ import annotations
 
@@ -31,38 +33,22 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-    cached = services.keys.cached(credentials.credentials)
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(services.keys.authenticate, credentials.credentials)
+    principal = services.keys.cached(credentials.credentials)
+    if principal is None:
+        principal = await run_in_threadpool(services.keys.authenticate, credentials.credentials)
+    await services.tenants.directory.check_enabled(principal.tenant)  # 403 tenant_disabled
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def scoped(scope: Scope) -> object:
-    """A dependency that authenticates and requires ``scope``."""
-
-    async def dependency(principal: PrincipalDep) -> Principal:
-        principal.require(scope)
-        return principal
-
-    return Depends(dependency)
+async def _admin(principal: PrincipalDep) -> Principal:
+    principal.require(Scope.ADMIN)
+    return principal
 
 
-def any_scope(*scopes: Scope) -> object:
-    """A dependency that authenticates and requires at least one of ``scopes``."""
-
-    async def dependency(principal: PrincipalDep) -> Principal:
-        if not any(principal.allows(scope) for scope in scopes):
-            principal.require(scopes[0])
-        return principal
-
-    return Depends(dependency)
-
-
-AdminDep = Annotated[Principal, scoped(Scope.ADMIN)]
-ReaderDep = Annotated[Principal, scoped(Scope.MODELS_READ)]
-WriterDep = Annotated[Principal, scoped(Scope.MODELS_WRITE)]
-ReaderOrPredictorDep = Annotated[Principal, any_scope(Scope.MODELS_READ, Scope.PREDICT)]
-"""For what a client reads before it calls a model (V2 metadata and readiness)."""
+AdminDep = Annotated[Principal, Depends(_admin)]
+"""Only for the operator's routes that read process state, not a service (``/metrics``,
+``/api/v1/runtime``). Every other route takes ``PrincipalDep`` and leaves the scope to the
+service it calls, so a console page calling the same method gets the same check."""

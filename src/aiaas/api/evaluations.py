@@ -1,7 +1,8 @@
 """Evaluation routes: score a model version on a dataset, list and show the results, serve plots.
 
 Creating needs ``predict`` and ``models:read`` (the rows go through the model like any
-prediction, metered as surface ``evaluation``); reading needs ``models:read``. Another tenant's
+prediction, metered as surface ``evaluation``); reading needs ``models:read``: the evaluation
+service checks both. Another tenant's
 model, dataset or evaluation is a 404, exactly like one that does not exist.
 """
 
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiaas.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS
 from aiaas.errors import NotFound
 from aiaas.training.evaluations import EvaluationInfo
@@ -57,28 +58,28 @@ async def create_evaluation(body: EvaluationCreate, principal: PrincipalDep,
 
 
 @router.get("", response_model=EvaluationList)
-async def list_evaluations(principal: ReaderDep, services: ServicesDep,
+async def list_evaluations(principal: PrincipalDep, services: ServicesDep,
                            model: Annotated[str | None, Query(max_length=128)] = None,
                            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EvaluationList:
     """The tenant's evaluations, newest first; ``model`` keeps one model's."""
-    found = await asyncio.to_thread(services.evaluations.list_evaluations, principal.tenant,
+    found = await asyncio.to_thread(services.evaluations.list_evaluations, principal,
                                     model=model, limit=limit)
     return EvaluationList(evaluations=found)
 
 
 @router.get("/{evaluation_id}", response_model=EvaluationInfo)
-async def show_evaluation(evaluation_id: str, principal: ReaderDep,
+async def show_evaluation(evaluation_id: str, principal: PrincipalDep,
                           services: ServicesDep) -> EvaluationInfo:
-    return await asyncio.to_thread(services.evaluations.get, principal.tenant, evaluation_id)
+    return await asyncio.to_thread(services.evaluations.get, principal, evaluation_id)
 
 
 @router.get("/{evaluation_id}/plots/{name}.png", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}})
-async def evaluation_plot(evaluation_id: str, name: str, principal: ReaderDep,
+async def evaluation_plot(evaluation_id: str, name: str, principal: PrincipalDep,
                           services: ServicesDep) -> FileResponse:
     """A plot the evaluation drew (its ``plots`` lists them): confusion_matrix, roc_curve,
     predicted_vs_actual, forecast."""
-    path = await asyncio.to_thread(services.evaluations.plot_path, principal.tenant,
+    path = await asyncio.to_thread(services.evaluations.plot_path, principal,
                                    evaluation_id, name)
     if not path.is_file():
         raise NotFound(f"plot {name!r} of evaluation {evaluation_id!r} is missing on disk")

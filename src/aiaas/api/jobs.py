@@ -1,7 +1,8 @@
 """Training job routes: create, list, show, cancel, follow events (SSE), read logs and plots.
 
-Every route needs a key; creating and cancelling need ``models:write``. Another tenant's job is
-a 404, exactly like a job that does not exist.
+Every route needs a key; the job service checks its scope (creating and cancelling need
+``models:write``, the rest ``models:read``). Another tenant's job is a 404, exactly like a job
+that does not exist.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiaas.api.deps import ReaderDep, ServicesDep, WriterDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS
 from aiaas.db.training_tables import FINISHED
 from aiaas.errors import NotFound, Unavailable
@@ -50,40 +51,39 @@ class JobList(BaseModel):
 
 
 @router.post("", response_model=JobInfo, status_code=202)
-async def create_job(body: JobCreate, principal: WriterDep, services: ServicesDep) -> JobInfo:
+async def create_job(body: JobCreate, principal: PrincipalDep, services: ServicesDep) -> JobInfo:
     """Queue a training job; a worker process runs it. Poll it or follow ``/events``."""
     info = await asyncio.to_thread(
-        services.jobs.create, tenant=principal.tenant, key_id=principal.key_id, task=body.task,
-        dataset=body.dataset, name=body.name, params=body.params, promote_if=body.promote_if,
-        retryable=body.retryable,
+        services.jobs.create, principal, task=body.task, dataset=body.dataset, name=body.name,
+        params=body.params, promote_if=body.promote_if, retryable=body.retryable,
     )
     return info
 
 
 @router.get("", response_model=JobList)
-async def list_jobs(principal: ReaderDep, services: ServicesDep,
+async def list_jobs(principal: PrincipalDep, services: ServicesDep,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobList:
     """The tenant's jobs, newest first."""
-    jobs = await asyncio.to_thread(services.jobs.list_jobs, principal.tenant, limit)
+    jobs = await asyncio.to_thread(services.jobs.list_jobs, principal, limit)
     return JobList(jobs=jobs)
 
 
 @router.get("/{job_id}", response_model=JobInfo)
-async def show_job(job_id: str, principal: ReaderDep, services: ServicesDep) -> JobInfo:
-    return await asyncio.to_thread(services.jobs.get, principal.tenant, job_id)
+async def show_job(job_id: str, principal: PrincipalDep, services: ServicesDep) -> JobInfo:
+    return await asyncio.to_thread(services.jobs.get, principal, job_id)
 
 
 @router.post("/{job_id}/cancel", response_model=JobInfo)
-async def cancel_job(job_id: str, principal: WriterDep, services: ServicesDep) -> JobInfo:
+async def cancel_job(job_id: str, principal: PrincipalDep, services: ServicesDep) -> JobInfo:
     """A queued job is cancelled at once; a running one at its next progress point (409 when
     the job has already finished)."""
-    return await asyncio.to_thread(services.jobs.cancel, principal.tenant, job_id)
+    return await asyncio.to_thread(services.jobs.cancel, principal, job_id)
 
 
 @router.get("/{job_id}/logs", response_class=PlainTextResponse)
-async def job_logs(job_id: str, principal: ReaderDep, services: ServicesDep) -> PlainTextResponse:
+async def job_logs(job_id: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
     """The job's events as text lines."""
-    return PlainTextResponse(await asyncio.to_thread(services.jobs.logs, principal.tenant, job_id))
+    return PlainTextResponse(await asyncio.to_thread(services.jobs.logs, principal, job_id))
 
 
 def _sse(event: EventInfo) -> bytes:
@@ -92,17 +92,17 @@ def _sse(event: EventInfo) -> bytes:
 
 
 @router.get("/{job_id}/events", responses={200: {"content": {"text/event-stream": {}}}})
-async def job_events(job_id: str, principal: ReaderDep, services: ServicesDep,
+async def job_events(job_id: str, principal: PrincipalDep, services: ServicesDep,
                      last_event_id: Annotated[int | None, Header(ge=0, le=MAX_EVENT_ID)] = None,
                      ) -> StreamingResponse:
     """Server-sent events: the stored events (after ``Last-Event-ID``), then live ones until
     the job ends; the last event is the final ``status``. A stream reads the database only when
     its job has news (``training.job_events``); a key may hold ``max_job_streams_per_key``
     streams open (429 past it)."""
-    jobs, tenant = services.jobs, principal.tenant
-    subscription = services.job_events.subscribe(principal.key_id, job_id)
+    jobs = services.jobs
+    subscription = services.job_events.subscribe(principal, job_id)
     try:
-        job = await asyncio.to_thread(jobs.get, tenant, job_id)
+        job = await asyncio.to_thread(jobs.get, principal, job_id)
     except BaseException:
         subscription.close()
         raise
@@ -111,20 +111,20 @@ async def job_events(job_id: str, principal: ReaderDep, services: ServicesDep,
         after, finished, woken = last_event_id or 0, job.finished, False
         try:
             while True:
-                events = await asyncio.to_thread(jobs.events, tenant, job_id, after)
+                events = await asyncio.to_thread(jobs.events, principal, job_id, after)
                 for event in events:
                     yield _sse(event)
                     after = event.id
                     finished = finished or (event.type == "status"
                                             and event.payload.get("status") in FINISHED)
                 if woken and not events:  # news, none after Last-Event-ID: did the job end?
-                    finished = (await asyncio.to_thread(jobs.get, tenant, job_id)).finished
+                    finished = (await asyncio.to_thread(jobs.get, principal, job_id)).finished
                 if finished:
                     return
                 woken = await subscription.wait(KEEPALIVE_S)
                 if not woken:
                     yield b": keep-alive\n\n"
-                    finished = (await asyncio.to_thread(jobs.get, tenant, job_id)).finished
+                    finished = (await asyncio.to_thread(jobs.get, principal, job_id)).finished
         finally:
             subscription.close()
 
@@ -146,10 +146,10 @@ async def job_events(job_id: str, principal: ReaderDep, services: ServicesDep,
 
 @router.get("/{job_id}/plots/{name}.png", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}})
-async def job_plot(job_id: str, name: str, principal: ReaderDep, services: ServicesDep) -> FileResponse:
+async def job_plot(job_id: str, name: str, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
     """A plot the job drew (its ``result.plots`` lists them): confusion_matrix, roc_curve,
     training_curve, predicted_vs_actual."""
-    path = await asyncio.to_thread(services.jobs.plot_path, principal.tenant, job_id, name)
+    path = await asyncio.to_thread(services.jobs.plot_path, principal, job_id, name)
     if not path.is_file():
         raise NotFound(f"plot {name!r} of job {job_id!r} is missing on disk")
     return FileResponse(path, media_type="image/png")

@@ -1,4 +1,4 @@
-"""Admin routes for API keys, and ``/api/v1/me`` for any key."""
+"""Routes for API keys (the key service allows them to admins), and ``/api/v1/me`` for any key."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter
 
-from aiaas.api.deps import AdminDep, PrincipalDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS, KeyCreate, KeyCreated, KeyList, WhoAmI
 from aiaas.auth.keys import KeyInfo
 
@@ -20,24 +20,25 @@ async def whoami(principal: PrincipalDep) -> WhoAmI:
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201)
-async def create_key(body: KeyCreate, principal: AdminDep, services: ServicesDep) -> KeyCreated:
-    """Create a key; the secret is in this response only."""
+async def create_key(body: KeyCreate, principal: PrincipalDep, services: ServicesDep) -> KeyCreated:
+    """Create a key (admin); the secret is in this response only."""
     created = await asyncio.to_thread(
-        services.keys.create, name=body.name, tenant=body.tenant or principal.tenant,
+        services.keys.create, principal, name=body.name, tenant=body.tenant or None,
         scopes=body.scopes, admin=body.admin, expires_at=body.expires_at,
     )
     return KeyCreated.with_secret(created)
 
 
 @router.get("/keys", response_model=KeyList)
-async def list_keys(principal: AdminDep, services: ServicesDep, tenant: str | None = None,
+async def list_keys(principal: PrincipalDep, services: ServicesDep, tenant: str | None = None,
                     include_revoked: bool = False) -> KeyList:
-    keys = await asyncio.to_thread(services.keys.list, tenant=tenant,
+    """Keys of every tenant, or of ``tenant`` (admin); never their secrets."""
+    keys = await asyncio.to_thread(services.keys.list, principal, tenant=tenant,
                                    include_revoked=include_revoked)
     return KeyList(keys=keys)
 
 
 @router.delete("/keys/{key_id}", response_model=KeyInfo)
-async def revoke_key(key_id: str, principal: AdminDep, services: ServicesDep) -> KeyInfo:
-    """Revoke at once: the next request with this key gets 401."""
-    return await asyncio.to_thread(services.keys.revoke, key_id)
+async def revoke_key(key_id: str, principal: PrincipalDep, services: ServicesDep) -> KeyInfo:
+    """Revoke at once (admin): the next request with this key gets 401."""
+    return await asyncio.to_thread(services.keys.revoke, principal, key_id)

@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import ClientDisconnect
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aiaas.api.disconnect import CLIENT_CLOSED
 from aiaas.api.errors import error_body
 from aiaas.errors import PayloadTooLarge
-from aiaas.logs import request_id
+from aiaas.logs import client_address, request_id
 from aiaas.metrics import Metrics
 
 log = logging.getLogger("aiaas.access")
@@ -36,10 +37,12 @@ class RequestContext:
     ``ClientDisconnect`` while reading the body, most often) is not a server error."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body: int, max_upload: int
+        self, app: ASGIApp, *, metrics: Metrics, max_body: int, max_upload: int,
+        on_request_end: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.on_request_end = on_request_end
         self.max_body = max_body
         self.max_upload = max_upload
 
@@ -51,6 +54,8 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = given if _VALID_RID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)
+        peer = scope.get("client")
+        address = client_address.set(peer[0] if peer else None)
         started = time.perf_counter()
         status = 500
         is_upload = scope["method"] == "POST" and _UPLOAD_PATH.match(scope["path"])
@@ -60,6 +65,7 @@ class RequestContext:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._reject(send, rid, limit, v2=scope["path"].startswith("/v2/"))
             request_id.reset(token)
+            client_address.reset(address)
             self._observe(scope, 413, started)
             return
 
@@ -100,6 +106,9 @@ class RequestContext:
         finally:
             self._observe(scope, CLIENT_CLOSED if left else status, started)
             request_id.reset(token)
+            client_address.reset(address)
+            if self.on_request_end is not None:
+                self.on_request_end()
 
     async def _reject(self, send: Send, rid: str, limit: int, *, v2: bool) -> None:
         """413 before the app runs; the Open Inference Protocol's error shape on ``/v2`` (the

@@ -30,7 +30,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     writes), its schema is at the latest migration, and the data dir has at least
     ``min_free_disk_mb`` free. ``worker`` reports the embedded training worker (``ok``,
     ``disabled``, or why it is down and when it restarts); it does not decide readiness:
-    predictions are served without it."""
+    predictions are served without it. ``limits`` says where rate-limit counters live
+    (``memory``; Redis: ``ok`` or unreachable, when limited calls get 503 unless
+    ``limits_fail_open``); it does not decide readiness either."""
     checks: dict[str, str] = {}
     try:
         current = await asyncio.to_thread(migrate.is_current, services.db.engine)
@@ -50,6 +52,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     ready = (checks.get("database") == "ok" and checks.get("migrations") == "current"
              and checks["disk"] == "ok")
     checks["worker"] = services.supervisor.health()
+    checks["limits"] = await services.limiter.health()
     body = {"status": "ready" if ready else "not_ready", "checks": checks,
             "free_disk_mb": round(free_mb)}
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -49,14 +49,15 @@ async def read_body(request: Request) -> PredictRequest:
 
 
 async def _read_multipart(request: Request) -> PredictRequest:
-    form = await request.form()
-    files = [part for key, part in form.multi_items()
-             if key in {"file", "files"} and isinstance(part, UploadFile)]
-    if not files:
-        raise Invalid("a multipart predict needs at least one 'file' part",
-                      details={"field": "file"})
-    inputs: list[Any] = [await part.read() for part in files]
-    raw = form.get("parameters")
+    """The parts are read into memory and the form closed (its spooled files with it)."""
+    async with request.form() as form:
+        files = [part for key, part in form.multi_items()
+                 if key in {"file", "files"} and isinstance(part, UploadFile)]
+        if not files:
+            raise Invalid("a multipart predict needs at least one 'file' part",
+                          details={"field": "file"})
+        inputs: list[Any] = [await part.read() for part in files]
+        raw = form.get("parameters")
     try:
         parameters: Any = json.loads(raw) if isinstance(raw, str) and raw else {}
     except ValueError as exc:

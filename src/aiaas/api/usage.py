@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS
-from aiaas.auth.principal import Scope
-from aiaas.errors import Invalid
+from aiaas.usage.costs import to_csv
 from aiaas.usage.service import UsageReport
 
 router = APIRouter(prefix="/api/v1", tags=["usage"], responses=ERRORS)
@@ -25,16 +24,16 @@ async def usage(
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    tenant: Annotated[str | None, Query(description="Admins only")] = None,
-) -> UsageReport:
-    """Usage rows, newest first, with totals over the whole filtered range."""
-    if tenant is not None and tenant != principal.tenant:
-        principal.require(Scope.ADMIN)
-    for field, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise Invalid(f"'{field}' needs a timezone, e.g. 2026-01-01T00:00:00Z",
-                          details={"field": field})
-    return await asyncio.to_thread(
-        services.usage.report, tenant or principal.tenant, model=model, since=since,
-        until=until, limit=limit,
+    tenant: Annotated[str | None, Query(description="Admins only; * for every tenant")] = None,
+    format: Annotated[Literal["json", "csv"], Query(
+        description="csv: the cost lines (per day, tenant, key and model) as CSV")] = "json",
+) -> Any:
+    """Usage rows, newest first, with totals and cost lines over the whole filtered range."""
+    report = await asyncio.to_thread(
+        services.usage.report, principal, tenant=tenant, model=model, since=since, until=until,
+        limit=limit,
     )
+    if format == "csv":
+        return Response(to_csv(report.costs), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="aiaas-usage.csv"'})
+    return report

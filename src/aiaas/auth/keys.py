@@ -19,12 +19,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aiaas.auth.principal import BUILTIN_TENANT, DEFAULT_SCOPES, Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.db.tables import ApiKey, utcnow
+from aiaas.db.tenant_tables import ensure_tenant
 from aiaas.errors import Invalid, NotFound, Unauthenticated
 
 PREFIX = "aiaas"
@@ -92,9 +95,21 @@ def parse_scopes(scopes: list[str] | None, *, admin: bool = False) -> list[str]:
 CACHE_LIMIT = 10_000
 
 
+class Recorder(Protocol):
+    """What keys need of ``aiaas.audit.AuditLog`` (a layer above ``auth``): append a record of a
+    change inside the change's own session."""
+
+    def record(self, principal: Principal, action: str, target_type: str, target_id: str,
+               before: dict[str, Any] | None = None, after: dict[str, Any] | None = None, *,
+               target_tenant: str | None = None, session: Session | None = None) -> int: ...
+
+
 class KeyService:
-    def __init__(self, db: Database, *, cache_s: float = 0.0) -> None:
+    def __init__(self, db: Database, *, cache_s: float = 0.0,
+                 audit: Recorder | None = None) -> None:
         self.db = db
+        self.audit = audit
+        """Told of every key created or revoked (the secret and its hash never)."""
         self.cache_s = cache_s
         self._cache: dict[str, tuple[Principal, float, datetime | None]] = {}
         self._cache_lock = threading.Lock()
@@ -131,13 +146,22 @@ class KeyService:
 
     def create(
         self,
+        principal: Principal,
         *,
         name: str,
-        tenant: str,
+        tenant: str | None = None,
         scopes: list[str] | None = None,
         admin: bool = False,
         expires_at: datetime | None = None,
     ) -> NewKey:
+        """A new key for ``tenant`` (default: the caller's own); the secret is in ``NewKey`` only.
+
+        Raises:
+            Forbidden: the caller is not an admin.
+            Invalid: a bad name, tenant, scope or expiry (naming the field).
+        """
+        principal.require(Scope.ADMIN)
+        tenant = principal.tenant if tenant is None else tenant
         if not name.strip() or len(name) > 200:
             raise Invalid("key name must be 1-200 characters", details={"field": "name"})
         validate_tenant(tenant)
@@ -156,7 +180,12 @@ class KeyService:
             expires_at=expires_at,
         )
         with self.db.session() as session:
+            ensure_tenant(session, tenant)  # a key's tenant is a record (aiaas.tenants)
             session.add(row)
+            if self.audit is not None:
+                self.audit.record(principal, "key.create", "key", key_id, after={
+                    "name": name, "tenant": tenant, "scopes": chosen, "expires_at": expires_at},
+                    target_tenant=tenant, session=session)
         return NewKey(info=KeyInfo.of(row), secret=token)
 
     def authenticate(self, token: str) -> Principal:
@@ -177,7 +206,10 @@ class KeyService:
             self._remember(digest, principal, row.expires_at)
             return principal
 
-    def list(self, *, tenant: str | None = None, include_revoked: bool = False) -> list[KeyInfo]:
+    def list(self, principal: Principal, *, tenant: str | None = None,
+             include_revoked: bool = False) -> list[KeyInfo]:
+        """Every tenant's keys, or ``tenant``'s (admin only); never their secrets."""
+        principal.require(Scope.ADMIN)
         query = select(ApiKey).order_by(ApiKey.created_at)
         if tenant is not None:
             query = query.where(ApiKey.tenant == tenant)
@@ -186,13 +218,20 @@ class KeyService:
         with self.db.session() as session:
             return [KeyInfo.of(row) for row in session.scalars(query)]
 
-    def revoke(self, key_id: str) -> KeyInfo:
+    def revoke(self, principal: Principal, key_id: str) -> KeyInfo:
+        """Revoke at once in this process, within ``cache_s`` elsewhere (admin only)."""
+        principal.require(Scope.ADMIN)
         with self.db.session() as session:
             row = session.get(ApiKey, key_id) if _KEY_ID.fullmatch(key_id) else None
             if row is None:
                 raise NotFound(f"no API key with id {key_id!r}")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
+                if self.audit is not None:
+                    self.audit.record(principal, "key.revoke", "key", key_id,
+                                      before={"revoked_at": None},
+                                      after={"revoked_at": row.revoked_at},
+                                      target_tenant=row.tenant, session=session)
             info = KeyInfo.of(row)
         self._forget(key_id)
         return info

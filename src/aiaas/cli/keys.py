@@ -1,4 +1,8 @@
-"""``aiaas keys ...``: API keys made, listed and revoked straight on the data dir (no server)."""
+"""``aiaas keys ...``: API keys made, listed and revoked straight on the data dir (no server).
+
+Whoever can read the data dir (or the database URL) owns the server, so these commands act as
+the system (``Principal.system``) through the same key service the admin routes use.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +21,26 @@ from aiaas.cli.output import line, note, out, print_json, when
 
 if TYPE_CHECKING:
     from aiaas.auth.keys import KeyInfo, KeyService
+    from aiaas.auth.principal import Principal
 
 app = typer.Typer(help="Create, list and revoke API keys on the data dir; no server needed.",
                   no_args_is_help=True)
 
 
 @contextmanager
-def key_service(data_dir: Path | None, database_url: str | None) -> Iterator[KeyService]:
-    """The key service on the configured database (created and migrated when new)."""
+def key_service(data_dir: Path | None, database_url: str | None
+                ) -> Iterator[tuple[KeyService, Principal]]:
+    """The key service on the configured database (created and migrated when new), and the
+    system principal these commands act as."""
+    from aiaas.auth.principal import Principal
     from aiaas.config import load_settings
+    from aiaas.logs import client_address
     from aiaas.services import Services
 
+    client_address.set("cli")  # what the audit log records as the client of these changes
     services = Services.build(load_settings(data_dir=data_dir, database_url=database_url))
     try:
-        yield services.keys
+        yield services.keys, Principal.system()
     finally:
         services.db.dispose()
 
@@ -62,9 +72,9 @@ def create(
 ) -> None:
     """Create a key. The secret is printed once, as the last line of output; only its hash is kept."""
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
-    with key_service(data_dir, database_url) as keys:
+    with key_service(data_dir, database_url) as (keys, system):
         scopes = [part for value in scope or [] for part in value.replace(",", " ").split()]
-        created = keys.create(name=name, tenant=tenant, scopes=scopes or None, admin=admin,
+        created = keys.create(system, name=name, tenant=tenant, scopes=scopes or None, admin=admin,
                               expires_at=expires_at)
     if as_json:
         print_json({**dataclasses.asdict(created.info), "secret": created.secret})
@@ -83,8 +93,8 @@ def list_keys(
     as_json: JsonOption = False,
 ) -> None:
     """List keys (never their secrets)."""
-    with key_service(data_dir, database_url) as keys:
-        found = keys.list(tenant=tenant, include_revoked=show_all)
+    with key_service(data_dir, database_url) as (keys, system):
+        found = keys.list(system, tenant=tenant, include_revoked=show_all)
     if as_json:
         print_json(found)
         return
@@ -99,8 +109,8 @@ def revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a key: the server refuses it (401) from the next request on."""
-    with key_service(data_dir, database_url) as keys:
-        revoked = keys.revoke(key_id)
+    with key_service(data_dir, database_url) as (keys, system):
+        revoked = keys.revoke(system, key_id)
     if as_json:
         print_json(revoked)
         return

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from aiaas import __version__
-from aiaas.cli import datasets, jobs, keys, models
+from aiaas.cli import audit, budgets, datasets, jobs, keys, limits, models, prices, tenants
 from aiaas.cli.chat import chat
 from aiaas.cli.classify import classify
 from aiaas.cli.common import (
@@ -42,6 +42,11 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(prices.app, name="prices")
+app.add_typer(budgets.app, name="budgets")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(limits.app, name="limits")
+app.add_typer(audit.app, name="audit")
 app.command()(predict)
 app.command()(chat)
 app.command()(transcribe)

@@ -10,7 +10,8 @@ import typer
 from rich.table import Column, Table
 
 from aiaas.cli.common import ApiKeyOption, JsonOption, UrlOption, client
-from aiaas.cli.output import out, print_json, when
+from aiaas.cli.output import line, out, print_json, when
+from aiaas.cli.prices import money
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -37,12 +38,22 @@ def usage(
         help="From (inclusive): ISO 8601 (UTC when no zone) or an age like 24h, 7d.")] = None,
     until: Annotated[str | None, typer.Option(help="To (exclusive), same forms as --since.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Most records to list.")] = 20,
-    tenant: Annotated[str | None, typer.Option(help="Another tenant's usage (admin keys).")] = None,
+    tenant: Annotated[str | None, typer.Option(
+        help="Another tenant's usage, or '*' for every tenant (admin keys).")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Print the cost lines (per UTC day, tenant, "
+                                      "key and model) as CSV.")] = False,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Your tenant's usage, newest first; totals cover the whole range, not just the rows shown."""
+    """Your tenant's usage, newest first; totals and costs cover the whole range, not just the
+    rows shown."""
+    if csv:
+        with client(url, api_key) as api:
+            text = api.usage_csv(model=model, since=parse_time(since, "--since"),
+                                 until=parse_time(until, "--until"), tenant=tenant)
+        line(text.rstrip("\n"))
+        return
     with client(url, api_key) as api:
         report = api.usage(model=model, since=parse_time(since, "--since"),
                            until=parse_time(until, "--until"), limit=limit, tenant=tenant)
@@ -50,12 +61,24 @@ def usage(
         print_json(report)
         return
     table = Table(Column("time (UTC)", no_wrap=True), Column("model", no_wrap=True), "ver", "surface",
-                  Column("key", no_wrap=True), "items", "tokens", "ms", "status")
+                  Column("key", no_wrap=True), "items", "tokens", "ms", "status", "cost")
     for record in report.records:
         table.add_row(when(record.created_at), record.model, str(record.version or "-"),
                       record.surface, record.key_id, str(record.units.items),
-                      str(record.units.prompt_tokens), f"{record.latency_ms:.1f}", record.status)
+                      str(record.units.prompt_tokens), f"{record.latency_ms:.1f}", record.status,
+                      money(record.cost) if record.priced else "free")
     out.print(table)
+    if report.costs:
+        lines = Table(Column("day (UTC)", no_wrap=True), "tenant", Column("key", no_wrap=True),
+                      Column("model", no_wrap=True), "requests", "items", "tokens", "audio s",
+                      "cost", title="cost by day, tenant, key and model")
+        for cost in report.costs:
+            lines.add_row(cost.day.isoformat(), cost.tenant, cost.key_id, cost.model,
+                          str(cost.requests), str(cost.items),
+                          str(cost.prompt_tokens + cost.completion_tokens),
+                          f"{cost.audio_seconds:.1f}", f"{money(cost.cost)} {cost.currency or ''}")
+        out.print(lines)
     totals = report.totals
     out.print(f"totals: {totals.requests} requests, {totals.errors} errors, {totals.items} items, "
-              f"{totals.prompt_tokens} prompt tokens, mean latency {totals.mean_latency_ms:.1f} ms")
+              f"{totals.prompt_tokens} prompt tokens, mean latency {totals.mean_latency_ms:.1f} ms, "
+              f"cost {money(totals.cost)}")

@@ -22,6 +22,8 @@
 This package talks HTTP only: it never imports the server.
 """
 
+from aiaas.client._audit import AuditPage, AuditRecord, AuditVerification
+from aiaas.client._billing import Budget, BudgetRemaining, BudgetUse, Price
 from aiaas.client._calls import Messages, ProgressCallback
 from aiaas.client._client import AsyncClient, Client
 from aiaas.client._errors import (
@@ -44,6 +46,7 @@ from aiaas.client._models import (
     ChatResult,
     ChatUsage,
     Classification,
+    CostLine,
     CreatedKey,
     Dataset,
     Evaluation,
@@ -65,6 +68,7 @@ from aiaas.client._models import (
     Word,
 )
 from aiaas.client._streams import AsyncChatStream, ChatStream
+from aiaas.client._tenants import Limits, Tenant
 
 __all__ = [
     "APIConnectionError",
@@ -73,14 +77,21 @@ __all__ = [
     "ApiKey",
     "AsyncChatStream",
     "AsyncClient",
+    "AuditPage",
+    "AuditRecord",
+    "AuditVerification",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
+    "BudgetRemaining",
+    "BudgetUse",
     "ChatResult",
     "ChatStream",
     "ChatUsage",
     "Classification",
     "Client",
     "ConflictError",
+    "CostLine",
     "CreatedKey",
     "Dataset",
     "Evaluation",
@@ -90,6 +101,7 @@ __all__ = [
     "Job",
     "JobEvent",
     "LabelScore",
+    "Limits",
     "Messages",
     "Model",
     "ModelVersion",
@@ -98,10 +110,12 @@ __all__ = [
     "PermissionDeniedError",
     "Prediction",
     "PredictionUsage",
+    "Price",
     "ProgressCallback",
     "RateLimitError",
     "Segment",
     "ServiceUnavailableError",
+    "Tenant",
     "Transcription",
     "UsageRecord",
     "UsageReport",

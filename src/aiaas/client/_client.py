@@ -7,14 +7,18 @@ transient failures, and parses or raises. The methods come in one mixin per area
 
 from __future__ import annotations
 
+from aiaas.client._audit import AsyncAuditMethods, AuditMethods
+from aiaas.client._billing import AsyncBillingMethods, BillingMethods
 from aiaas.client._datasets import AsyncDatasetMethods, DatasetMethods
 from aiaas.client._evaluations import AsyncEvaluationMethods, EvaluationMethods
 from aiaas.client._inference import AsyncInferenceMethods, InferenceMethods
 from aiaas.client._jobs import AsyncJobMethods, JobMethods
 from aiaas.client._registry import AsyncRegistryMethods, RegistryMethods
+from aiaas.client._tenants import AsyncTenantMethods, TenantMethods
 
 
-class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, EvaluationMethods):
+class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, EvaluationMethods,
+             BillingMethods, TenantMethods, AuditMethods):
     """A blocking client for an aiaas server.
 
     ``base_url`` defaults to ``$AIAAS_URL`` (else ``http://127.0.0.1:8000``) and ``api_key`` to
@@ -26,5 +30,6 @@ class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, Eval
 
 
 class AsyncClient(AsyncRegistryMethods, AsyncInferenceMethods, AsyncJobMethods, AsyncDatasetMethods,
-                  AsyncEvaluationMethods):
+                  AsyncEvaluationMethods, AsyncBillingMethods, AsyncTenantMethods,
+                  AsyncAuditMethods):
     """The asyncio twin of ``Client``: same arguments, same methods, awaitable."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -212,6 +213,11 @@ class UsageRecord(_Result):
     units: UsageUnits = Field(default_factory=UsageUnits)
     latency_ms: float
     status: str
+    cost: Decimal = Decimal(0)
+    """At the price in force when the call ran; 0 when the model had none (``priced`` False)."""
+    currency: str | None = None
+    price_id: int | None = None
+    priced: bool = False
 
 
 class UsageTotals(_Result):
@@ -224,13 +230,32 @@ class UsageTotals(_Result):
     completion_tokens: int = 0
     audio_seconds: float = 0.0
     mean_latency_ms: float = 0.0
+    cost: Decimal = Decimal(0)
+
+
+class CostLine(_Result):
+    """Units and exact cost of one UTC day of one key's calls to one model."""
+
+    day: date
+    tenant: str
+    key_id: str
+    model: str
+    currency: str | None = None
+    requests: int = 0
+    errors: int = 0
+    items: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
+    cost: Decimal = Decimal(0)
 
 
 class UsageReport(_Result):
-    """Usage records, newest first, and the totals of the range."""
+    """Usage records, newest first, the totals of the range and its cost lines."""
 
     records: list[UsageRecord]
     totals: UsageTotals
+    costs: list[CostLine] = Field(default_factory=list)
 
 
 JOB_FINISHED = ("succeeded", "failed", "cancelled")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from aiaas.db.money import Money
 
 
 def utcnow() -> datetime:
@@ -139,6 +142,14 @@ class UsageRecord(Base):
     call_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """Unique per call: a journal replayed twice inserts the call once (NULL on older rows)."""
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    """What the call cost at the price in force when it ran (0 when the model has no price)."""
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True, default=None)
+    price_id: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    """The ``prices`` row charged; NULL: the model had no price (free)."""
 
 
+from aiaas.db import audit_tables as _audit_tables  # noqa: E402, F401  (one metadata)
+from aiaas.db import billing_tables as _billing_tables  # noqa: E402, F401  (one metadata)
+from aiaas.db import tenant_tables as _tenant_tables  # noqa: E402, F401  (one metadata)
 from aiaas.db import training_tables as _training_tables  # noqa: E402, F401  (one metadata)

@@ -61,6 +61,17 @@ class VersionInfo:
     def key(self) -> tuple[str, str, int]:
         return (self.tenant, self.model, self.version)
 
+    @property
+    def ref(self) -> str:
+        """``model/version``: how the audit log names a version."""
+        return f"{self.model}/{self.version}"
+
+    def audited(self) -> dict[str, Any]:
+        """What the audit log keeps of a version registered or deleted."""
+        return {"task": self.task, "format": self.format, "sha256": self.sha256,
+                "size_bytes": self.size_bytes, "aliases": self.aliases,
+                "created_by": self.created_by}
+
     @classmethod
     def of(cls, row: ModelVersion, model: Model) -> VersionInfo:
         return cls(

@@ -3,6 +3,11 @@
 A tenant sees the built-in models and its own. Another tenant's model is reported exactly as a
 model that does not exist, so names never leak across tenants.
 
+The methods a caller with a key reaches (listing, showing, aliases, preload, deletes) take its
+``Principal`` and check the scope first. ``register``, ``resolve`` and ``cached`` take a tenant:
+their callers check for themselves (uploads, the serving tuner, the front door's admission
+checks) or act as the system (built-in registration, training, placement).
+
 ``resolve`` remembers its answer for ``cache_s`` seconds (``cached`` reads it without the
 database, for the predict path). Every change made through this registry forgets all answers at
 once; a change made by another process (the training worker, the CLI) is seen within ``cache_s``.
@@ -14,7 +19,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aiaas.auth.principal import BUILTIN_TENANT
+from aiaas.audit import AuditLog
+from aiaas.auth.principal import BUILTIN_TENANT, Principal, Scope
 from aiaas.db.engine import Database
-from aiaas.db.tables import Model, ModelAlias, ModelVersion, utcnow
+from aiaas.db.tables import Model, ModelAlias, ModelVersion
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
 from aiaas.formats import Detected, detect
 from aiaas.registry.load_check import LoadCheck
@@ -38,28 +43,11 @@ from aiaas.registry.records import (
     validate_name,
 )
 from aiaas.registry.store import ArtifactStore, directory_digest, remove_tree
+from aiaas.registry.versions import PendingVersion, insert_version
 from aiaas.tasks import get_task
 
 log = logging.getLogger("aiaas.registry")
 __all__ = ["ModelInfo", "Registry", "VersionInfo", "validate_name"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A checked, stored artifact about to become a version row."""
-
-    tenant: str
-    name: str
-    task: str
-    detected: Detected
-    digest: str
-    size: int
-    config: dict[str, Any]
-    created_by: str
-    description: str | None
-    metrics: dict[str, float]
-    preload: bool
-    promote_first: bool = True
 
 
 CACHE_LIMIT = 10_000
@@ -67,8 +55,11 @@ Ref = str | int | None
 
 
 class Registry:
-    def __init__(self, db: Database, store: ArtifactStore, *, cache_s: float = 0.0) -> None:
+    def __init__(self, db: Database, store: ArtifactStore, *, cache_s: float = 0.0,
+                 audit: AuditLog | None = None) -> None:
         self.db = db
+        self.audit = audit
+        """Told of every version registered by an ``actor``, alias moved and deletion."""
         self.store = store
         self.cache_s = cache_s
         self._resolved: dict[tuple[str, str, Ref], tuple[VersionInfo, float]] = {}
@@ -102,6 +93,7 @@ class Registry:
         move: bool = False,
         promote_first: bool = True,
         check: LoadCheck | None = None,
+        actor: Principal | None = None,
     ) -> VersionInfo:
         """Check, store and record a model directory as the next version of ``name``.
 
@@ -111,32 +103,22 @@ class Registry:
         ``move=True`` hands over a staging directory that already lies in the data dir: it is
         moved into the store, or removed when the registration fails. Whatever fails, no
         artifact is left in the store without a version that uses it. ``check`` (uploads) is
-        called with the detected directory before anything is stored.
+        called with the detected directory before anything is stored. ``actor`` (an upload's
+        key, a training job's system principal) is recorded in the audit log; None records none.
         """
         try:
             return self._register(source, tenant=tenant, name=name, created_by=created_by,
                                   task=task, description=description, metrics=metrics,
                                   preload=preload, move=move, promote_first=promote_first,
-                                  check=check)
+                                  check=check, actor=actor)
         finally:
             if move:
                 remove_tree(source)
 
-    def _register(
-        self,
-        source: Path,
-        *,
-        tenant: str,
-        name: str,
-        created_by: str,
-        task: str | None,
-        description: str | None,
-        metrics: dict[str, float] | None,
-        preload: bool,
-        move: bool,
-        promote_first: bool,
-        check: LoadCheck | None,
-    ) -> VersionInfo:
+    def _register(self, source: Path, *, tenant: str, name: str, created_by: str,
+                  task: str | None, description: str | None, metrics: dict[str, float] | None,
+                  preload: bool, move: bool, promote_first: bool, check: LoadCheck | None,
+                  actor: Principal | None) -> VersionInfo:
         validate_name(name)
         if description is not None and "\x00" in description:
             raise Invalid("description must not contain NUL characters",
@@ -155,14 +137,14 @@ class Registry:
                 digest, size = self.store.put_staged(source, known=known)
             else:
                 digest, size = self.store.put_copy(source)
-            pending = _Pending(
+            pending = PendingVersion(
                 tenant=tenant, name=name, task=chosen_task, detected=detected, digest=digest,
                 size=size, config=config, created_by=created_by, description=description,
                 metrics={**detected.manifest.metrics, **(metrics or {})}, preload=preload,
                 promote_first=promote_first,
             )
             try:
-                return self._record(pending)
+                return self._record(pending, actor)
             except BaseException:
                 try:
                     self._collect_locked(digest)
@@ -171,11 +153,15 @@ class Registry:
                                   digest)
                 raise
 
-    def _record(self, pending: _Pending) -> VersionInfo:
+    def _record(self, pending: PendingVersion, actor: Principal | None) -> VersionInfo:
         for _attempt in range(3):
             try:
                 with self.db.session() as session:
-                    version = self._insert_version(session, pending)
+                    version = insert_version(session, pending)
+                    if actor is not None and self.audit is not None:
+                        self.audit.record(actor, "model.register", "version", version.ref,
+                                          after=version.audited(), target_tenant=version.tenant,
+                                          session=session)
                 self._changed()
                 return version
             except IntegrityError:
@@ -194,55 +180,34 @@ class Registry:
             )
         return chosen
 
-    def _insert_version(self, session: Session, pending: _Pending) -> VersionInfo:
-        tenant, name, task = pending.tenant, pending.name, pending.task
-        model = session.scalar(select(Model).where(Model.tenant == tenant, Model.name == name))
-        if model is None:
-            if tenant != BUILTIN_TENANT and session.scalar(
-                select(Model.id).where(Model.tenant == BUILTIN_TENANT, Model.name == name)
-            ):
-                raise Conflict(f"{name!r} is the name of a built-in model; choose another")
-            model = Model(
-                tenant=tenant, name=name, builtin=tenant == BUILTIN_TENANT, task=task,
-                description=pending.description or pending.detected.manifest.description,
-                created_by=pending.created_by, created_at=utcnow(),
-            )
-            session.add(model)
-            session.flush()
-        elif model.task != task:
-            raise Conflict(
-                f"model {name!r} serves task {model.task!r}; a new version cannot change it to "
-                f"{task!r}"
-            )
-        number = (session.scalar(
-            select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
-        ) or 0) + 1
-        spec, config = get_task(task), pending.config
-        row = ModelVersion(
-            model_id=model.id, version=number, task=task, format=pending.detected.format,
-            framework=pending.detected.framework, sha256=pending.digest,
-            size_bytes=pending.size, input_schema=spec.input_schema(config),
-            output_schema=spec.output_schema(config), labels=list(config.get("labels", [])),
-            metrics=pending.metrics, config=config, preload=pending.preload,
-            created_by=pending.created_by, created_at=utcnow(),
-        )
-        session.add(row)
-        if number == 1 and pending.promote_first:
-            session.add(ModelAlias(model_id=model.id, alias=PRODUCTION, version=1))
-        if pending.description is not None:
-            model.description = pending.description
-        session.flush()
-        session.refresh(model)
-        return VersionInfo.of(row, model)
-
-    def list_models(self, tenant: str) -> list[ModelInfo]:
+    def list_models(self, principal: Principal) -> list[ModelInfo]:
+        """Built-in models and the caller's tenant's own (``models:read``)."""
+        principal.require(Scope.MODELS_READ)
+        owners = [principal.tenant, BUILTIN_TENANT]
         with self.db.session() as session:
             rows = session.scalars(
-                select(Model).where(Model.tenant.in_([tenant, BUILTIN_TENANT])).order_by(Model.name)
+                select(Model).where(Model.tenant.in_(owners)).order_by(Model.name)
             )
             return [ModelInfo.of(model) for model in rows]
 
-    def get_model(self, tenant: str, name: str) -> ModelInfo:
+    def get_model(self, principal: Principal, name: str) -> ModelInfo:
+        """One model with its versions and aliases (``models:read``)."""
+        principal.require(Scope.MODELS_READ)
+        return self._model(principal.tenant, name)
+
+    def get_version(self, principal: Principal, name: str, ref: Ref = None) -> VersionInfo:
+        """One version, as ``resolve`` finds it (``models:read``)."""
+        principal.require(Scope.MODELS_READ)
+        return self.resolve(principal.tenant, name, ref)
+
+    def lookup(self, principal: Principal, name: str, ref: Ref = None
+               ) -> tuple[ModelInfo, VersionInfo]:
+        """A model and one version, for what a client reads before it calls the model (V2
+        metadata and readiness): ``models:read`` or ``predict``."""
+        principal.require_any(Scope.MODELS_READ, Scope.PREDICT)
+        return self._model(principal.tenant, name), self.resolve(principal.tenant, name, ref)
+
+    def _model(self, tenant: str, name: str) -> ModelInfo:
         with self.db.session() as session:
             return ModelInfo.of(self._find(session, tenant, name))
 
@@ -301,7 +266,10 @@ class Registry:
             raise Forbidden(f"{name!r} is a built-in model and cannot be changed")
         return model
 
-    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelInfo:
+    def set_alias(self, principal: Principal, name: str, alias: str, version: int) -> ModelInfo:
+        """Point ``alias`` at ``version`` (``models:write``; not of a built-in model)."""
+        principal.require(Scope.MODELS_WRITE)
+        tenant = principal.tenant
         if not ALIAS_PATTERN.match(alias) or alias == "latest":
             raise Invalid(f"invalid alias {alias!r}", details={"field": "alias"})
         for _attempt in range(3):
@@ -311,11 +279,16 @@ class Registry:
                     if version not in {v.version for v in model.versions}:
                         raise NotFound(f"model {name!r} has no version {version}")
                     current = next((a for a in model.aliases if a.alias == alias), None)
+                    before = None if current is None else current.version
                     if current is None:
                         model.aliases.append(ModelAlias(alias=alias, version=version))
                     else:
                         current.version = version
                     session.flush()
+                    if self.audit is not None and before != version:
+                        self.audit.record(principal, "alias.move", "alias", f"{name}:{alias}",
+                                          {"version": before}, {"version": version},
+                                          target_tenant=model.tenant, session=session)
                     info = ModelInfo.of(model)
             except IntegrityError:  # another request created the alias first: now an update
                 continue
@@ -324,12 +297,16 @@ class Registry:
         raise Conflict(f"alias {alias!r} of {name!r} is being changed by another request; "
                        "try again")
 
-    def set_preload(self, tenant: str, name: str, version: int, preload: bool) -> VersionInfo:
-        """Mark a version to be loaded when the server starts (it still loads on first use)."""
-        return self._change_version(tenant, name, version, preload=preload)
+    def set_preload(self, principal: Principal, name: str, version: int,
+                    preload: bool) -> VersionInfo:
+        """Mark a version to be loaded when the server starts (it still loads on first use;
+        ``models:write``)."""
+        principal.require(Scope.MODELS_WRITE)
+        return self._change_version(principal.tenant, name, version, preload=preload)
 
     def set_serving(self, tenant: str, name: str, version: int, serving: dict[str, Any]) -> VersionInfo:
-        """Replace a version's serving options (already checked by the runtime)."""
+        """Replace a version's serving options (checked, scope included, by the runtime's
+        ``ServingTuner``)."""
         return self._change_version(tenant, name, version, serving=serving)
 
     def _change_version(self, tenant: str, name: str, version: int, **values: Any) -> VersionInfo:
@@ -352,9 +329,11 @@ class Registry:
             rows = session.scalars(select(ModelVersion).where(ModelVersion.preload.is_(True)))
             return [VersionInfo.of(row, row.model) for row in rows]
 
-    def delete_version(self, tenant: str, name: str, version: int) -> None:
+    def delete_version(self, principal: Principal, name: str, version: int) -> None:
+        """Delete one version (``models:write``); ``Conflict`` while an alias points at it."""
+        principal.require(Scope.MODELS_WRITE)
         with self.db.session() as session:
-            model = self._own(session, tenant, name)
+            model = self._own(session, principal.tenant, name)
             row = next((v for v in model.versions if v.version == version), None)
             if row is None:
                 raise NotFound(f"model {name!r} has no version {version}")
@@ -365,22 +344,33 @@ class Registry:
                     "move the alias to another version first",
                     details={"aliases": holding},
                 )
-            digest = row.sha256
+            digest, gone = row.sha256, VersionInfo.of(row, model)
             model.versions.remove(row)
             session.flush()
             if not model.versions:
                 session.delete(model)
+            if self.audit is not None:
+                self.audit.record(principal, "version.delete", "version", gone.ref,
+                                  before=gone.audited(), target_tenant=gone.tenant, session=session)
         self._changed()
         self._collect(digest)
 
-    def delete_model(self, tenant: str, name: str) -> None:
+    def delete_model(self, principal: Principal, name: str) -> ModelInfo:
+        """Delete a model and all its versions (``models:write``); what was deleted."""
+        principal.require(Scope.MODELS_WRITE)
         with self.db.session() as session:
-            model = self._own(session, tenant, name)
+            model = self._own(session, principal.tenant, name)
+            deleted = ModelInfo.of(model)
             digests = {v.sha256 for v in model.versions}
             session.delete(model)
+            if self.audit is not None:
+                self.audit.record(principal, "model.delete", "model", name, before={
+                    "task": deleted.task, "versions": [v.version for v in deleted.versions],
+                    "aliases": deleted.aliases}, target_tenant=deleted.tenant, session=session)
         self._changed()
         for digest in digests:
             self._collect(digest)
+        return deleted
 
     def _collect(self, digest: str) -> None:
         with self._artifacts:

@@ -67,4 +67,4 @@ class Uploads:
         return self.registry.register(root, tenant=principal.tenant, name=name,
                                       created_by=principal.key_id, task=task,
                                       description=description, move=True,
-                                      check=self.load_check)
+                                      check=self.load_check, actor=principal)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aiaas.audit import AuditLog, changed
 from aiaas.auth.principal import BUILTIN_TENANT, Principal, Scope
 from aiaas.config import Settings
 from aiaas.errors import Forbidden, Invalid
@@ -32,8 +33,33 @@ table of formats says which have one)."""
 
 
 class ServingTuner:
-    def __init__(self, settings: Settings, registry: Registry, placement: Placement) -> None:
+    def __init__(self, settings: Settings, registry: Registry, placement: Placement, *,
+                 audit: AuditLog | None = None) -> None:
         self.settings, self.registry, self.placement = settings, registry, placement
+        self.audit = audit
+
+    async def update(self, principal: Principal, name: str, version: int,
+                     changes: dict[str, Any]) -> VersionInfo:
+        """``PATCH .../versions/{v}``: ``preload`` and the serving options in ``changes``;
+        ``Invalid`` when it names nothing to change. One audit record of the fields changed."""
+        principal.require(Scope.MODELS_WRITE)
+        options = dict(changes)
+        preload = options.pop("preload", None)
+        if preload is None and not options:
+            raise Invalid("nothing to change: give preload or a serving option",
+                          details={"field": "body"})
+        old = await asyncio.to_thread(self.registry.resolve, principal.tenant, name, version)
+        if options:
+            info = await self.configure(principal, name, version, options)
+        if preload is not None:
+            info = await asyncio.to_thread(self.registry.set_preload, principal, name, version,
+                                           preload)
+        before, after = changed({"preload": old.preload, **old.serving},
+                                {"preload": info.preload, **info.serving})
+        if self.audit is not None and after:
+            await asyncio.to_thread(self.audit.record, principal, "serving.update", "version",
+                                    info.ref, before, after, target_tenant=info.tenant)
+        return info
 
     async def configure(self, principal: Principal, name: str, version: int,
                         changes: dict[str, Any]) -> VersionInfo:

@@ -6,7 +6,8 @@
 surface ``evaluation``), computes the metrics with scikit-learn's functions, draws the plots into
 ``<data dir>/evaluations/<id>/`` and stores the result. It runs in the request: the row cap
 (``max_rows``) bounds how long that takes. Another tenant's model, dataset or evaluation is
-reported exactly as a missing one.
+reported exactly as a missing one. Evaluating needs ``predict`` and ``models:read``, reading
+results ``models:read``; each method checks the caller's ``Principal``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
+from aiaas.audit import AuditLog
 from aiaas.auth.principal import Principal, Scope
 from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
 from aiaas.db.engine import Database
@@ -106,8 +108,10 @@ def finite(value: Any) -> Any:
 
 class EvaluationService:
     def __init__(self, db: Database, data_dir: Path, calls: FrontDoor, catalog: Catalog, *,
-                 chunk: int, max_rows: int = MAX_ROWS) -> None:
+                 chunk: int, max_rows: int = MAX_ROWS, audit: AuditLog | None = None) -> None:
         self.db = db
+        self.audit = audit
+        """Told of every evaluation run (with its metrics)."""
         self.root = evaluations_dir(data_dir)
         self.calls = calls
         self.catalog = catalog
@@ -152,7 +156,7 @@ class EvaluationService:
                 params=checked.model_dump(exclude_none=True), task=resolved.task,
                 metrics=finite(metrics), plots=names, rows=prepared.size, created_at=utcnow(),
                 duration_ms=round((time.perf_counter() - started) * 1000, 3))
-            return await asyncio.to_thread(self._store, row)
+            return await asyncio.to_thread(self._store, row, principal)
         except BaseException:
             shutil.rmtree(plot_dir, ignore_errors=True)
             raise
@@ -187,24 +191,32 @@ class EvaluationService:
             outputs.extend(result.outputs)
         return outputs
 
-    def _store(self, row: EvaluationRow) -> EvaluationInfo:
+    def _store(self, row: EvaluationRow, principal: Principal) -> EvaluationInfo:
         with self.db.session() as session:
             session.add(row)
             session.flush()
+            if self.audit is not None:
+                self.audit.record(principal, "evaluation.run", "evaluation", row.id, after={
+                    "model": row.model, "version": row.version, "dataset": row.dataset,
+                    "split": row.split, "rows": row.rows,
+                    "metrics": {k: v for k, v in row.metrics.items() if isinstance(v, int | float)}},
+                    session=session)
             return EvaluationInfo.of(row)
 
-    def get(self, tenant: str, evaluation_id: str) -> EvaluationInfo:
+    def get(self, principal: Principal, evaluation_id: str) -> EvaluationInfo:
+        principal.require(Scope.MODELS_READ)
         with self.db.session() as session:
             row = session.get(EvaluationRow, evaluation_id) if len(evaluation_id) <= 32 else None
-            if row is None or row.tenant != tenant:
+            if row is None or row.tenant != principal.tenant:
                 raise NotFound(f"evaluation {evaluation_id!r} not found",
                                details={"evaluation": evaluation_id})
             return EvaluationInfo.of(row)
 
-    def list_evaluations(self, tenant: str, *, model: str | None = None,
+    def list_evaluations(self, principal: Principal, *, model: str | None = None,
                          limit: int = 100) -> list[EvaluationInfo]:
         """The tenant's evaluations, newest first (of ``model`` only, when given)."""
-        query = select(EvaluationRow).where(EvaluationRow.tenant == tenant)
+        principal.require(Scope.MODELS_READ)
+        query = select(EvaluationRow).where(EvaluationRow.tenant == principal.tenant)
         if model is not None:
             query = query.where(EvaluationRow.model == model)
         with self.db.session() as session:
@@ -212,8 +224,8 @@ class EvaluationService:
                                                   EvaluationRow.id).limit(limit))
             return [EvaluationInfo.of(row) for row in rows]
 
-    def plot_path(self, tenant: str, evaluation_id: str, name: str) -> Path:
-        info = self.get(tenant, evaluation_id)
+    def plot_path(self, principal: Principal, evaluation_id: str, name: str) -> Path:
+        info = self.get(principal, evaluation_id)
         if not PLOT_NAME.match(name) or name not in info.plots:
             raise NotFound(f"evaluation {evaluation_id!r} has no plot {name!r}",
                            details={"plots": info.plots})

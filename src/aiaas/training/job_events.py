@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.db.training_tables import JobEvent
 from aiaas.errors import Overloaded
@@ -97,8 +98,12 @@ class JobEventHub:
             self._listener = None
         self._loop = None
 
-    def subscribe(self, key_id: str, job_id: str) -> Subscription:
-        """A wake-up for ``job_id``'s stream; Overloaded (429) past the key's open streams."""
+    def subscribe(self, principal: Principal, job_id: str) -> Subscription:
+        """A wake-up for ``job_id``'s stream (``models:read``); Overloaded (429) past the key's
+        open streams. The job itself is checked by ``JobService`` (subscribe first, then read,
+        so no event falls between)."""
+        principal.require(Scope.MODELS_READ)
+        key_id = principal.key_id
         if self._per_key[key_id] >= self.max_streams_per_key:
             raise Overloaded(f"this key has {self._per_key[key_id]} job event streams open, the most "
                              "allowed; close one first", retry_after_s=5.0,

@@ -1,7 +1,9 @@
 """The job service: create, list, show and cancel training jobs, and read their events and logs.
 
 The API process only writes ``queued`` jobs (and cancels); a worker process claims and runs them
-(``aiaas.training.worker``). Another tenant's job is reported exactly as a missing one.
+(``aiaas.training.worker``). Another tenant's job is reported exactly as a missing one. Each
+``JobService`` method takes the caller's ``Principal``: reading needs ``models:read``, creating
+and cancelling ``models:write``.
 
 A job whose worker died (no heartbeat for the stale timeout, or its process reaped by the
 server) is *reclaimed* by whichever live process sees it first: requeued when it may run again
@@ -25,6 +27,8 @@ from pydantic import Field
 from sqlalchemy import ColumnElement, CursorResult, Executable, func, select, true, update
 from sqlalchemy.orm import Session
 
+from aiaas.audit import AuditLog
+from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, Job, JobEvent
@@ -160,19 +164,24 @@ def reclaim_worker(db: Database, worker: str, reason: str) -> dict[str, str]:
 
 class JobService:
     def __init__(self, db: Database, data_dir: Path, catalog: Catalog | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None, *, audit: AuditLog | None = None
+                 ) -> None:
         """``notify(job_id)``: told after each event this service stores (wakes event streams
-        in this process at once)."""
+        in this process at once); ``audit``: told of every job created or cancelled."""
         self.db = db
+        self.audit = audit
         self.data_dir = data_dir
         self.catalog = catalog or Catalog(db, data_dir)
         self.notify = notify or (lambda _job_id: None)
 
-    def create(self, *, tenant: str, key_id: str, task: str, dataset: str, name: str,
+    def create(self, principal: Principal, *, task: str, dataset: str, name: str,
                params: dict[str, Any], promote_if: str | None = None,
                retryable: bool = True) -> JobInfo:
-        """Check the request fully (4xx naming the problem) and queue the job. ``retryable``:
-        whether it may run again when its worker dies mid-way (else it fails)."""
+        """Check the request fully (4xx naming the problem) and queue the job for the caller's
+        tenant and key. ``retryable``: whether it may run again when its worker dies mid-way
+        (else it fails)."""
+        principal.require(Scope.MODELS_WRITE)
+        tenant, key_id = principal.tenant, principal.key_id
         spec = spec_for(task)
         validate_name(name)
         checked = spec.validate(params)
@@ -195,6 +204,10 @@ class JobService:
             session.flush()
             add_event(session, job.id, "status", {"status": QUEUED})
             created = JobInfo.of(job)
+            if self.audit is not None:
+                self.audit.record(principal, "job.create", "job", job.id, after={
+                    "task": task, "dataset": dataset, "model": name, "params": job.params,
+                    "promote_if": promote_if, "retryable": retryable}, session=session)
         self.notify(created.id)
         return created
 
@@ -204,22 +217,27 @@ class JobService:
             raise NotFound(f"job {job_id!r} not found", details={"job": job_id})
         return job
 
-    def get(self, tenant: str, job_id: str) -> JobInfo:
+    def get(self, principal: Principal, job_id: str) -> JobInfo:
+        principal.require(Scope.MODELS_READ)
         with self.db.session() as session:
-            return JobInfo.of(self._own(session, tenant, job_id))
+            return JobInfo.of(self._own(session, principal.tenant, job_id))
 
-    def list_jobs(self, tenant: str, limit: int = 100) -> list[JobInfo]:
+    def list_jobs(self, principal: Principal, limit: int = 100) -> list[JobInfo]:
+        """The tenant's jobs, newest first."""
+        principal.require(Scope.MODELS_READ)
         with self.db.session() as session:
-            rows = session.scalars(select(Job).where(Job.tenant == tenant)
+            rows = session.scalars(select(Job).where(Job.tenant == principal.tenant)
                                    .order_by(Job.created_at.desc()).limit(limit))
             return [JobInfo.of(job) for job in rows]
 
-    def cancel(self, tenant: str, job_id: str) -> JobInfo:
+    def cancel(self, principal: Principal, job_id: str) -> JobInfo:
         """A queued job is cancelled at once; a running one at its next progress point."""
+        principal.require(Scope.MODELS_WRITE)
         with self.db.session() as session:
-            job = self._own(session, tenant, job_id)
+            job = self._own(session, principal.tenant, job_id)
             if job.status in FINISHED:
                 raise Conflict(f"job {job_id!r} has already {job.status}")
+            previous = job.status
             cancelled = changed_rows(session, update(Job).where(Job.id == job_id, Job.status == QUEUED)
                                      .values(status=CANCELLED, cancel_requested=True, finished_at=utcnow()))
             if cancelled:
@@ -230,27 +248,32 @@ class JobService:
             session.flush()
             session.refresh(job)
             cancelled_or_asked = JobInfo.of(job)
+            if self.audit is not None:
+                self.audit.record(principal, "job.cancel", "job", job_id, {"status": previous},
+                                  {"status": job.status, "cancel_requested": True},
+                                  session=session)
         self.notify(job_id)
         return cancelled_or_asked
 
-    def events(self, tenant: str, job_id: str, after: int = 0) -> list[EventInfo]:
+    def events(self, principal: Principal, job_id: str, after: int = 0) -> list[EventInfo]:
         """The job's stored events with ``id > after``, oldest first."""
+        principal.require(Scope.MODELS_READ)
         with self.db.session() as session:
-            self._own(session, tenant, job_id)
+            self._own(session, principal.tenant, job_id)
             rows = session.scalars(select(JobEvent).where(JobEvent.job_id == job_id,
                                                           JobEvent.id > after).order_by(JobEvent.id))
             return [EventInfo(e.id, e.job_id, e.created_at, e.type, dict(e.payload)) for e in rows]
 
-    def logs(self, tenant: str, job_id: str) -> str:
+    def logs(self, principal: Principal, job_id: str) -> str:
         """Every event as one text line: time, type and payload."""
         lines = []
-        for event in self.events(tenant, job_id):
+        for event in self.events(principal, job_id):
             values = " ".join(f"{key}={value}" for key, value in event.payload.items())
             lines.append(f"{event.created_at.isoformat()} {event.type} {values}".rstrip())
         return "\n".join(lines) + "\n"
 
-    def plot_path(self, tenant: str, job_id: str, name: str) -> Path:
-        job = self.get(tenant, job_id)
+    def plot_path(self, principal: Principal, job_id: str, name: str) -> Path:
+        job = self.get(principal, job_id)
         if not PLOT_NAME.match(name) or name not in job.result.get("plots", []):
             raise NotFound(f"job {job_id!r} has no plot {name!r}",
                            details={"plots": job.result.get("plots", [])})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiaas.auth.principal import Principal
 from aiaas.registry.records import PRODUCTION
 from aiaas.registry.service import Registry
 from aiaas.training import evaluation, gate
@@ -45,7 +46,8 @@ def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,
         progress("evaluated", **scalars)
         version = registry.register(staged, tenant=job.tenant, name=job.model, created_by=job.key_id,
                                     move=True, metrics=scalars,
-                                    promote_first=job.promote_if is None)
+                                    promote_first=job.promote_if is None,
+                                    actor=Principal.system(job.tenant))
     shutil.rmtree(scratch, ignore_errors=True)
     result: dict[str, Any] = {**trained.details, "plots": trained.plots}
     result.update(_promote(job, registry, version.version, trained.metrics, spec.metrics))
@@ -60,5 +62,5 @@ def _promote(job: JobInfo, registry: Registry, version: int, metrics: dict[str, 
                 else "no promote_if given; production alias left as it was"}
     holds, why = gate.parse(job.promote_if, known).check(metrics)
     if holds:
-        registry.set_alias(job.tenant, job.model, PRODUCTION, version)
+        registry.set_alias(Principal.system(job.tenant), job.model, PRODUCTION, version)
     return {"promoted": holds, "promotion_reason": why}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pydantic_settings import NoDecode
 
+from aiaas.audit import AuditLog
 from aiaas.config import Settings
 from aiaas.db import migrate
 from aiaas.db.engine import Database
@@ -34,6 +35,8 @@ class Core:
     registry: Registry
     datasets: DatasetStore
     catalog: Catalog
+    audit: AuditLog
+    """The audit log every service that makes a change records in (one chain per database)."""
 
 
 def build(settings: Settings) -> Core:
@@ -41,12 +44,13 @@ def build(settings: Settings) -> Core:
     settings.ensure_dirs()
     db = Database(settings.sqlalchemy_url)
     migrate.upgrade(db.engine)
+    audit = AuditLog(db)
     registry = Registry(db, ArtifactStore(settings.artifacts_dir, settings.tmp_dir),
-                        cache_s=settings.cache_ttl_s)
+                        cache_s=settings.cache_ttl_s, audit=audit)
     datasets = DatasetStore(db, settings.data_dir, tmp_dir=settings.tmp_dir,
                             max_upload_bytes=settings.max_upload_bytes,
-                            max_image_pixels=settings.max_image_pixels)
-    return Core(settings, db, registry, datasets, Catalog(db, settings.data_dir, datasets))
+                            max_image_pixels=settings.max_image_pixels, audit=audit)
+    return Core(settings, db, registry, datasets, Catalog(db, settings.data_dir, datasets), audit)
 
 
 def environment(settings: Settings) -> dict[str, str]:

@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,14 @@ Row = dict[str, Any]
 
 
 def encode(row: Row) -> bytes:
-    return orjson.dumps(row) + b"\n"
+    return orjson.dumps(row, default=_decimal) + b"\n"
+
+
+def _decimal(value: object) -> str:
+    """A row's cost goes into the journal as its exact decimal text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def read_segment(path: Path) -> list[Row]:
@@ -48,7 +56,11 @@ def read_segment(path: Path) -> list[Row]:
         try:
             row = orjson.loads(line)
             row["created_at"] = datetime.fromisoformat(row["created_at"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            # Rows journaled before costs existed were free: every row gets the same keys.
+            row["cost"] = Decimal(row.get("cost") or 0)
+            row.setdefault("currency", None)
+            row.setdefault("price_id", None)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ArithmeticError):
             log.warning("usage journal %s line %d is torn; skipped", path.name, number)
             continue
         rows.append(row)

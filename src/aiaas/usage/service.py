@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
+from aiaas.db.money import Amount
 from aiaas.db.tables import UsageRecord, utcnow
 from aiaas.errors import AiaasError, Invalid
 from aiaas.tasks.units import Units
 from aiaas.usage import journal
+from aiaas.usage.costs import CostLine, cost_lines
 from aiaas.usage.journal import Journal, Row
 
 log = logging.getLogger("aiaas.usage")
 MAX_PAGE = 1000
+ALL_TENANTS = "*"
+"""``tenant`` for an admin's report over every tenant (a bill per tenant: ``costs``)."""
 
 
 @dataclass(slots=True)
@@ -49,6 +55,9 @@ class UsageEntry:
     created_at: datetime = field(default_factory=utcnow)
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     request_id: str | None = None
+    cost: Decimal = Decimal(0)
+    currency: str | None = None
+    price_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,12 @@ class UsageRow:
     units: Units
     latency_ms: float
     status: str
+    cost: Amount
+    """At the price in force when the call ran (``price_id``); 0 when it had none."""
+    currency: str | None
+    price_id: int | None
+    priced: bool
+    """False: the model had no price then, so the call was free."""
 
     @classmethod
     def of(cls, record: UsageRecord) -> UsageRow:
@@ -73,7 +88,8 @@ class UsageRow:
         return cls(id=record.id, created_at=record.created_at, tenant=record.tenant,
                    key_id=record.key_id, model=record.model, version=record.version,
                    surface=record.surface, units=units, latency_ms=record.latency_ms,
-                   status=record.status)
+                   status=record.status, cost=record.cost, currency=record.currency,
+                   price_id=record.price_id, priced=record.price_id is not None)
 
 
 # A Units subclass, so a new unit shows up in the totals (and on the wire) without being
@@ -88,6 +104,7 @@ class UsageTotals(Units):
     requests: int = 0
     errors: int = 0
     mean_latency_ms: float = 0.0
+    cost: Amount = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +113,8 @@ class UsageReport:
 
     records: list[UsageRow]
     totals: UsageTotals
+    costs: list[CostLine] = field(default_factory=list)
+    """Units and cost per UTC day, tenant, key and model over the whole range."""
 
 
 class UsageService:
@@ -214,19 +233,30 @@ class UsageService:
 
     def report(
         self,
-        tenant: str,
+        principal: Principal,
         *,
+        tenant: str | None = None,
         model: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
     ) -> UsageReport:
+        """Usage rows of the caller's tenant (any key), or of ``tenant`` (admin only), newest
+        first, with totals over the whole filtered range (``since`` inclusive, ``until``
+        exclusive, both with a timezone)."""
+        if tenant is not None and tenant != principal.tenant:
+            principal.require(Scope.ADMIN)
+        for field_name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise Invalid(f"'{field_name}' needs a timezone, e.g. 2026-01-01T00:00:00Z",
+                              details={"field": field_name})
+        tenant = tenant or principal.tenant
         if not 1 <= limit <= MAX_PAGE:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE}", details={"field": "limit"})
         if since and until and since > until:
             raise Invalid("'since' is after 'until'", details={"field": "since"})
         self.flush()
-        conditions = [UsageRecord.tenant == tenant]
+        conditions = [] if tenant == ALL_TENANTS else [UsageRecord.tenant == tenant]
         if model:
             conditions.append(UsageRecord.model == model)
         if since:
@@ -244,16 +274,18 @@ class UsageService:
                     func.sum(UsageRecord.prompt_tokens), func.sum(UsageRecord.completion_tokens),
                     func.sum(UsageRecord.audio_seconds), func.avg(UsageRecord.latency_ms),
                     func.sum(func.cast(UsageRecord.status != "ok", UsageRecord.items.type)),
+                    func.sum(UsageRecord.cost),
                 ).where(*conditions)
             ).one()
-        requests, items, prompt, completion, audio, latency, errors = sums
+            costs = cost_lines(session, conditions)
+        requests, items, prompt, completion, audio, latency, errors, cost = sums
         totals = UsageTotals(
             items=int(items or 0), prompt_tokens=int(prompt or 0),
             completion_tokens=int(completion or 0), audio_seconds=float(audio or 0.0),
             requests=int(requests or 0), errors=int(errors or 0),
-            mean_latency_ms=float(latency or 0.0),
+            mean_latency_ms=float(latency or 0.0), cost=Decimal(cost or 0),
         )
-        return UsageReport(records=[UsageRow.of(r) for r in rows], totals=totals)
+        return UsageReport(records=[UsageRow.of(r) for r in rows], totals=totals, costs=costs)
 
 
 def _insert_once(session: Session, rows: list[Row]) -> None:

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from aiaas.errors import BackendError, Invalid
-from aiaas.runtime.backends.forecaster import ForecasterBackend, read_spec
+from aiaas.runtime.backends.forecaster import ForecasterBackend
 from aiaas.tasks.base import Limits
+from aiaas.tasks.forecaster_spec import read_spec
 from aiaas.tasks.forecasting import ForecastingTask, ForecastItem
 from tests.conftest import Api
 from tests.runtime.forecasters import HORIZON, ORIGIN, STORED, build_forecaster, expected, trend

@@ -1,4 +1,6 @@
-"""The real SmolLM2-135M-Instruct backend, loaded once per test module."""
+"""The real SmolLM2-135M-Instruct backend, loaded once for the whole package.
+
+A load takes ~15 s; each test builds engines of its own on it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from aiaas.runtime.backends.causal_lm import CausalLMBackend
 from tests.runtime.conftest import GGUF, smollm2_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def backend() -> Iterator[CausalLMBackend]:
     loaded = CausalLMBackend(smollm2_dir(), {"gguf_file": GGUF}, threads=1)
     loaded.load()

@@ -14,7 +14,8 @@ import pytest
 
 from aiaas.errors import Invalid, Overloaded, Unavailable
 from aiaas.runtime.backends.causal_lm import CausalLMBackend
-from aiaas.runtime.generation.engine import Engine, EngineLimits
+from aiaas.runtime.generation.engine import Engine
+from aiaas.runtime.generation.scheduler import EngineLimits
 from aiaas.tasks.base import StreamEvent
 from aiaas.tasks.generation_params import GenerationParams, check_generation_parameters
 

@@ -17,8 +17,9 @@ import torch
 
 from aiaas.errors import AiaasError, Invalid, Overloaded
 from aiaas.runtime.backends.causal_lm import CausalLMBackend, Prompt
-from aiaas.runtime.generation.engine import Engine, EngineLimits, Sequence
-from aiaas.runtime.generation.scheduler import Scheduler
+from aiaas.runtime.generation.engine import Engine
+from aiaas.runtime.generation.scheduler import EngineLimits, Scheduler
+from aiaas.runtime.generation.sequence import Sequence
 from aiaas.tasks.base import StreamEvent
 from aiaas.tasks.generation_params import GenerationParams, check_generation_parameters
 

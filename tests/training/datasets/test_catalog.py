@@ -3,14 +3,17 @@ built-ins and datasets in use are not deleted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiaas.errors import Conflict, NotFound
+from aiaas.auth.principal import DEFAULT_SCOPES, Principal, Scope
+from aiaas.errors import Conflict, Forbidden, NotFound
 from aiaas.services import Services
 from aiaas.training import datasets
+from tests.training.conftest import CALLER
 from tests.training.datasets.conftest import _add, _csv, _good_rows
 
 
@@ -22,32 +25,53 @@ def test_another_tenants_dataset_is_exactly_missing(services: Services, tmp_path
         return (f"dataset {ref!r} not found; built-in datasets: "
                 f"{', '.join(datasets.builtin.names())}", {"field": "dataset"})
 
+    def calls(tenant: str, caller: Principal) -> list[Callable[[str], object]]:
+        return [lambda ref: catalog.describe(tenant, ref), lambda ref: catalog.load(tenant, ref),
+                lambda ref: catalog.entry(caller, ref), lambda ref: catalog.delete(caller, ref)]
+
+    other = Principal("other", "k", frozenset(DEFAULT_SCOPES))
     for ref in (record.id, "mine"):
-        for call in (catalog.describe, catalog.load, catalog.entry, catalog.delete):
+        for theirs_call, own_call in zip(calls("other", other), calls("t", CALLER), strict=True):
             with pytest.raises(NotFound) as theirs:
-                call("other", ref)
+                theirs_call(ref)
             assert (theirs.value.message, theirs.value.details) == missing(ref)
             with pytest.raises(NotFound) as unknown:
-                call("t", "ds-" + "0" * 32)
+                own_call("ds-" + "0" * 32)
             assert (unknown.value.message, unknown.value.details) == missing("ds-" + "0" * 32)
     assert services.datasets.list_datasets("other") == []
-    assert catalog.entry("t", "mine") == record
+    assert catalog.entry(CALLER, "mine") == record
 
 
 def test_delete_refuses_builtins_and_datasets_in_use(quiet_services: Services,
                                                      tmp_path: Path) -> None:
     catalog = quiet_services.jobs.catalog
     with pytest.raises(Conflict, match="built-in datasets cannot be deleted"):
-        catalog.delete("t", "builtin:iris")
+        catalog.delete(CALLER, "builtin:iris")
     record = _add(quiet_services.datasets, tmp_path, "in-use.csv", _csv(_good_rows(12)))
-    job = quiet_services.jobs.create(tenant="t", key_id="k", task="tabular-classification",
+    job = quiet_services.jobs.create(CALLER, task="tabular-classification",
                                      dataset="in-use", name="m", params={"algorithm": "logistic"})
     with pytest.raises(Conflict) as caught:
-        catalog.delete("t", record.id)
+        catalog.delete(CALLER, record.id)
     assert caught.value.message == (f"dataset 'in-use' is used by job {job.id} (queued); cancel "
                                     "the job or wait for it to finish")
-    quiet_services.jobs.cancel("t", job.id)
-    catalog.delete("t", "in-use")
+    quiet_services.jobs.cancel(CALLER, job.id)
+    catalog.delete(CALLER, "in-use")
     assert not (quiet_services.datasets.root / record.id).exists()
     with pytest.raises(NotFound):
-        catalog.entry("t", record.id)
+        catalog.entry(CALLER, record.id)
+
+
+def test_reading_and_deleting_check_the_callers_scope(services: Services, tmp_path: Path) -> None:
+    """The catalogue and the store check scopes themselves, whatever route or page calls them."""
+    record = _add(services.datasets, tmp_path, "mine.csv", _csv(_good_rows(6)))
+    catalog, store = services.jobs.catalog, services.datasets
+    writer = Principal("t", "k", frozenset({Scope.MODELS_WRITE}))
+    for read in (lambda: catalog.entries(writer), lambda: catalog.entry(writer, record.id)):
+        with pytest.raises(Forbidden, match="'models:read' scope"):
+            read()
+    reader = Principal("t", "k", frozenset({Scope.MODELS_READ}))
+    with pytest.raises(Forbidden, match="'models:write' scope"):
+        catalog.delete(reader, record.id)
+    with pytest.raises(Forbidden, match="'models:write' scope"), store.receiving(reader):
+        raise AssertionError("a reader got a staging dir for an upload")
+    assert catalog.entry(reader, record.id) == record

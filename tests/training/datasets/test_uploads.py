@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from aiaas.errors import Conflict, Invalid, PayloadTooLarge
+from aiaas.auth.principal import Principal, Scope
+from aiaas.db.training_tables import DatasetRow
+from aiaas.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
 from aiaas.services import Services
 from aiaas.training import datasets
 from aiaas.training.datasets.uploads import DatasetStore, name_from_filename
+from tests.training.conftest import CALLER
 from tests.training.datasets.conftest import _add, _csv, _good_rows, _nothing_stored
 
 
@@ -28,6 +31,22 @@ def test_file_types_names_and_size_limit(store: DatasetStore, tmp_path: Path) ->
     assert name_from_filename("My Data (2).CSV") == "my-data-2"
     assert name_from_filename("...csv") == "dataset"
     assert name_from_filename("C:\\Users\\me\\sales 2024.csv") == "sales-2024"
+
+
+def test_an_upload_by_a_key_needs_models_write(store: DatasetStore) -> None:
+    """The store checks the caller's scope itself, whatever route or page calls it."""
+    reader = Principal("t", "k", frozenset({Scope.MODELS_READ}))
+    with store.staging() as staging:
+        upload = store.open_upload(staging, "d.csv")
+        upload.write(_csv(_good_rows(4)).encode())
+        upload.close()
+        with pytest.raises(Forbidden, match="'models:write' scope"):
+            store.create(reader, upload)
+        record = store.create(Principal("t", "k", frozenset({Scope.MODELS_WRITE})), upload)
+    assert (record.name, record.rows) == ("d", 4)
+    assert store.list_datasets("t") == [record]
+    with store.db.session() as session:
+        assert session.get(DatasetRow, record.id).created_by == "k"  # type: ignore[union-attr]
 
 
 # The store with the database: SQLite, then the real PostgreSQL server.
@@ -53,7 +72,7 @@ def test_store_records_lists_loads_and_refuses_a_taken_name(services: Services,
     assert isinstance(table, datasets.Table) and table.info.id == record.id
     assert table.frame["label"].tolist() == ["yes" if i % 2 else "no" for i in range(10)]
     assert catalog.describe("t", record.id).stats == record.stats
-    entries = catalog.entries("t")
+    entries = catalog.entries(CALLER)
     assert [e.id for e in entries if e.builtin] == datasets.builtin.names()
     assert entries[-1] == record
 

@@ -15,7 +15,8 @@ from PIL import Image
 from sklearn import metrics as sk
 
 from aiaas.errors import Invalid
-from aiaas.training.datasets import Catalog, DatasetInfo, Table
+from aiaas.training.datasets.base import DatasetInfo, Table
+from aiaas.training.datasets.catalog import Catalog
 from aiaas.training.trainers import spec_for
 from aiaas.training.trainers.base import TrainContext
 from aiaas.training.trainers.forecasting import ForecastParams, load_series, season_length

@@ -18,7 +18,8 @@ from PIL import Image
 from sklearn import metrics as sk
 
 from aiaas.errors import Invalid
-from aiaas.training.datasets import Catalog, ImageSet
+from aiaas.training.datasets.base import ImageSet
+from aiaas.training.datasets.catalog import Catalog
 from aiaas.training.trainers.images import split_images
 from tests.conftest import Api
 from tests.runtime.tiny_models import build_image_classifier

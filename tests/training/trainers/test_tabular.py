@@ -16,7 +16,7 @@ from aiaas.errors import Invalid
 from aiaas.services import Services
 from aiaas.training import datasets
 from tests.conftest import Api
-from tests.training.conftest import PNG_SIGNATURE, _train
+from tests.training.conftest import CALLER, PNG_SIGNATURE, _train
 from tests.training.datasets.conftest import _add
 
 
@@ -112,7 +112,7 @@ def test_a_dataset_without_a_label_needs_one_named_for_training(quiet_services: 
                                                                 tmp_path: Path) -> None:
     _add(quiet_services.datasets, tmp_path, "nolabel.csv", "x,z\n1,2\n3,4\n5,6\n")
     with pytest.raises(Invalid) as caught:
-        quiet_services.jobs.create(tenant="t", key_id="k", task="tabular-classification",
+        quiet_services.jobs.create(CALLER, task="tabular-classification",
                                    dataset="nolabel", name="m", params={})
     assert caught.value.details == {"field": "params.label"}
     assert "has no label column None" in caught.value.message

@@ -21,6 +21,7 @@ from asgi_lifespan import LifespanManager
 from sklearn import metrics as sk
 
 from aiaas.api.app import create_app
+from aiaas.auth.principal import DEFAULT_SCOPES, Principal
 from aiaas.builtin import EMBEDDER, ensure_builtins
 from aiaas.config import Settings
 from aiaas.services import Services
@@ -38,6 +39,8 @@ GOOD = ["great", "wonderful", "lovely", "excellent", "delightful", "fantastic"]
 BAD = ["awful", "terrible", "horrible", "dreadful", "disgusting", "miserable"]
 THINGS = ["the film", "the meal", "our stay", "the service", "the concert", "this phone",
           "the hotel room", "the book"]
+
+CALLER = Principal("default", "k", frozenset(DEFAULT_SCOPES))
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +87,7 @@ async def sqlite_api(tmp_path: Path) -> AsyncIterator[Api]:
                         builtin_models=False, embedded_worker=False, log_json=False, torch_threads=1)
     services = Services.build(settings)
     app = create_app(settings, services)
-    admin = services.keys.create(name="admin", tenant="default", admin=True).secret
+    admin = services.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://aiaas.test",
@@ -101,17 +104,17 @@ def worker_of(api: Api) -> Worker:
 
 def run_job(api: Api, dataset: str, name: str, params: dict[str, Any]) -> Any:
     """Create a job with the job service and run it to its end on an in-process worker."""
-    created = api.services.jobs.create(tenant="default", key_id="k", task=TASK, dataset=dataset,
+    created = api.services.jobs.create(CALLER, task=TASK, dataset=dataset,
                                        name=name, params=params)
     worker = worker_of(api)
     claimed = worker.claim()
     assert claimed is not None and claimed.id == created.id
     worker.execute(claimed)
-    return api.services.jobs.get("default", created.id)
+    return api.services.jobs.get(CALLER, created.id)
 
 
 def stages(api: Api, job_id: str) -> list[dict[str, Any]]:
-    return [e.payload for e in api.services.jobs.events("default", job_id) if e.type == "progress"]
+    return [e.payload for e in api.services.jobs.events(CALLER, job_id) if e.type == "progress"]
 
 
 async def predict(api: Api, name: str, texts: list[str]) -> list[dict[str, Any]]:
@@ -269,7 +272,7 @@ def test_a_cancel_lands_mid_epoch(sqlite_api: Api, monkeypatch: pytest.MonkeyPat
     services = sqlite_api.services
     tiny_bert(sqlite_api, tmp_path)
     dataset = table(monkeypatch, simple_reviews(80), {"text": "text", "label": "label"}, "label")
-    job = services.jobs.create(tenant="default", key_id="k", task=TASK, dataset=dataset,
+    job = services.jobs.create(CALLER, task=TASK, dataset=dataset,
                                name="cancelled", params={**FINE_TUNE, "batch_size": 2})
     seen: list[dict[str, Any]] = []
 
@@ -282,7 +285,7 @@ def test_a_cancel_lands_mid_epoch(sqlite_api: Api, monkeypatch: pytest.MonkeyPat
         runner.run(job, services.registry, services.settings.data_dir, progress)
     assert seen[-1]["epoch"] == 1 and seen[-1]["batch"] < seen[-1]["batches"]
     assert not any(p["stage"] == "epoch" for p in seen)
-    assert [m.name for m in services.registry.list_models("default")] == ["tiny-bert"]
+    assert [m.name for m in services.registry.list_models(CALLER)] == ["tiny-bert"]
 
 
 def test_cancel_through_the_job_service_stops_a_running_fine_tune(
@@ -290,7 +293,7 @@ def test_cancel_through_the_job_service_stops_a_running_fine_tune(
     services = sqlite_api.services
     tiny_bert(sqlite_api, tmp_path)
     dataset = table(monkeypatch, simple_reviews(80), {"text": "text", "label": "label"}, "label")
-    job = services.jobs.create(tenant="default", key_id="k", task=TASK, dataset=dataset,
+    job = services.jobs.create(CALLER, task=TASK, dataset=dataset,
                                name="stopped", params={**FINE_TUNE, "epochs": 100, "batch_size": 1})
     worker = worker_of(sqlite_api)
     claimed = worker.claim()
@@ -301,9 +304,9 @@ def test_cancel_through_the_job_service_stops_a_running_fine_tune(
     while not any(p["stage"] == "train" for p in stages(sqlite_api, job.id)):
         assert time.monotonic() < deadline and thread.is_alive()
         time.sleep(0.02)
-    services.jobs.cancel("default", job.id)
+    services.jobs.cancel(CALLER, job.id)
     thread.join(60)
-    final = services.jobs.get("default", job.id)
+    final = services.jobs.get(CALLER, job.id)
     assert (final.status, final.version) == ("cancelled", None)
     assert max(p.get("epoch", 0) for p in stages(sqlite_api, job.id)) < 100
 
@@ -357,7 +360,7 @@ async def test_bad_requests_are_422_naming_the_field(api: Api,
         error = response.json()["error"]
         assert named in error["message"], (body, error)
         assert error["details"].get("field") == field, (body, error)
-    assert api.services.jobs.list_jobs("default") == []
+    assert api.services.jobs.list_jobs(CALLER) == []
 
 
 SENTIMENT_TARGET = 0.85
@@ -423,4 +426,4 @@ def test_a_head_that_does_not_fit_is_refused_at_registration(
     (bad / "aiaas.json").write_text(json.dumps({"task": TASK, "labels": labels}))
     with pytest.raises(Invalid, match=named):
         sqlite_api.services.registry.register(bad, tenant="default", name="bad", created_by="t")
-    assert [m.name for m in sqlite_api.services.registry.list_models("default")] == ["tiny-st"]
+    assert [m.name for m in sqlite_api.services.registry.list_models(CALLER)] == ["tiny-st"]

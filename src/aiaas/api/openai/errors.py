@@ -39,7 +39,11 @@ TYPES = {
     413: "invalid_request_error", 415: "invalid_request_error", 429: "rate_limit_error",
     507: "server_error",
 }
-CODES = {"unauthenticated": "invalid_api_key", "not_found": "model_not_found"}
+CODES = {"unauthenticated": "invalid_api_key", "not_found": "model_not_found",
+         "quota_exceeded": "insufficient_quota"}
+TYPES_OF_CODE = {"quota_exceeded": "insufficient_quota"}
+"""Codes whose OpenAI type says more than their status's: a used-up budget is OpenAI's
+``insufficient_quota`` 429, not a ``rate_limit_error`` worth retrying soon."""
 
 
 def openai_status(status: int) -> int:
@@ -68,7 +72,10 @@ def domain_content(exc: errors.AiaasError) -> tuple[int, dict[str, Any]]:
     param = _param(exc.details)
     if isinstance(exc, errors.NotFound):
         param = "model"
-    return status, error_content(status, exc.message, param=param, code=CODES.get(exc.code, exc.code))
+    content = error_content(status, exc.message, param=param, code=CODES.get(exc.code, exc.code))
+    if exc.code in TYPES_OF_CODE:
+        content["error"]["type"] = TYPES_OF_CODE[exc.code]
+    return status, content
 
 
 def domain_response(exc: errors.AiaasError) -> JSONResponse:

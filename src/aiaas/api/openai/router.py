@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from aiaas.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.disconnect import CLIENT_CLOSED, unless_disconnected
 from aiaas.api.openai import serving
 from aiaas.api.openai.errors import OpenAIRoute
@@ -73,13 +73,13 @@ def _json(content: Any) -> Response:
 
 
 @router.get("/models", response_model=OpenAIModelList)
-async def list_models(principal: ReaderDep, services: ServicesDep) -> Response:
+async def list_models(principal: PrincipalDep, services: ServicesDep) -> Response:
     """Built-in models (`owned_by: aiaas`) and the caller's tenant's own."""
     return _json(await serving.list_models(services, principal))
 
 
 @router.get("/models/{model}", response_model=OpenAIModel)
-async def retrieve_model(model: str, principal: ReaderDep, services: ServicesDep) -> Response:
+async def retrieve_model(model: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     return _json(await serving.get_model(services, principal, model))
 
 

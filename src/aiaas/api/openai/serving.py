@@ -59,15 +59,15 @@ def model_card(info: ModelInfo, model_id: str | None = None) -> dict[str, Any]:
 
 
 async def list_models(services: Services, principal: Principal) -> dict[str, Any]:
-    models = await asyncio.to_thread(services.registry.list_models, principal.tenant)
+    models = await asyncio.to_thread(services.registry.list_models, principal)
     return {"object": "list", "data": [model_card(m) for m in models]}
 
 
 async def get_model(services: Services, principal: Principal, model: str) -> dict[str, Any]:
     name, ref = split_model(model)
-    info = await asyncio.to_thread(services.registry.get_model, principal.tenant, name)
+    info = await asyncio.to_thread(services.registry.get_model, principal, name)
     if ref is not None:
-        await asyncio.to_thread(services.registry.resolve, principal.tenant, name, ref)
+        await asyncio.to_thread(services.registry.get_version, principal, name, ref)
     return model_card(info, model)
 
 

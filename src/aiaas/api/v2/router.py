@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiaas import errors
-from aiaas.api.deps import PrincipalDep, ReaderOrPredictorDep, ServicesDep
+from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.errors import status_for, validation_details
 from aiaas.api.v2.protocol import (
     ERRORS,
@@ -71,26 +71,26 @@ async def server_metadata(principal: PrincipalDep, serving: ServingDep) -> Serve
 
 
 @router.get("/models/{name}", response_model=ModelMetadata)
-async def model_metadata(name: str, principal: ReaderOrPredictorDep, serving: ServingDep) -> ModelMetadata:
+async def model_metadata(name: str, principal: PrincipalDep, serving: ServingDep) -> ModelMetadata:
     """The ``production`` version's tensors (the latest when no alias is set)."""
     return await serving.model_metadata(principal, name, None)
 
 
 @router.get("/models/{name}/versions/{version}", response_model=ModelMetadata)
-async def version_metadata(name: str, version: str, principal: ReaderOrPredictorDep,
+async def version_metadata(name: str, version: str, principal: PrincipalDep,
                            serving: ServingDep) -> ModelMetadata:
     """One version's tensors, by number or alias."""
     return await serving.model_metadata(principal, name, version)
 
 
 @router.get("/models/{name}/ready", response_model=ModelReady)
-async def model_ready(name: str, principal: ReaderOrPredictorDep, serving: ServingDep) -> ModelReady:
+async def model_ready(name: str, principal: PrincipalDep, serving: ServingDep) -> ModelReady:
     """200 when the model can serve V2 inference (it loads on first use), 4xx/503 otherwise."""
     return await serving.model_ready(principal, name, None)
 
 
 @router.get("/models/{name}/versions/{version}/ready", response_model=ModelReady)
-async def version_ready(name: str, version: str, principal: ReaderOrPredictorDep,
+async def version_ready(name: str, version: str, principal: PrincipalDep,
                         serving: ServingDep) -> ModelReady:
     return await serving.model_ready(principal, name, version)
 

@@ -50,7 +50,7 @@ from aiaas.calls import ModelCall
 from aiaas.db import migrate
 from aiaas.errors import BackendError, Invalid
 from aiaas.logs import request_id
-from aiaas.registry.service import ModelInfo, VersionInfo
+from aiaas.registry.records import VersionInfo
 from aiaas.services import Services
 from aiaas.tasks.base import item_field
 from aiaas.tasks.outputs import Classification
@@ -214,18 +214,10 @@ class V2Serving:
         except Exception:
             return False
 
-    async def _lookup(self, principal: Principal, name: str,
-                      ref: str | None) -> tuple[ModelInfo, VersionInfo]:
-        def lookup() -> tuple[ModelInfo, VersionInfo]:
-            registry = self.services.registry
-            return (registry.get_model(principal.tenant, name),
-                    registry.resolve(principal.tenant, name, ref))
-
-        return await asyncio.to_thread(lookup)
-
     async def model_metadata(self, principal: Principal, name: str,
                              ref: str | None) -> ModelMetadata:
-        model, version = await self._lookup(principal, name, ref)
+        model, version = await asyncio.to_thread(self.services.registry.lookup, principal, name,
+                                                 ref)
         mapping = TASK_TENSORS.get(version.task)
         return ModelMetadata.model_validate({
             "name": model.name,
@@ -237,7 +229,7 @@ class V2Serving:
 
     async def model_ready(self, principal: Principal, name: str, ref: str | None) -> ModelReady:
         """Ready when V2 serves its task and it fits the memory budget (it loads on first use)."""
-        version = await asyncio.to_thread(self.services.registry.resolve, principal.tenant, name, ref)
+        _, version = await asyncio.to_thread(self.services.registry.lookup, principal, name, ref)
         tensors_for(version)
         self.services.placement.check_fits(version)
         return ModelReady(name=version.model, ready=True)

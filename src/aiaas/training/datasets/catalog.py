@@ -1,6 +1,10 @@
 """The catalogue a dataset reference is resolved in: ``builtin:NAME`` among the built-ins, anything
 else among the tenant's uploads, by id (``ds-...``) or by name. Another tenant's dataset is
 reported exactly as a missing one.
+
+What a caller with a key reads or deletes (``entries``, ``entry``, ``delete``) takes its
+``Principal`` and checks the scope; ``describe`` and ``load`` take a tenant, for the job
+service, the training runner and evaluations, which have checked theirs.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.errors import Conflict, NotFound
 from aiaas.training.datasets import builtin
@@ -79,20 +84,25 @@ class Catalog:
         assert self.store is not None
         return self.store.load(record)
 
-    def entries(self, tenant: str) -> list[DatasetRecord]:
-        """The built-ins (with statistics from loading them), then the tenant's uploads."""
-        own = self.store.list_datasets(tenant) if self.store is not None else []
+    def entries(self, principal: Principal) -> list[DatasetRecord]:
+        """The built-ins (with statistics from loading them), then the tenant's uploads
+        (``models:read``)."""
+        principal.require(Scope.MODELS_READ)
+        own = self.store.list_datasets(principal.tenant) if self.store is not None else []
         return [_builtin_record(name) for name in builtin.names()] + own
 
-    def entry(self, tenant: str, dataset_id: str) -> DatasetRecord:
+    def entry(self, principal: Principal, dataset_id: str) -> DatasetRecord:
+        """One dataset by id or name (``models:read``)."""
+        principal.require(Scope.MODELS_READ)
         if self._is_builtin(dataset_id):
             return _builtin_record(dataset_id)
-        return self._upload(tenant, dataset_id)
+        return self._upload(principal.tenant, dataset_id)
 
-    def delete(self, tenant: str, dataset_id: str) -> None:
-        """Delete an upload; a built-in is a 409 and stays."""
+    def delete(self, principal: Principal, dataset_id: str) -> None:
+        """Delete an upload (``models:write``); a built-in is a 409 and stays."""
+        principal.require(Scope.MODELS_WRITE)
         if self._is_builtin(dataset_id):
             raise Conflict("built-in datasets cannot be deleted", details={"dataset": dataset_id})
-        self._upload(tenant, dataset_id)
+        self._upload(principal.tenant, dataset_id)
         assert self.store is not None
-        self.store.delete(tenant, dataset_id)
+        self.store.delete(principal.tenant, dataset_id, actor=principal)

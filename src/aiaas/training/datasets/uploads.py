@@ -7,6 +7,10 @@ a staging dir (owned by the process, swept once it is gone: ``aiaas.registry.hyg
 nothing registered; a full disk anywhere on the way is ``InsufficientStorage`` (507). The
 original file is kept (``original.csv|jsonl|zip``; an image set also keeps its checked
 ``images/<class>/<file>``). Another tenant's dataset is reported exactly as a missing one.
+
+An upload by a caller with a key goes through ``receiving`` and ``create``, which check its
+``models:write`` scope; ``add_file`` is the offline path (the system, tests). Reading and
+deleting go through ``Catalog``, which checks the caller's scope.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from aiaas.audit import AuditLog
+from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import QUEUED, RUNNING, DatasetRow, Job
@@ -142,8 +148,10 @@ def name_from_filename(filename: str) -> str:
 class DatasetStore:
     def __init__(self, db: Database, data_dir: Path, *, tmp_dir: Path | None = None,
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
-                 max_image_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_image_pixels: int = DEFAULT_MAX_PIXELS, audit: AuditLog | None = None) -> None:
         self.db = db
+        self.audit = audit
+        """Told of every upload and deletion made by a caller (``create``, ``delete``'s actor)."""
         self.root = data_dir / "datasets"
         self.tmp_dir = tmp_dir or data_dir / "tmp"
         self.max_upload_bytes = max_upload_bytes
@@ -171,6 +179,14 @@ class DatasetStore:
             finally:
                 shutil.rmtree(path, ignore_errors=True)
 
+    @contextmanager
+    def receiving(self, principal: Principal) -> Iterator[Path]:
+        """``staging`` for an upload by ``principal``: ``Forbidden`` without ``models:write``,
+        before a byte of it is read."""
+        principal.require(Scope.MODELS_WRITE)
+        with self.staging() as path:
+            yield path
+
     def open_upload(self, staging: Path, filename: str) -> Upload:
         self.check_filename(filename)
         return Upload(staging / "upload", filename, self.max_upload_bytes)
@@ -186,12 +202,23 @@ class DatasetStore:
                         upload.write(chunk)
             finally:
                 upload.close()
-            return self.create(upload, tenant=tenant, created_by=created_by, **options)
+            return self._create(upload, None, tenant=tenant, created_by=created_by, **options)
 
-    def create(self, upload: Upload, *, tenant: str, created_by: str, name: str | None = None,
+    def create(self, principal: Principal, upload: Upload, *, name: str | None = None,
                label: str | None = None, split_column: str | None = None,
                timestamp: str | None = None) -> DatasetRecord:
-        """Validate the received file and register it; 4xx naming the line or file otherwise."""
+        """Validate the received file and register it for the caller's tenant (``models:write``);
+        4xx naming the line or file otherwise."""
+        principal.require(Scope.MODELS_WRITE)
+        return self._create(upload, principal, tenant=principal.tenant,
+                            created_by=principal.key_id, name=name, label=label,
+                            split_column=split_column, timestamp=timestamp)
+
+    def _create(self, upload: Upload, actor: Principal | None, /, *, tenant: str, created_by: str,
+                name: str | None = None, label: str | None = None,
+                split_column: str | None = None, timestamp: str | None = None) -> DatasetRecord:
+        """Store the upload; ``actor`` (a caller, not the offline path) is recorded in the audit
+        log."""
         upload.close()
         fmt = self.check_filename(upload.filename)
         name = dataset_name(name) if name else name_from_filename(upload.filename)
@@ -231,6 +258,9 @@ class DatasetStore:
             with self.db.session() as session:
                 session.add(row)
                 session.flush()
+                if actor is not None and self.audit is not None:
+                    self.audit.record(actor, "dataset.upload", "dataset", dataset_id,
+                                      after=_audited(row), session=session)
                 return DatasetRecord.of(row)
         except IntegrityError:
             shutil.rmtree(final, ignore_errors=True)
@@ -275,8 +305,9 @@ class DatasetStore:
                                    .order_by(DatasetRow.created_at, DatasetRow.id))
             return [DatasetRecord.of(row) for row in rows]
 
-    def delete(self, tenant: str, ref: str) -> None:
-        """Refused (409 naming the job) while a queued or running job uses the dataset."""
+    def delete(self, tenant: str, ref: str, *, actor: Principal | None = None) -> None:
+        """Refused (409 naming the job) while a queued or running job uses the dataset;
+        ``actor``'s deletion is recorded in the audit log."""
         record = self.get(tenant, ref)
         with self.db.session() as session:
             job = session.scalar(select(Job).where(
@@ -289,6 +320,9 @@ class DatasetStore:
             row = session.get(DatasetRow, record.id)
             if row is not None:
                 session.delete(row)
+                if actor is not None and self.audit is not None:
+                    self.audit.record(actor, "dataset.delete", "dataset", record.id,
+                                      before=_audited(row), session=session)
         shutil.rmtree(self.root / record.id, ignore_errors=True)
 
     def load(self, record: DatasetRecord) -> Dataset:
@@ -319,3 +353,9 @@ class DatasetStore:
         for name in removed:
             shutil.rmtree(self.root / name, ignore_errors=True)
         return removed
+
+
+def _audited(row: DatasetRow) -> dict[str, Any]:
+    """What the audit log keeps of a dataset uploaded or deleted."""
+    return {"name": row.name, "format": row.format, "kind": row.kind, "rows": row.rows,
+            "size_bytes": row.size_bytes, "sha256": row.sha256}

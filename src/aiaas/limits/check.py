@@ -1,0 +1,266 @@
+"""``RateLimitCheck``: the front door's admission check for rate and concurrency limits.
+
+For a call it finds the limits that apply (the key's, the tenant's for that model, the
+tenant's: ``Directory.applicable``; none set costs three dict lookups and nothing else), then
+takes, in order, a concurrency slot, one request, and the units the call may use: its items,
+its tokens (prompt + ``max_tokens`` for a generation, bounded as ``billing.cost.most_units``
+bounds them) and its audio seconds (as their headers declare). A limit that is reached refuses
+with ``RateLimited`` (429, Retry-After) after giving back what this call took. The ticket settles
+the units to what the call really used and gives the slot back.
+
+When the store (Redis) cannot be reached, a limited call is refused with 503
+``limits_unavailable`` (or admitted unlimited with ``fail_open``), logged and counted; never
+counted in a per-process fallback, which would multiply the limit by the number of processes.
+
+What the answer should tell the client (``x-ratelimit-*``) is left in ``rate_state``, which the
+HTTP layer sets per request and turns into headers; no HTTP here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from limits.errors import StorageError
+
+from aiaas.billing.cost import most_units, recorded
+from aiaas.calls.admission import AdmissionCheck, Ticket
+from aiaas.calls.call import NOT_GIVEN, ResolvedCall
+from aiaas.errors import Invalid, RateLimited, Unavailable
+from aiaas.limits.counters import Counters
+from aiaas.metrics import Metrics
+from aiaas.tasks.base import Limits
+from aiaas.tasks.units import Units
+from aiaas.tenants.directory import Directory, Subject
+
+log = logging.getLogger("aiaas.limits")
+UNITS = (("tokens", "tokens_per_minute"), ("items", "items_per_minute"),
+         ("audio_seconds", "audio_seconds_per_minute"))
+GIVE_BACK_MARGIN_S = 0.25
+"""Unused units are given back only this long before their window stops being current."""
+LOG_EVERY_S = 10.0
+"""Store errors are logged at most this often (each is counted in the metric)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One limit as the answer reports it: its value, what is left, seconds until more is."""
+
+    limit: int
+    remaining: int
+    reset_s: float
+
+
+@dataclass(slots=True)
+class RateState:
+    requests: Window | None = None
+    tokens: Window | None = None
+
+
+rate_state: ContextVar[RateState | None] = ContextVar("aiaas_rate_state", default=None)
+"""Set by the HTTP layer to a fresh ``RateState`` per request; the check fills it in."""
+
+
+@dataclass(slots=True)
+class LimitTicket:
+    check: RateLimitCheck
+    slots: list[str] = field(default_factory=list)
+    taken: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    """(subject, unit) -> (units reserved at admission, when their window stops being the
+    current one, on ``time.time()``'s clock)."""
+
+    def settle(self, units: Units, status: str) -> None:
+        used = recorded(units, status)
+        real = {"tokens": used.total_tokens, "items": used.items,
+                "audio_seconds": math.ceil(used.audio_seconds)}
+        self.check.later(self._give_back(real))
+
+    async def _give_back(self, real: dict[str, int] | None = None) -> None:
+        counters = self.check.counters
+        for subject in self.slots:
+            await counters.give_slot(subject)
+        now = time.time()
+        for (subject, unit), (reserved, window_ends) in self.taken.items():
+            delta = (real or {}).get(unit, 0) - reserved
+            if delta > 0 or now < window_ends - GIVE_BACK_MARGIN_S:
+                await counters.adjust_units(subject, unit, delta)
+        self.slots, self.taken = [], {}
+
+
+class RateLimitCheck(AdmissionCheck):
+    name = "rate_limit"
+
+    def __init__(self, directory: Directory, counters: Counters, metrics: Metrics,
+                 limits: Limits, *, fail_open: bool = False) -> None:
+        self.directory = directory
+        self.counters = counters
+        self.metrics = metrics
+        self.limits = limits
+        self.fail_open = fail_open
+        self.last_error: str | None = None
+        self._logged_at = 0.0
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def admit(self, call: ResolvedCall) -> Ticket | None:
+        await self.directory.fresh()
+        principal = call.principal
+        subjects = self.directory.applicable(principal.tenant, principal.key_id,
+                                             call.version.model)
+        if not subjects:
+            return None
+        need = await self._need(call, subjects)
+        ticket = LimitTicket(self)
+        state = rate_state.get()
+        try:
+            tokens = await self._take(call, subjects, need, ticket, state)
+            if state is not None:
+                await self._report(subjects, state, tokens)
+        except StorageError as exc:
+            self.later(ticket._give_back())
+            return self._store_failed(exc)
+        self.last_error = None
+        return ticket
+
+    async def _need(self, call: ResolvedCall, subjects: list[Subject]) -> dict[str, int]:
+        """The units this call may use, for the unit limits that apply."""
+        wanted = {unit for unit, name in UNITS
+                  if any(getattr(s.limits, name) is not None for s in subjects)}
+        if not wanted:
+            return {}
+        need: dict[str, int] = {}
+        if "items" in wanted:
+            inputs = call.inputs
+            need["items"] = 0 if inputs is NOT_GIVEN else (
+                len(inputs) if isinstance(inputs, list) else 1)
+        if wanted & {"tokens", "audio_seconds"}:
+            most = await most_units(call, self.limits)
+            need["tokens"] = most.total_tokens
+            need["audio_seconds"] = math.ceil(most.audio_seconds)
+        return {unit: amount for unit, amount in need.items() if unit in wanted}
+
+    async def _take(self, call: ResolvedCall, subjects: list[Subject], need: dict[str, int],
+                    ticket: LimitTicket, state: RateState | None) -> list[Window]:
+        """Take what the call needs from every limit, or give it all back and refuse; the
+        token windows after taking (for the answer's headers)."""
+        counters = self.counters
+        tokens: list[Window] = []
+        for subject in subjects:
+            limit = subject.limits.concurrent_requests
+            if limit is not None:
+                if not await counters.take_slot(subject.id, limit):
+                    await self._refuse(call, ticket, subject, "concurrent_requests", limit, 1.0)
+                ticket.slots.append(subject.id)
+        for subject in subjects:
+            limit = subject.limits.requests_per_minute
+            if limit is not None and not await counters.hit_requests(subject.id, limit):
+                _, reset_s = await counters.requests_window(subject.id, limit)
+                if state is not None:
+                    state.requests = Window(limit, 0, reset_s)
+                await self._refuse(call, ticket, subject, "requests_per_minute", limit, reset_s)
+        for unit, name in UNITS:
+            amount = need.get(unit, 0)
+            for subject in subjects:
+                limit = getattr(subject.limits, name)
+                if limit is None or not amount:
+                    continue
+                if amount > limit:
+                    await ticket._give_back()
+                    raise _too_large(call, name, amount, limit)
+                if not await counters.hit_units(subject.id, unit, limit, amount):
+                    refused = await counters.units_window(subject.id, unit, limit, amount)
+                    if state is not None and unit == "tokens":
+                        state.tokens = Window(limit, refused.remaining, refused.wait_s)
+                    await self._refuse(call, ticket, subject, name, limit, refused.wait_s)
+                window = await counters.units_window(subject.id, unit, limit)
+                ticket.taken[(subject.id, unit)] = (amount, time.time() + window.ends_in_s)
+                if unit == "tokens":
+                    tokens.append(Window(limit, window.remaining, window.wait_s))
+        return tokens
+
+    async def _refuse(self, call: ResolvedCall, ticket: LimitTicket, subject: Subject,
+                      name: str, limit: int, reset_s: float) -> None:
+        await ticket._give_back()
+        self.metrics.rate_limited.labels(call.principal.tenant,
+                                         name.removesuffix("_per_minute")).inc()
+        retry = max(1, math.ceil(reset_s))
+        who = {"key": f"key {call.principal.key_id}", "tenant": f"tenant {call.principal.tenant}",
+               "model": f"tenant {call.principal.tenant}'s use of {call.version.model}"}
+        what = name.replace("_", " ") if name == "concurrent_requests" else (
+            name.replace("_per_minute", "").replace("_", " ") + " per minute")
+        raise RateLimited(f"rate limit reached: {who[subject.scope]} allows {limit} {what}; "
+                          f"retry in {retry} s", retry_after_s=retry,
+                          details={"limit": name, "scope": subject.scope, "value": limit,
+                                   "retry_after_s": retry})
+
+    async def _report(self, subjects: list[Subject], state: RateState,
+                      tokens: list[Window]) -> None:
+        """The tightest request and token limits of the call, for the answer's headers."""
+        requests = []
+        for subject in subjects:
+            limit = subject.limits.requests_per_minute
+            if limit is not None:
+                remaining, reset_s = await self.counters.requests_window(subject.id, limit)
+                requests.append(Window(limit, remaining, reset_s))
+        for kind, windows in (("requests", requests), ("tokens", tokens)):
+            if windows:
+                setattr(state, kind, min(windows, key=lambda w: (w.remaining, -w.reset_s)))
+
+    def _store_failed(self, exc: StorageError) -> Ticket | None:
+        cause = exc.storage_error
+        self.last_error = f"{type(cause).__name__}: {cause}"[:200]
+        outcome = "admitted" if self.fail_open else "refused"
+        self.metrics.limiter_store_errors.labels(outcome).inc()
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY_S:
+            self._logged_at = now
+            log.error("rate-limit store unreachable (%s); calls of limited tenants are %s",
+                      self.last_error, "admitted without limits (fail open)" if self.fail_open
+                      else "refused with 503 limits_unavailable")
+        if self.fail_open:
+            return None
+        raise Unavailable("the rate-limit store cannot be reached; try again shortly",
+                          code="limits_unavailable", retry_after_s=2)
+
+    def later(self, work: object) -> None:
+        """Run a settlement on the event loop; its store errors are counted and logged."""
+        try:
+            task = asyncio.get_running_loop().create_task(self._quietly(work))
+        except RuntimeError:  # no loop (the process is ending): the counters expire anyway
+            getattr(work, "close", lambda: None)()
+            return
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _quietly(self, work: object) -> None:
+        try:
+            await work  # type: ignore[misc]
+        except StorageError as exc:
+            self.metrics.limiter_store_errors.labels("settle").inc()
+            self.last_error = f"{type(exc.storage_error).__name__}: {exc.storage_error}"[:200]
+
+    async def health(self) -> str:
+        """For ``/readyz``: where counters live and whether the store answers."""
+        if not self.counters.shared:
+            return "memory"
+        if await self.counters.check():
+            return "ok"
+        reaction = "admitted unlimited" if self.fail_open else "refused (503)"
+        return f"unreachable: limited calls are {reaction}"
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.counters.close()
+
+
+def _too_large(call: ResolvedCall, name: str, amount: int, limit: int) -> Invalid:
+    """A call that needs more than a whole minute's limit can never be admitted: a 4xx."""
+    generates = call.task.streaming or call.task.name == "text2text"
+    field = "parameters.max_tokens" if name == "tokens_per_minute" and generates else "inputs"
+    return Invalid.at(field, f"this call may use {amount} {name.removesuffix('_per_minute')}, "
+                             f"more than the {name} limit ({limit}) allows at once",
+                      limit=name)
