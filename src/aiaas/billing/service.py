@@ -41,6 +41,7 @@ from aiaas.db.billing_tables import PriceRow
 from aiaas.db.engine import Database
 from aiaas.db.money import quantized
 from aiaas.db.tables import ApiKey, Model, utcnow
+from aiaas.db.tenant_tables import TenantRow
 from aiaas.errors import Invalid, NotFound
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
@@ -222,10 +223,10 @@ class BillingService:
                                                f"not {tenant!r}")
                 return key.tenant
             assert tenant is not None
-            known = session.scalar(select(ApiKey.id).where(ApiKey.tenant == tenant).limit(1)) or \
-                session.scalar(select(Model.id).where(Model.tenant == tenant).limit(1))
-        if known is None or tenant == BUILTIN_TENANT:
-            raise Invalid.at("tenant", f"unknown tenant {tenant!r}: no key or model names it")
+            known = session.get(TenantRow, tenant) is not None or \
+                session.scalar(select(Model.id).where(Model.tenant == tenant).limit(1)) is not None
+        if not known or tenant == BUILTIN_TENANT:
+            raise Invalid.at("tenant", f"unknown tenant {tenant!r}: no such tenant record")
         return tenant
 
     def list_budgets(self, principal: Principal, *, tenant: str | None = None,
