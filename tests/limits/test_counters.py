@@ -79,3 +79,19 @@ async def test_an_unreachable_store_raises_storage_error_at_once() -> None:
     assert time.monotonic() - started < 2
     assert not await counters.check()
     await counters.close()
+
+
+async def test_the_memory_store_sweeps_once_a_second_not_once_a_hit() -> None:
+    counters = Counters()
+    storage = counters.storage
+    try:
+        admitted = [await counters.hit_requests("k:sweep", 500) for _ in range(300)]
+        assert admitted == [True] * 300
+        assert getattr(storage, "sweeps") == 1  # the library calls our hook, and only once
+        setattr(storage, "swept_at", time.monotonic() - 2)  # a second later: one more sweep
+        await counters.hit_requests("k:sweep", 500)
+        assert getattr(storage, "sweeps") == 2
+        remaining, _ = await counters.requests_window("k:sweep", 500)
+        assert remaining == 500 - 301
+    finally:
+        await counters.close()

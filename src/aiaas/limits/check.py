@@ -175,6 +175,9 @@ class RateLimitCheck(AdmissionCheck):
                     if state is not None and unit == "tokens":
                         state.tokens = Window(limit, refused.remaining, refused.wait_s)
                     await self._refuse(call, ticket, subject, name, limit, refused.wait_s)
+                if unit == "items":  # known exactly at admission: nothing to give back, and
+                    ticket.taken[(subject.id, unit)] = (amount, 0.0)  # no header: no read
+                    continue
                 window = await counters.units_window(subject.id, unit, limit)
                 ticket.taken[(subject.id, unit)] = (amount, time.time() + window.ends_in_s)
                 if unit == "tokens":

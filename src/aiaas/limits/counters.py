@@ -26,7 +26,6 @@ from typing import Any
 
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 
 from limits import RateLimitItemPerMinute
 
@@ -38,6 +37,8 @@ from zero): the longest a killed process's slots stay taken."""
 UNBOUNDED = 10**15
 STORE_TIMEOUT_S = 0.5
 """Connect and read timeout of a Redis call: past it the store counts as unreachable."""
+SWEEP_EVERY_S = 1.0
+"""How often the in-memory storage drops expired entries (see ``_MemoryStorage``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +57,37 @@ class _Window(RateLimitItemPerMinute):
         return "/".join([self.namespace, *(str(part) for part in identifiers)])
 
 
+class _MemoryStorage(MemoryStorage):
+    """The ``limits`` library's in-memory storage, sweeping expired entries at most once per
+    ``SWEEP_EVERY_S``. The library starts a sweep on every hit that finds none running, and each
+    sweep hops to a worker thread per key: under load that is a thread hop per request, which
+    took ~10% of an embeddings server's throughput (``bench/rate_limits.py``). A late sweep
+    changes no count: the strategies ignore entries older than their window, and an expired
+    counter is dropped when it is read. The override hooks the library's private scheduler by
+    its mangled name (``limits`` is pinned below 6; ``tests/limits/test_counters.py`` fails if
+    the hook stops being called)."""
+
+    def __init__(self) -> None:
+        super().__init__(wrap_exceptions=True)
+        self.swept_at = 0.0
+        self.sweeps = 0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now - self.swept_at < SWEEP_EVERY_S:
+            return
+        self.swept_at = now
+        self.sweeps += 1
+        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 class Counters:
     def __init__(self, redis_url: str | None = None, *, key_prefix: str = "aiaas") -> None:
         self.shared = redis_url is not None
         self._pool: Any = None
         storage: Any
         if redis_url is None:
-            storage = storage_from_string("async+memory://", wrap_exceptions=True)
+            storage = _MemoryStorage()
         else:
             import redis.asyncio
 
