@@ -9,9 +9,6 @@ made through this process, so a call pays no database read for them.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,6 +37,7 @@ from aiaas.calls.meter import Charge
 from aiaas.db.billing_tables import PriceRow
 from aiaas.db.engine import Database
 from aiaas.db.money import quantized
+from aiaas.db.snapshot import Snapshot
 from aiaas.db.tables import ApiKey, Model, utcnow
 from aiaas.db.tenant_tables import TenantRow
 from aiaas.errors import Invalid, NotFound
@@ -48,7 +46,6 @@ from aiaas.registry.service import Registry, VersionInfo
 from aiaas.tasks.units import Units
 from aiaas.usage.service import UsageService
 
-log = logging.getLogger("aiaas.billing")
 PAST_GRACE = timedelta(minutes=1)
 """How far in the past a new price may start (clock skew between client and server)."""
 MAX_AHEAD = timedelta(days=3660)
@@ -65,37 +62,29 @@ class BillingService:
         self.registry = registry
         self.usage = usage
         self.currency = currency
-        self.cache_s = cache_s
         self.store = BudgetStore(db, currency)
         self.ledger = Ledger(db, usage, metrics, sync_s=sync_s)
         self._book = PriceBook()
         self._budgets: dict[tuple[str, str], list[BudgetInfo]] = {}
-        self._loaded_at = 0.0
-        self._reloading: asyncio.Future[None] | None = None
+        self._snapshot = Snapshot(self._load, cache_s=cache_s, what="prices and budgets")
 
     # -- the snapshot that admission and the meter read ----------------------------------------
 
     def reload(self) -> None:
-        """Read every price and budget (a worker thread, or after a change)."""
+        """Read every price and budget now (after a change)."""
+        self._snapshot.reload()
+
+    async def fresh(self) -> None:
+        """Make sure the snapshot is there and not older than ``cache_s`` (``db.snapshot``)."""
+        await self._snapshot.fresh()
+
+    def _load(self) -> None:
         with self.db.session() as session:
             prices = [PriceInfo.of(row) for row in session.scalars(select(PriceRow))]
         budgets: dict[tuple[str, str], list[BudgetInfo]] = {}
         for budget in self.store.all():
             budgets.setdefault(budget.subject, []).append(budget)
         self._book, self._budgets = PriceBook(prices), budgets
-        self._loaded_at = time.monotonic()
-
-    async def fresh(self) -> None:
-        """Make sure a snapshot is there: the first (or, with ``cache_s`` 0, every) read is
-        waited for; a stale one is reloaded in the background while calls go on with it."""
-        if self._loaded_at and time.monotonic() - self._loaded_at < self.cache_s:
-            return
-        if not self._loaded_at or not self.cache_s:
-            await asyncio.to_thread(self.reload)
-            return
-        if self._reloading is None or self._reloading.done():
-            self._reloading = asyncio.ensure_future(asyncio.to_thread(self.reload))
-            self._reloading.add_done_callback(_log_failure)
 
     def price_for(self, version: VersionInfo, at: datetime | None = None) -> PriceInfo | None:
         return self._book.find(version.tenant, version.model, version.version, at or utcnow())
@@ -293,7 +282,3 @@ class BillingService:
         return BudgetStatus(**fields, period_start=start, period_end=end, spent=spent,
                             in_flight=in_flight, remaining=Remaining(**left))  # type: ignore[arg-type]
 
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("prices and budgets not reloaded (kept the last ones): %s", task.exception())

@@ -8,19 +8,15 @@ data dir) applies within ``cache_s``. A tenant or key with no limits costs three
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from aiaas.db.engine import Database
+from aiaas.db.snapshot import Snapshot
 from aiaas.db.tenant_tables import RateLimitRow, TenantRow
 from aiaas.errors import Forbidden
 from aiaas.tenants.records import RateLimits
-
-log = logging.getLogger("aiaas.tenants")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,33 +32,25 @@ class Subject:
 class Directory:
     def __init__(self, db: Database, *, cache_s: float = 2.0) -> None:
         self.db = db
-        self.cache_s = cache_s
         self._disabled: frozenset[str] = frozenset()
         self._limits: dict[tuple[str, str, str], RateLimits] = {}
-        self._loaded_at = 0.0
-        self._reloading: asyncio.Future[None] | None = None
+        self._snapshot = Snapshot(self._load, cache_s=cache_s, what="tenants and limits")
 
     def reload(self) -> None:
-        """Read the disabled tenants and every limit (a worker thread, or after a change)."""
+        """Read the disabled tenants and every limit now (after a change)."""
+        self._snapshot.reload()
+
+    async def fresh(self) -> None:
+        """Make sure the view is there and not older than ``cache_s`` (``db.snapshot``)."""
+        await self._snapshot.fresh()
+
+    def _load(self) -> None:
         with self.db.session() as session:
             disabled = frozenset(session.scalars(
                 select(TenantRow.name).where(TenantRow.disabled.is_(True))))
             limits = {(row.tenant, row.key_id, row.model): RateLimits.of(row)
                       for row in session.scalars(select(RateLimitRow))}
         self._disabled, self._limits = disabled, {k: v for k, v in limits.items() if v}
-        self._loaded_at = time.monotonic()
-
-    async def fresh(self) -> None:
-        """Make sure the view is there: the first (or, with ``cache_s`` 0, every) read is
-        waited for; a stale one is reloaded in the background while requests go on with it."""
-        if self._loaded_at and time.monotonic() - self._loaded_at < self.cache_s:
-            return
-        if not self._loaded_at or not self.cache_s:
-            await asyncio.to_thread(self.reload)
-            return
-        if self._reloading is None or self._reloading.done():
-            self._reloading = asyncio.ensure_future(asyncio.to_thread(self.reload))
-            self._reloading.add_done_callback(_log_failure)
 
     async def check_enabled(self, tenant: str) -> None:
         """Raise ``Forbidden`` (``tenant_disabled``) when ``tenant`` is disabled."""
@@ -85,8 +73,3 @@ class Directory:
                 subjects.append(Subject(scope, ident, limits))
         return subjects
 
-
-def _log_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("reloading tenants and limits failed (the last view stays in use): %s",
-                    future.exception())
