@@ -4,8 +4,9 @@ For a call it finds the limits that apply (the key's, the tenant's for that mode
 tenant's: ``Directory.applicable``; none set costs three dict lookups and nothing else), then
 takes, in order, a concurrency slot, one request, and the units the call may use: its items,
 its tokens (prompt + ``max_tokens`` for a generation, bounded as ``billing.cost.most_units``
-bounds them) and its audio seconds (as their headers declare). A limit that is reached refuses
-with ``RateLimited`` (429, Retry-After) after giving back what this call took. The ticket settles
+bounds them) and its audio seconds (as their headers declare), all in one ``Counters.take``
+(one Redis round trip). A limit that is reached refuses with ``RateLimited`` (429, Retry-After)
+and the call keeps nothing it took, its request included. The ticket settles
 the units to what the call really used and gives the slot back.
 
 When the store (Redis) cannot be reached, a limited call is refused with 503
@@ -31,7 +32,7 @@ from aiaas.billing.cost import most_units, recorded
 from aiaas.calls.admission import AdmissionCheck, Ticket
 from aiaas.calls.call import NOT_GIVEN, ResolvedCall
 from aiaas.errors import Invalid, RateLimited, Unavailable
-from aiaas.limits.counters import Counters
+from aiaas.limits.counters import Counters, Refused, Taken, Want
 from aiaas.metrics import Metrics
 from aiaas.tasks.base import Limits
 from aiaas.tasks.units import Units
@@ -77,17 +78,17 @@ class LimitTicket:
         used = recorded(units, status)
         real = {"tokens": used.total_tokens, "items": used.items,
                 "audio_seconds": math.ceil(used.audio_seconds)}
-        self.check.later(self._give_back(real))
-
-    async def _give_back(self, real: dict[str, int] | None = None) -> None:
-        counters = self.check.counters
-        for subject in self.slots:
-            await counters.give_slot(subject)
         now = time.time()
+        deltas = []
         for (subject, unit), (reserved, window_ends) in self.taken.items():
-            delta = (real or {}).get(unit, 0) - reserved
-            if delta > 0 or now < window_ends - GIVE_BACK_MARGIN_S:
-                await counters.adjust_units(subject, unit, delta)
+            delta = real.get(unit, 0) - reserved
+            if delta > 0 or (delta < 0 and now < window_ends - GIVE_BACK_MARGIN_S):
+                deltas.append((subject, unit, delta))
+        counters = self.check.counters
+        if counters.shared:  # owed to the next admission's round trip: no task, no wait
+            counters.owe(self.slots, deltas)
+        else:
+            self.check.later(counters.give_back(self.slots, deltas))
         self.slots, self.taken = [], {}
 
 
@@ -104,6 +105,7 @@ class RateLimitCheck(AdmissionCheck):
         self.last_error: str | None = None
         self._logged_at = 0.0
         self._pending: set[asyncio.Task[None]] = set()
+        counters.on_settle_error = self._settle_failed
 
     async def admit(self, call: ResolvedCall) -> Ticket | None:
         await self.directory.fresh()
@@ -112,17 +114,30 @@ class RateLimitCheck(AdmissionCheck):
                                              call.version.model)
         if not subjects:
             return None
-        need = await self._need(call, subjects)
-        ticket = LimitTicket(self)
-        state = rate_state.get()
+        wants = self._wants(call, subjects, await self._need(call, subjects))
         try:
-            tokens = await self._take(call, subjects, need, ticket, state)
-            if state is not None:
-                await self._report(subjects, state, tokens)
+            taken = await self.counters.take(wants)
         except StorageError as exc:
-            self.later(ticket._give_back())
             return self._store_failed(exc)
         self.last_error = None
+        state = rate_state.get()
+        if taken.refused is not None:
+            refused = taken.refused
+            if state is not None and refused.kind in ("requests", "tokens"):
+                setattr(state, refused.kind, Window(refused.limit, refused.remaining,
+                                                    refused.wait_s))
+            raise self._refusal(call, subjects, refused)
+        ticket = LimitTicket(self)
+        started = time.time()
+        for want in wants:
+            if want.concurrent is not None:
+                ticket.slots.append(want.subject)
+            for unit, _, amount in want.units:
+                window = taken.units.get((want.subject, unit))
+                ticket.taken[(want.subject, unit)] = (
+                    amount, 0.0 if window is None else started + window.ends_in_s)
+        if state is not None:
+            _report(wants, taken, state)
         return ticket
 
     async def _need(self, call: ResolvedCall, subjects: list[Subject]) -> dict[str, int]:
@@ -142,75 +157,41 @@ class RateLimitCheck(AdmissionCheck):
             need["audio_seconds"] = math.ceil(most.audio_seconds)
         return {unit: amount for unit, amount in need.items() if unit in wanted}
 
-    async def _take(self, call: ResolvedCall, subjects: list[Subject], need: dict[str, int],
-                    ticket: LimitTicket, state: RateState | None) -> list[Window]:
-        """Take what the call needs from every limit, or give it all back and refuse; the
-        token windows after taking (for the answer's headers)."""
-        counters = self.counters
-        tokens: list[Window] = []
+    @staticmethod
+    def _wants(call: ResolvedCall, subjects: list[Subject], need: dict[str, int]) -> list[Want]:
+        """What the call takes from each subject; a call needing more units than a whole
+        minute's limit is a 4xx, never a 429 it could retry."""
+        wants = []
         for subject in subjects:
-            limit = subject.limits.concurrent_requests
-            if limit is not None:
-                if not await counters.take_slot(subject.id, limit):
-                    await self._refuse(call, ticket, subject, "concurrent_requests", limit, 1.0)
-                ticket.slots.append(subject.id)
-        for subject in subjects:
-            limit = subject.limits.requests_per_minute
-            if limit is not None and not await counters.hit_requests(subject.id, limit):
-                _, reset_s = await counters.requests_window(subject.id, limit)
-                if state is not None:
-                    state.requests = Window(limit, 0, reset_s)
-                await self._refuse(call, ticket, subject, "requests_per_minute", limit, reset_s)
-        for unit, name in UNITS:
-            amount = need.get(unit, 0)
-            for subject in subjects:
-                limit = getattr(subject.limits, name)
+            limits = subject.limits
+            units = []
+            for unit, name in UNITS:
+                limit, amount = getattr(limits, name), need.get(unit, 0)
                 if limit is None or not amount:
                     continue
                 if amount > limit:
-                    await ticket._give_back()
                     raise _too_large(call, name, amount, limit)
-                if not await counters.hit_units(subject.id, unit, limit, amount):
-                    refused = await counters.units_window(subject.id, unit, limit, amount)
-                    if state is not None and unit == "tokens":
-                        state.tokens = Window(limit, refused.remaining, refused.wait_s)
-                    await self._refuse(call, ticket, subject, name, limit, refused.wait_s)
-                if unit == "items":  # known exactly at admission: nothing to give back, and
-                    ticket.taken[(subject.id, unit)] = (amount, 0.0)  # no header: no read
-                    continue
-                window = await counters.units_window(subject.id, unit, limit)
-                ticket.taken[(subject.id, unit)] = (amount, time.time() + window.ends_in_s)
-                if unit == "tokens":
-                    tokens.append(Window(limit, window.remaining, window.wait_s))
-        return tokens
+                units.append((unit, limit, amount))
+            wants.append(Want(subject.id, limits.concurrent_requests,
+                              limits.requests_per_minute, tuple(units)))
+        return wants
 
-    async def _refuse(self, call: ResolvedCall, ticket: LimitTicket, subject: Subject,
-                      name: str, limit: int, reset_s: float) -> None:
-        await ticket._give_back()
+    def _refusal(self, call: ResolvedCall, subjects: list[Subject],
+                 refused: Refused) -> RateLimited:
+        name = "concurrent_requests" if refused.kind == "concurrent" else (
+            f"{refused.kind}_per_minute")
+        scope = next(s.scope for s in subjects if s.id == refused.subject)
         self.metrics.rate_limited.labels(call.principal.tenant,
                                          name.removesuffix("_per_minute")).inc()
-        retry = max(1, math.ceil(reset_s))
+        retry = max(1, math.ceil(refused.wait_s))
         who = {"key": f"key {call.principal.key_id}", "tenant": f"tenant {call.principal.tenant}",
                "model": f"tenant {call.principal.tenant}'s use of {call.version.model}"}
         what = name.replace("_", " ") if name == "concurrent_requests" else (
             name.replace("_per_minute", "").replace("_", " ") + " per minute")
-        raise RateLimited(f"rate limit reached: {who[subject.scope]} allows {limit} {what}; "
-                          f"retry in {retry} s", retry_after_s=retry,
-                          details={"limit": name, "scope": subject.scope, "value": limit,
-                                   "retry_after_s": retry})
-
-    async def _report(self, subjects: list[Subject], state: RateState,
-                      tokens: list[Window]) -> None:
-        """The tightest request and token limits of the call, for the answer's headers."""
-        requests = []
-        for subject in subjects:
-            limit = subject.limits.requests_per_minute
-            if limit is not None:
-                remaining, reset_s = await self.counters.requests_window(subject.id, limit)
-                requests.append(Window(limit, remaining, reset_s))
-        for kind, windows in (("requests", requests), ("tokens", tokens)):
-            if windows:
-                setattr(state, kind, min(windows, key=lambda w: (w.remaining, -w.reset_s)))
+        return RateLimited(f"rate limit reached: {who[scope]} allows {refused.limit} {what}; "
+                           f"retry in {retry} s", retry_after_s=retry,
+                           details={"limit": name, "scope": scope, "value": refused.limit,
+                                    "retry_after_s": retry})
 
     def _store_failed(self, exc: StorageError) -> Ticket | None:
         cause = exc.storage_error
@@ -242,8 +223,11 @@ class RateLimitCheck(AdmissionCheck):
         try:
             await work  # type: ignore[misc]
         except StorageError as exc:
-            self.metrics.limiter_store_errors.labels("settle").inc()
-            self.last_error = f"{type(exc.storage_error).__name__}: {exc.storage_error}"[:200]
+            self._settle_failed(exc)
+
+    def _settle_failed(self, exc: StorageError) -> None:
+        self.metrics.limiter_store_errors.labels("settle").inc()
+        self.last_error = f"{type(exc.storage_error).__name__}: {exc.storage_error}"[:200]
 
     async def health(self) -> str:
         """For ``/readyz``: where counters live and whether the store answers."""
@@ -258,6 +242,18 @@ class RateLimitCheck(AdmissionCheck):
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         await self.counters.close()
+
+
+def _report(wants: list[Want], taken: Taken, state: RateState) -> None:
+    """The tightest request and token limits of the call, for the answer's headers."""
+    requests = [Window(w.requests, *taken.requests[w.subject])
+                for w in wants if w.requests is not None]
+    tokens = [Window(limit, window.remaining, window.wait_s) for w in wants
+              for unit, limit, _ in w.units
+              if unit == "tokens" and (window := taken.units.get((w.subject, unit)))]
+    for kind, windows in (("requests", requests), ("tokens", tokens)):
+        if windows:
+            setattr(state, kind, min(windows, key=lambda w: (w.remaining, -w.reset_s)))
 
 
 def _too_large(call: ResolvedCall, name: str, amount: int, limit: int) -> Invalid:

@@ -14,6 +14,10 @@
 Counters are named by subject and unit only (``_Window.key_for``), not by the limit's value, so
 a changed limit keeps what was counted and a settlement finds the counter it reserved on.
 Storage failures raise ``limits.errors.StorageError``.
+
+A call's admission (``take``) and settlement (``give_back``) go through the library's
+strategies one operation at a time in memory, and as one Redis pipeline of the library's own
+scripts on Redis (``limits.pipeline``): the same counts either way.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
+from aiaas.limits.pipeline import Op, Pipeline, moving_window, sliding_window
 from limits import RateLimitItemPerMinute
 
 NAMESPACE = "rl"
@@ -48,6 +55,57 @@ class UnitWindow:
     """Seconds until the amount asked about fits (0: it fits now)."""
     ends_in_s: float
     """Seconds until the current window (where a hit now counts) becomes the previous one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """What one call takes from one subject: a concurrency slot, a request, and units
+    (``(unit, limit, amount)``, amounts above 0); ``None``: no such limit."""
+
+    subject: str
+    concurrent: int | None = None
+    requests: int | None = None
+    units: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    subject: str
+    kind: str
+    """``concurrent``, ``requests`` or the unit (``tokens``, ``items``, ``audio_seconds``)."""
+    limit: int
+    wait_s: float
+    remaining: int
+
+
+@dataclass(slots=True)
+class Taken:
+    """What an admission found: the refusal (everything taken was given back), or the windows
+    after taking: per subject its requests (remaining, seconds to reset), per (subject, unit)
+    of tokens and audio seconds its ``UnitWindow``."""
+
+    refused: Refused | None = None
+    requests: dict[str, tuple[int, float]] = field(default_factory=dict)
+    units: dict[tuple[str, str], UnitWindow] = field(default_factory=dict)
+
+
+def unit_window(previous: int, previous_ttl: float, current: int, current_ttl: float,
+                limit: int, amount: int) -> UnitWindow:
+    """A sliding window's state (as ``get_sliding_window`` reads it) as what is left, when
+    ``amount`` more will fit, and when the current window ends."""
+    weighted = previous * previous_ttl / WINDOW_S + current
+    ends_in = current_ttl - WINDOW_S if current_ttl > WINDOW_S else float(WINDOW_S)
+    if weighted + amount <= limit:
+        wait = 0.0
+    elif current + amount <= limit and previous:  # the previous window's share decays
+        wait = previous_ttl - (limit - amount - current) * WINDOW_S / previous
+    else:  # after this window ends, its count decays as the previous one
+        wait = ends_in + WINDOW_S * max(0.0, 1 - (limit - amount) / max(current, 1))
+    return UnitWindow(max(0, limit - math.floor(weighted)), max(0.0, wait), ends_in)
+
+
+def _key(subject: str, what: str) -> str:
+    return f"{NAMESPACE}/{subject}/{what}"
 
 
 class _Window(RateLimitItemPerMinute):
@@ -80,6 +138,12 @@ class _MemoryStorage(MemoryStorage):
         self.sweeps += 1
         await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
 
+    async def pop_newest(self, key: str) -> None:
+        """Remove a moving window's newest entry (a refused call's request, given back)."""
+        async with self.locks[key]:
+            if self.events.get(key):
+                del self.events[key][0]
+
 
 class Counters:
     def __init__(self, redis_url: str | None = None, *, key_prefix: str = "aiaas") -> None:
@@ -100,6 +164,8 @@ class Counters:
         self.storage: Storage = storage
         self.moving = MovingWindowRateLimiter(storage)
         self.sliding = SlidingWindowCounterRateLimiter(storage)
+        self._pipeline = Pipeline(storage, self._pool) if self.shared else None
+        self.on_settle_error: Callable[[StorageError], None] | None = None
 
     @property
     def kind(self) -> str:
@@ -132,19 +198,11 @@ class Counters:
         window ends (a settlement gives back into it only until then)."""
         storage: Any = self.storage
         previous, previous_ttl, current, current_ttl = await storage.get_sliding_window(
-            "/".join((NAMESPACE, subject, unit)), WINDOW_S)
-        weighted = previous * previous_ttl / WINDOW_S + current
-        ends_in = current_ttl - WINDOW_S if current_ttl > WINDOW_S else float(WINDOW_S)
-        if weighted + amount <= limit:
-            wait = 0.0
-        elif current + amount <= limit and previous:  # the previous window's share decays
-            wait = previous_ttl - (limit - amount - current) * WINDOW_S / previous
-        else:  # after this window ends, its count decays as the previous one
-            wait = ends_in + WINDOW_S * max(0.0, 1 - (limit - amount) / max(current, 1))
-        return UnitWindow(max(0, limit - math.floor(weighted)), max(0.0, wait), ends_in)
+            _key(subject, unit), WINDOW_S)
+        return unit_window(previous, previous_ttl, current, current_ttl, limit, amount)
 
     async def take_slot(self, subject: str, limit: int) -> bool:
-        key = f"{NAMESPACE}/{subject}/concurrent"
+        key = _key(subject, "concurrent")
         taken = await self.storage.incr(key, SLOT_EXPIRY_S, 1)
         if taken <= limit:
             return True
@@ -152,10 +210,132 @@ class Counters:
         return False
 
     async def give_slot(self, subject: str) -> None:
-        key = f"{NAMESPACE}/{subject}/concurrent"
+        key = _key(subject, "concurrent")
         left = await self.storage.incr(key, SLOT_EXPIRY_S, -1)
         if left < 0:  # the counter expired while slots were out: never count below zero
             await self.storage.incr(key, SLOT_EXPIRY_S, -left)
+
+    async def take(self, wants: list[Want]) -> Taken:
+        """Take a slot, a request and the units of every ``Want``, or nothing: the first limit
+        reached (slots, then requests, then units in ``Want.units`` order) is the refusal, and
+        what was taken before it is given back."""
+        if self._pipeline is not None:
+            return await self._take_shared(self._pipeline, wants)
+        return await self._take_one_by_one(wants)
+
+    async def give_back(self, slots: list[str], deltas: list[tuple[str, str, int]]) -> None:
+        """Give back one slot per subject in ``slots`` and add each (subject, unit, delta)."""
+        if self._pipeline is None:
+            for subject in slots:
+                await self.give_slot(subject)
+            for subject, unit, delta in deltas:
+                await self.adjust_units(subject, unit, delta)
+        else:
+            self.owe(slots, deltas)
+
+    async def flush(self) -> None:
+        """Send what is owed now (Redis); memory owes nothing."""
+        if self._pipeline is not None:
+            await self._pipeline.flush()
+
+    def owe(self, slots: list[str], deltas: list[tuple[str, str, int]]) -> None:
+        """``give_back`` on Redis without waiting: it rides on the next admission's round
+        trip (``limits.pipeline``); store errors go to ``on_settle_error``."""
+        pipe = self._pipeline
+        assert pipe is not None, "owe() is for the shared (Redis) counters"
+        ops = [pipe.incr(_key(s, "concurrent"), SLOT_EXPIRY_S, -1, floor=True) for s in slots]
+        ops += [pipe.acquire_sliding(_key(s, u), UNBOUNDED, d) for s, u, d in deltas if d]
+        if ops:
+            pipe.on_error = self.on_settle_error
+            pipe.owe(ops)
+
+    async def _take_one_by_one(self, wants: list[Want]) -> Taken:
+        slots: list[str] = []
+        requests: list[str] = []
+        units: list[tuple[str, str, int]] = []
+
+        async def refuse(refused: Refused) -> Taken:
+            for subject in requests:
+                await self._pop_newest(_key(subject, "requests"))
+            await self.give_back(slots, [(s, u, -amount) for s, u, amount in units])
+            return Taken(refused)
+
+        for want in wants:
+            if want.concurrent is not None:
+                if not await self.take_slot(want.subject, want.concurrent):
+                    return await refuse(Refused(want.subject, "concurrent", want.concurrent,
+                                                1.0, 0))
+                slots.append(want.subject)
+        taken = Taken()
+        for want in wants:
+            if want.requests is not None:
+                if not await self.hit_requests(want.subject, want.requests):
+                    remaining, reset_s = await self.requests_window(want.subject, want.requests)
+                    return await refuse(Refused(want.subject, "requests", want.requests,
+                                                reset_s, remaining))
+                requests.append(want.subject)
+        for want, (unit, limit, amount) in _units_in_order(wants):
+            if not await self.hit_units(want.subject, unit, limit, amount):
+                window = await self.units_window(want.subject, unit, limit, amount)
+                return await refuse(Refused(want.subject, unit, limit, window.wait_s,
+                                            window.remaining))
+            units.append((want.subject, unit, amount))
+            if unit != "items":  # known exactly at admission: no give-back, no header
+                taken.units[(want.subject, unit)] = await self.units_window(want.subject, unit,
+                                                                            limit)
+        for want in wants:
+            if want.requests is not None:
+                taken.requests[want.subject] = await self.requests_window(want.subject,
+                                                                          want.requests)
+        return taken
+
+    async def _pop_newest(self, key: str) -> None:
+        storage = self.storage
+        if isinstance(storage, _MemoryStorage):
+            await storage.pop_newest(key)
+
+    async def _take_shared(self, pipe: Pipeline, wants: list[Want]) -> Taken:
+        now = time.time()
+        slots = [(w.subject, w.concurrent) for w in wants if w.concurrent is not None]
+        requests = [(w.subject, w.requests) for w in wants if w.requests is not None]
+        units = [(w.subject, unit, limit, amount) for w, (unit, limit, amount)
+                 in _units_in_order(wants)]
+        windows = [(s, u, limit) for s, u, limit, _ in units if u != "items"]
+        ops: list[Op] = [pipe.incr(_key(s, "concurrent"), SLOT_EXPIRY_S, 1) for s, _ in slots]
+        ops += [pipe.acquire_moving(_key(s, "requests"), limit, now) for s, limit in requests]
+        ops += [pipe.acquire_sliding(_key(s, u), limit, amount) for s, u, limit, amount in units]
+        ops += [pipe.moving(_key(s, "requests"), limit, now) for s, limit in requests]
+        ops += [pipe.sliding(_key(s, u)) for s, u, _ in windows]
+        results = iter(await pipe.run(ops))
+        slot_counts = [int(next(results)) for _ in slots]
+        request_hits = [bool(next(results)) for _ in requests]
+        unit_hits = [bool(next(results)) for _ in units]
+        moving = {s: moving_window(next(results), limit, now) for s, limit in requests}
+        sliding = {(s, u): sliding_window(next(results)) for s, u, _ in windows}
+        refused = next((Refused(s, "concurrent", limit, 1.0, 0) for (s, limit), taken
+                        in zip(slots, slot_counts, strict=True) if taken > limit), None)
+        refused = refused or next((Refused(s, "requests", limit, moving[s][1], 0)
+                                   for (s, limit), hit in zip(requests, request_hits, strict=True)
+                                   if not hit), None)
+        if refused is None:
+            for (s, u, limit, amount), hit in zip(units, unit_hits, strict=True):
+                if not hit:
+                    state = sliding[(s, u)] if (s, u) in sliding else \
+                        sliding_window(await pipe.run([pipe.sliding(_key(s, u))]))
+                    window = unit_window(*state, limit, amount)
+                    refused = Refused(s, u, limit, window.wait_s, window.remaining)
+                    break
+        if refused is not None:
+            give = [pipe.incr(_key(s, "concurrent"), SLOT_EXPIRY_S, -1, floor=True)
+                    for s, _ in slots]
+            give += [pipe.acquire_sliding(_key(s, u), UNBOUNDED, -amount)
+                     for (s, u, _, amount), hit in zip(units, unit_hits, strict=True) if hit]
+            give += [pipe.pop(_key(s, "requests"))
+                     for (s, _), hit in zip(requests, request_hits, strict=True) if hit]
+            await pipe.run(give)
+            return Taken(refused)
+        return Taken(None, moving, {(s, u): unit_window(*sliding[(s, u)], limit, 1)
+                                    for s, u, limit in windows})
 
     async def check(self) -> bool:
         """Whether the store answers (a Redis PING); memory always does."""
@@ -167,7 +347,16 @@ class Counters:
             return False
 
     async def close(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.close()
         if self._pool is not None:
             await self._pool.disconnect()
         elif isinstance(self.storage, MemoryStorage) and self.storage.timer is not None:
             self.storage.timer.cancel()
+
+
+def _units_in_order(wants: list[Want]) -> list[tuple[Want, tuple[str, int, int]]]:
+    """Every (want, unit) pair, unit by unit in the order the first want lists them."""
+    order = list(dict.fromkeys(unit for want in wants for unit, _, _ in want.units))
+    return [(want, entry) for unit in order for want in wants
+            for entry in want.units if entry[0] == unit]
