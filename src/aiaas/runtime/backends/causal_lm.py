@@ -28,6 +28,7 @@ from aiaas.errors import AiaasError, Invalid, Unavailable
 from aiaas.runtime import process
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.generation.engine import Engine, EngineLimits
+from aiaas.runtime.generation.sequence import GenerationEngine
 from aiaas.tasks.base import StreamEvent, item_field
 from aiaas.tasks.generation_params import GenerationParams
 
@@ -35,7 +36,7 @@ KV_BUDGET_BYTES = 512 * 1024 * 1024
 """Default KV-cache memory for the running set of one model (turned into ``max_kv_tokens``)."""
 
 
-class _LockedTokenizer:
+class LockedTokenizer:
     """Fast tokenizers are not safe to use from two threads at once: every use takes the lock."""
 
     def __init__(self, tokenizer: Any) -> None:
@@ -60,8 +61,8 @@ class CausalLMBackend(StreamingBackend):
         super().__init__(path, config)
         self.threads = threads
         self.model: Any = None
-        self.tokenizer: _LockedTokenizer | None = None
-        self.engine: Engine | None = None
+        self.tokenizer: LockedTokenizer | None = None
+        self.engine: GenerationEngine | None = None
         self.context_length = 0
         self._kv_bytes = 0
 
@@ -83,7 +84,7 @@ class CausalLMBackend(StreamingBackend):
         self.device = "cuda" if cuda else "cpu"
         model.to(self.device).eval()
         self.model = model
-        self.tokenizer = _LockedTokenizer(tokenizer)
+        self.tokenizer = LockedTokenizer(tokenizer)
         self.context_length = int(getattr(model.config, "max_position_embeddings", 0)
                                   or self.config.get("context_length") or 2048)
         self.request_tokens = int(self.config.get("max_request_tokens") or self.context_length)
@@ -97,11 +98,12 @@ class CausalLMBackend(StreamingBackend):
             step_tokens=int(self.config.get("step_tokens", default.step_tokens)),
         )
         self._kv_bytes = limits.max_kv_tokens * per_token
-        self.engine = Engine(model, self.tokenizer, eos_ids=_eos_ids(model, tokenizer), limits=limits,
+        engine = Engine(model, self.tokenizer, eos_ids=_eos_ids(model, tokenizer), limits=limits,
                              threads=self.threads or torch.get_num_threads(),
                              name=self.label or self.path.name[:12],
                              domain_error=self.domain_error)
-        self.engine.start()
+        engine.start()
+        self.engine = engine
 
     async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
         """The items as ``Prompt``s, each within the context with its ``max_tokens`` and all

@@ -31,9 +31,8 @@ from aiaas.runtime import process
 from aiaas.runtime.generation.kv import KVGroup, stackable
 from aiaas.runtime.generation.sampling import choose_tokens
 from aiaas.runtime.generation.scheduler import EngineLimits, Scheduler, attention_scale, length_class
-from aiaas.runtime.generation.sequence import Sequence, Sink
+from aiaas.runtime.generation.sequence import Sequence, Sink, accept
 from aiaas.runtime.generation.text import Detokenizer
-from aiaas.tasks.base import StreamEvent
 from aiaas.tasks.generation_params import GenerationParams
 
 __all__ = ["Engine", "EngineLimits", "Sequence", "Sink"]
@@ -206,7 +205,7 @@ class Engine:
         if sequence.remaining_prompt > 0:
             return
         self._prefilling.remove(sequence)
-        if self._accept(sequence, sequence.sampler.choose(logits[0])):
+        if accept(sequence, sequence.sampler.choose(logits[0]), self.eos_ids):
             self._join(sequence)
         sequence.cache = None
 
@@ -227,36 +226,8 @@ class Engine:
             group.advance(inputs["attention_mask"])
             tokens = choose_tokens(logits, [member.sampler for member in group.members])
             group.keep([row for row, (member, token) in enumerate(zip(group.members, tokens, strict=True))
-                        if self._accept(member, token)])
+                        if accept(member, token, self.eos_ids)])
         self._groups = {key: group for key, group in self._groups.items() if group}
-
-    def _accept(self, sequence: Sequence, token: int) -> bool:
-        """Take one generated token; stream its text; return False when the sequence is done."""
-        sequence.completion_tokens += 1
-        if token in self.eos_ids:
-            self._finish(sequence, "", "stop")
-            return False
-        text, stopped = sequence.stops.feed(sequence.decoder.push(token))
-        if stopped:
-            self._finish(sequence, text, "stop", flush=False)
-            return False
-        if sequence.completion_tokens >= sequence.params.max_tokens:
-            self._finish(sequence, text, "length")
-            return False
-        if text:
-            sequence.emit(StreamEvent(text=text, prompt_tokens=len(sequence.prompt),
-                                      completion_tokens=sequence.completion_tokens))
-        sequence.next_token = token
-        return not sequence.cancelled
-
-    def _finish(self, sequence: Sequence, text: str, reason: str, *, flush: bool = True) -> None:
-        if flush:
-            tail, stopped = sequence.stops.feed(sequence.decoder.flush())
-            text += tail if stopped else tail + sequence.stops.flush()
-            reason = "stop" if stopped else reason
-        sequence.done = True
-        sequence.emit(StreamEvent(text=text, finish_reason=reason, prompt_tokens=len(sequence.prompt),
-                                  completion_tokens=sequence.completion_tokens))
 
     def _fail_running(self, error: AiaasError) -> None:
         for sequence in self._rows():

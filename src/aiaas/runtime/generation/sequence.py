@@ -4,6 +4,7 @@ between), its sampling state and how far its prefill has got."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from transformers import DynamicCache
@@ -53,3 +54,53 @@ class Sequence:
             self.sink(event)
         except RuntimeError:  # the consumer's event loop is gone
             self.cancelled = True
+
+
+def accept(sequence: Sequence, token: int, eos_ids: set[int]) -> bool:
+    """Take one generated token; stream its text; False when the sequence is done (an
+    end-of-sequence token, a stop string, ``max_tokens``, or its consumer gone)."""
+    sequence.completion_tokens += 1
+    if token in eos_ids:
+        finish(sequence, "", "stop")
+        return False
+    text, stopped = sequence.stops.feed(sequence.decoder.push(token))
+    if stopped:
+        finish(sequence, text, "stop", flush=False)
+        return False
+    if sequence.completion_tokens >= sequence.params.max_tokens:
+        finish(sequence, text, "length")
+        return False
+    if text:
+        sequence.emit(StreamEvent(text=text, prompt_tokens=len(sequence.prompt),
+                                  completion_tokens=sequence.completion_tokens))
+    sequence.next_token = token
+    return not sequence.cancelled
+
+
+def finish(sequence: Sequence, text: str, reason: str, *, flush: bool = True) -> None:
+    """The sequence's last event: the text held back for stop strings, and why it ended."""
+    if flush:
+        tail, stopped = sequence.stops.feed(sequence.decoder.flush())
+        text += tail if stopped else tail + sequence.stops.flush()
+        reason = "stop" if stopped else reason
+    sequence.done = True
+    sequence.emit(StreamEvent(text=text, finish_reason=reason, prompt_tokens=len(sequence.prompt),
+                              completion_tokens=sequence.completion_tokens))
+
+
+class GenerationEngine(Protocol):
+    """What a backend needs of an engine (``engine.Engine``, ``llama_cpp.LlamaEngine``)."""
+
+    def start(self) -> None: ...
+
+    def submit(self, prompt: list[int], params: GenerationParams, sink: Sink, *,
+               tenant: str = "") -> Sequence: ...
+
+    def cancel(self, sequence: Sequence) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    @property
+    def busy(self) -> bool: ...
