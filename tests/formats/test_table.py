@@ -45,7 +45,8 @@ def test_format_names_are_unique() -> None:
     ("onnx", "image-classification", True, "onnx_image:OnnxImageBackend"),
     ("onnx", "tabular-regression", False, "onnx_tabular:OnnxTabularBackend"),
     ("onnx-forecaster", "forecasting", True, "forecaster:ForecasterBackend"),
-    ("gguf", "chat", True, "causal_lm:CausalLMBackend"),
+    ("gguf", "chat", True, "llama_cpp:LlamaCppBackend"),
+    ("gguf", "chat", False, "causal_lm:CausalLMBackend"),
     ("transformers-causal-lm", "completion", False, "causal_lm:CausalLMBackend"),
     ("ctranslate2-whisper", "speech-recognition", True, "whisper:WhisperBackend"),
 ])
