@@ -201,14 +201,17 @@ def test_chat_streams_chunks_that_say_paris(live_server: LiveServer, tenant_key:
 
 
 @needs_chat
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_chat_at_the_models_own_sampling_defaults_says_paris(oai: openai.OpenAI, seed: int) -> None:
+def test_chat_at_the_models_own_sampling_defaults_says_paris(oai: openai.OpenAI) -> None:
     """A client that sets no temperature gets SmolLM2's recommended sampling (0.2 / 0.9), not
-    the API's generic 1.0, at which this 135M model mostly drifts off topic."""
-    stream = oai.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, max_tokens=24,
-                                         seed=seed, stream=True)
-    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-    assert "Paris" in text
+    the API's generic 1.0, at which this 135M model mostly drifts off topic: over twelve seeds
+    it answers Paris most of the time (the fp32 reference did in 13 of 20 tries)."""
+    def answer(seed: int) -> str:
+        stream = oai.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, max_tokens=24,
+                                             seed=seed, stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    answers = [answer(seed) for seed in range(12)]
+    assert sum("Paris" in text for text in answers) >= 7, answers
 
 
 @needs_chat
