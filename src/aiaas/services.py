@@ -18,6 +18,7 @@ from aiaas.config import Settings
 from aiaas.db.engine import Database
 from aiaas.limits import Counters, RateLimitCheck
 from aiaas.metrics import Metrics
+from aiaas.privacy.service import PrivacyService
 from aiaas.registry.hygiene import Hygiene
 from aiaas.registry.service import Registry
 from aiaas.registry.uploads import Uploads
@@ -58,6 +59,7 @@ class Services:
     billing: BillingService
     tenants: TenantService
     limiter: RateLimitCheck
+    privacy: PrivacyService
     audit: AuditLog
     """The tamper-evident log of every change (``aiaas.audit``); the services above record in it."""
     hygiene: Hygiene | None = None
@@ -86,6 +88,10 @@ class Services:
         limiter = RateLimitCheck(tenants.directory,
                                  Counters(settings.redis_url, key_prefix=settings.redis_key_prefix),
                                  metrics, calls.limits, fail_open=settings.limits_fail_open)
+        privacy = PrivacyService(settings, db, audit=audit)
+        calls.checks.append(privacy.check)
+        calls.filters.append(privacy.check)
+        datasets.privacy = privacy.analyzer
         calls.checks.append(limiter)
         calls.checks.append(BudgetCheck(billing, calls.limits))
         job_events = JobEventHub(db, max_streams_per_key=settings.max_job_streams_per_key)
@@ -97,7 +103,7 @@ class Services:
         return cls(settings, db, keys, registry, usage, metrics, placement, calls, jobs, datasets,
                    tuner, evaluations, Uploads.from_settings(registry, settings), job_events,
                    WorkerSupervisor(settings, db, notify=job_events.notify), billing=billing,
-                   tenants=tenants, limiter=limiter, audit=audit,
+                   tenants=tenants, limiter=limiter, privacy=privacy, audit=audit,
                    idle_memory=IdleMemory(settings.idle_trim_s))
 
     @property
@@ -119,6 +125,7 @@ class Services:
         await asyncio.to_thread(self.datasets.sweep)
         await asyncio.to_thread(self.usage.start)
         await self.placement.start()
+        await self.privacy.start()
         await self.job_events.start()
         await self.supervisor.start()
         await self.idle_memory.start()

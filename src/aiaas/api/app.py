@@ -21,6 +21,7 @@ from aiaas.api import (
     openai,
     ops,
     predict,
+    privacy,
     tenants,
     usage,
     v2,
@@ -57,7 +58,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     errors.install(app)
     v2.install_errors(app)
     for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations,
-                   billing, tenants, audit):
+                   billing, tenants, audit, privacy):
         app.include_router(module.router)
     app.add_middleware(RateLimitHeaders)  # innermost: sees the answer of every model call
     # Inside RequestContext: a refusal still gets a request id, a metric and a log line.

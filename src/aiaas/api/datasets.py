@@ -23,7 +23,7 @@ from aiaas.training.datasets import DatasetRecord, DatasetStore
 from aiaas.training.datasets.uploads import Upload
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"], responses=ERRORS)
-FIELDS = ("name", "label", "split_column", "timestamp")
+FIELDS = ("name", "label", "split_column", "timestamp", "pii")
 MAX_FIELD_BYTES = 1024
 _FLUSH_BYTES = 1024 * 1024
 
@@ -146,6 +146,10 @@ async def _receive(request: Request, form: _Form) -> None:
             "split_column": {"type": "string",
                              "description": "a column of train/validation/test"},
             "timestamp": {"type": "string", "description": "the time column (forecasting)"},
+            "pii": {"type": "string", "enum": ["off", "report", "redact"],
+                    "description": "report: count the PII in string columns (stats.pii); "
+                    "redact: also replace it with typed placeholders before the table is "
+                    "stored (as CSV)"},
         }}}}},
 })
 async def upload_dataset(request: Request, principal: PrincipalDep,

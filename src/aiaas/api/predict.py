@@ -76,7 +76,7 @@ async def _predict(services: ServicesDep, principal: PrincipalDep, name: str,
     if result is None:  # the client left: its generations were cancelled
         return Response(status_code=CLIENT_CLOSED)
     return ORJSONResponse({"model": result.model, "version": result.version,
-                           "outputs": result.outputs, "usage": result.usage})
+                           "outputs": result.outputs, "usage": result.usage, **result.notes})
 
 
 @router.post("/{name}/predict", response_model=PredictResponse, openapi_extra=BODY)

@@ -50,6 +50,9 @@ class PredictResponse(BaseModel):
     version: int
     outputs: list[Any]
     usage: dict[str, Any]
+    privacy: dict[str, Any] | None = Field(
+        default=None, description="Under a PII policy that found something: the policy, and "
+        "per input (and output) field the entity types and spans (never the values).")
 
 
 class ModelList(BaseModel):

@@ -26,9 +26,10 @@ ACTIONS = frozenset({
     "dataset.upload", "dataset.delete",
     "job.create", "job.cancel",
     "evaluation.run",
+    "privacy.set", "privacy.clear",
 })
 TARGET_TYPES = frozenset({"key", "tenant", "limit", "price", "budget", "model", "version", "alias",
-                          "dataset", "job", "evaluation"})
+                          "dataset", "job", "evaluation", "privacy"})
 
 
 @dataclass(frozen=True, slots=True)

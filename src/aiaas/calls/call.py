@@ -50,6 +50,8 @@ class ResolvedCall:
     inputs: Any
     parameters: Any
     tags: dict[str, Any] = field(default_factory=dict)
+    """What a check wants the meter, a later check or an output filter to know; ``notes`` in
+    it (a dict) is shown to the caller."""
 
     @property
     def principal(self) -> Principal:
@@ -73,6 +75,8 @@ class CallResult:
     units: Units
     latency_ms: float
     predictions: list[Prediction]
+    notes: dict[str, Any] = field(default_factory=dict)
+    """What checks and filters tell the caller beside the outputs (``privacy``: PII found)."""
 
     @property
     def usage(self) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
     ModelCall -> resolve (once; the registry's cache) -> admission checks, in order
               -> task check of the inputs -> a replica from the placement
-              -> predictions or a stream -> the meter (one usage row) and the tickets settled
+              -> predictions or a stream -> output filters, in order
+              -> the meter (one usage row) and the tickets settled
 
 Native predict, the OpenAI and V2 surfaces, evaluations (and later the console) all call
 ``predict`` or ``stream``; none of them resolves a version or writes usage itself. A refusal by
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiaas.calls.admission import AdmissionCheck, Ticket, default_checks
 from aiaas.calls.call import NOT_GIVEN, CallResult, ModelCall, ResolvedCall
+from aiaas.calls.filters import OutputFilter
 from aiaas.calls.meter import Meter
 from aiaas.config import Settings
 from aiaas.errors import AiaasError, Invalid, WrongTask
@@ -38,6 +40,8 @@ class CallStream:
 
     version: VersionInfo
     events: AsyncIterator[StreamEvent]
+    notes: dict[str, Any]
+    """What checks and filters tell the caller beside the text (``privacy``: PII found)."""
 
 
 class FrontDoor:
@@ -48,6 +52,8 @@ class FrontDoor:
         self.meter = meter
         self.checks = default_checks() if checks is None else checks
         """Ordered; append a check to apply it to every surface."""
+        self.filters: list[OutputFilter] = []
+        """Ordered; what every call's outputs (and streams) pass through."""
         self.limits = Limits(settings.max_inputs, settings.max_input_chars,
                              settings.max_image_pixels, settings.max_audio_seconds,
                              settings.max_tokens)
@@ -70,6 +76,7 @@ class FrontDoor:
         tickets = await self._admit(resolved)
         started = time.perf_counter()
         predictions: list[Prediction] = []
+        outputs: list[Any] = []
         status = "ok"
         try:
             items, params = await self._check(resolved)
@@ -82,6 +89,9 @@ class FrontDoor:
             else:
                 predictions = await replica.submit(items, params,
                                                    exclusive=not resolved.task.shares_batches)
+            outputs = [p.output for p in predictions]
+            for output_filter in self.filters:
+                outputs = await output_filter.outputs(resolved, outputs)
         except BaseException as exc:
             status = self.meter.status_of(exc)
             raise
@@ -89,8 +99,8 @@ class FrontDoor:
             latency_ms = (time.perf_counter() - started) * 1000
             units = Units.total(p.units for p in predictions)
             self._finish(resolved, tickets, status, latency_ms, units)
-        return CallResult(resolved.version.model, resolved.version.version,
-                          [p.output for p in predictions], units, latency_ms, predictions)
+        return CallResult(resolved.version.model, resolved.version.version, outputs, units,
+                          latency_ms, predictions, _notes(resolved))
 
     async def stream(self, call: ModelCall | ResolvedCall) -> CallStream:
         """Start one generation (``inputs`` holds one item). Errors before the first event are
@@ -109,13 +119,16 @@ class FrontDoor:
             replica = await self.placement.replica_for(resolved.version)
             [prompt] = await replica.prepare([item], params)
             events = replica.stream(prompt, params, tenant=resolved.principal.tenant)
+            for output_filter in self.filters:
+                events = output_filter.stream(resolved, events)
             first = await anext(events)
         except BaseException as exc:
             self._finish(resolved, tickets, self.meter.status_of(exc),
                          (time.perf_counter() - started) * 1000, Units())
             raise
         return CallStream(resolved.version,
-                          self._metered(events, first, resolved, tickets, started))
+                          self._metered(events, first, resolved, tickets, started),
+                          _notes(resolved))
 
     async def _admit(self, call: ResolvedCall) -> list[Ticket]:
         tickets: list[Ticket] = []
@@ -162,6 +175,11 @@ class FrontDoor:
         finally:
             self._finish(call, tickets, status, (time.perf_counter() - started) * 1000,
                          last.units)
+
+
+def _notes(call: ResolvedCall) -> dict[str, Any]:
+    notes = call.tags.get("notes")
+    return notes if isinstance(notes, dict) else {}
 
 
 async def _collect(replica: Replica, item: Any, params: dict[str, Any],

@@ -39,6 +39,9 @@ def upload(
     split_column: Annotated[str | None, typer.Option(
         help="Your own split column (train/validation/test per row).")] = None,
     timestamp: Annotated[str | None, typer.Option(help="The time column of a series.")] = None,
+    pii: Annotated[str | None, typer.Option(
+        help="report: count PII in string columns; redact: also replace it with typed "
+             "placeholders before the table is stored.")] = None,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -54,7 +57,7 @@ def upload(
             bar.update(task, completed=sent, total=total)
 
         dataset = api.upload_dataset(path, name=name, label=label, split_column=split_column,
-                                     timestamp=timestamp, progress=progress)
+                                     timestamp=timestamp, progress=progress, pii=pii)
     if as_json:
         print_json(dataset)
         return

@@ -15,7 +15,18 @@ from typing import Annotated
 import typer
 
 from aiaas import __version__
-from aiaas.cli import audit, budgets, datasets, jobs, keys, limits, models, prices, tenants
+from aiaas.cli import (
+    audit,
+    budgets,
+    datasets,
+    jobs,
+    keys,
+    limits,
+    models,
+    prices,
+    privacy,
+    tenants,
+)
 from aiaas.cli.chat import chat
 from aiaas.cli.classify import classify
 from aiaas.cli.common import (
@@ -47,6 +58,7 @@ app.add_typer(budgets.app, name="budgets")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(limits.app, name="limits")
 app.add_typer(audit.app, name="audit")
+app.add_typer(privacy.app, name="privacy")
 app.command()(predict)
 app.command()(chat)
 app.command()(transcribe)

@@ -67,6 +67,7 @@ from aiaas.client._models import (
     Whoami,
     Word,
 )
+from aiaas.client._privacy import PiiAnalysis, PiiEntity, PrivacyPolicy
 from aiaas.client._streams import AsyncChatStream, ChatStream
 from aiaas.client._tenants import Limits, Tenant
 
@@ -108,9 +109,12 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PiiAnalysis",
+    "PiiEntity",
     "Prediction",
     "PredictionUsage",
     "Price",
+    "PrivacyPolicy",
     "ProgressCallback",
     "RateLimitError",
     "Segment",

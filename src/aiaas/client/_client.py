@@ -13,12 +13,13 @@ from aiaas.client._datasets import AsyncDatasetMethods, DatasetMethods
 from aiaas.client._evaluations import AsyncEvaluationMethods, EvaluationMethods
 from aiaas.client._inference import AsyncInferenceMethods, InferenceMethods
 from aiaas.client._jobs import AsyncJobMethods, JobMethods
+from aiaas.client._privacy import AsyncPrivacyMethods, PrivacyMethods
 from aiaas.client._registry import AsyncRegistryMethods, RegistryMethods
 from aiaas.client._tenants import AsyncTenantMethods, TenantMethods
 
 
 class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, EvaluationMethods,
-             BillingMethods, TenantMethods, AuditMethods):
+             BillingMethods, TenantMethods, AuditMethods, PrivacyMethods):
     """A blocking client for an aiaas server.
 
     ``base_url`` defaults to ``$AIAAS_URL`` (else ``http://127.0.0.1:8000``) and ``api_key`` to
@@ -31,5 +32,5 @@ class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, Eval
 
 class AsyncClient(AsyncRegistryMethods, AsyncInferenceMethods, AsyncJobMethods, AsyncDatasetMethods,
                   AsyncEvaluationMethods, AsyncBillingMethods, AsyncTenantMethods,
-                  AsyncAuditMethods):
+                  AsyncAuditMethods, AsyncPrivacyMethods):
     """The asyncio twin of ``Client``: same arguments, same methods, awaitable."""

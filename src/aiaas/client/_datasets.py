@@ -49,8 +49,10 @@ def dataset_file(path: str | os.PathLike[str]) -> Path:
 
 
 def upload_dataset(source: Path, *, name: str | None, label: str | None, split_column: str | None,
-                   timestamp: str | None, progress: ProgressCallback | None) -> Call[Dataset]:
-    given = {"name": name, "label": label, "split_column": split_column, "timestamp": timestamp}
+                   timestamp: str | None, progress: ProgressCallback | None,
+                   pii: str | None = None) -> Call[Dataset]:
+    given = {"name": name, "label": label, "split_column": split_column, "timestamp": timestamp,
+             "pii": pii}
     fields = {key: value for key, value in given.items() if value is not None}
     return Call("POST", "/api/v1/datasets", one(Dataset),
                 upload=multipart_upload(source, fields, progress), retryable=False)
@@ -72,16 +74,18 @@ class DatasetMethods(SyncSender):
     def upload_dataset(self, path: str | os.PathLike[str], *, name: str | None = None,
                        label: str | None = None, split_column: str | None = None,
                        timestamp: str | None = None,
-                       progress: ProgressCallback | None = None) -> Dataset:
+                       progress: ProgressCallback | None = None,
+                       pii: str | None = None) -> Dataset:
         """Upload a dataset for the tenant: a .csv or .jsonl table (``label``: the target
         column; ``split_column``: your own train/validation/test column; ``timestamp``: the time
         column of a series) or a .zip of class folders of images. The server validates it and
         names the row, line or file of the first problem (``BadRequestError``). ``name``
         defaults to the server's choice. The file is streamed; ``progress(bytes_sent, total)``
-        follows it. Never retried."""
+        follows it. ``pii``: ``report`` (PII counts in ``stats["pii"]``) or ``redact`` (also
+        replaced by typed placeholders before the table is stored). Never retried."""
         return self._send(upload_dataset(dataset_file(path), name=name, label=label,
                                          split_column=split_column, timestamp=timestamp,
-                                         progress=progress))
+                                         progress=progress, pii=pii))
 
     def list_datasets(self) -> list[Dataset]:
         """The built-in datasets (``builtin:NAME``) and the tenant's own."""
@@ -100,12 +104,13 @@ class AsyncDatasetMethods(AsyncSender):
     async def upload_dataset(self, path: str | os.PathLike[str], *, name: str | None = None,
                              label: str | None = None, split_column: str | None = None,
                              timestamp: str | None = None,
-                             progress: ProgressCallback | None = None) -> Dataset:
+                             progress: ProgressCallback | None = None,
+                             pii: str | None = None) -> Dataset:
         """See ``Client.upload_dataset``; the file is read in a worker thread."""
         source = await asyncio.to_thread(dataset_file, path)
         return await self._send(upload_dataset(source, name=name, label=label,
                                                split_column=split_column, timestamp=timestamp,
-                                               progress=progress))
+                                               progress=progress, pii=pii))
 
     async def list_datasets(self) -> list[Dataset]:
         return await self._send(list_datasets())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -52,6 +52,26 @@ class RateLimitRow(Base):
     updated_by: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+
+
+class PrivacyPolicyRow(Base):
+    """The PII policy of a tenant (``key_id`` and ``model`` empty), of one key, or of a
+    tenant's calls to one model; the most specific one applies (key, then model, then tenant).
+    ``entities`` lists the entity types it acts on (NULL: all)."""
+
+    __tablename__ = "privacy_policies"
+    __table_args__ = (UniqueConstraint("tenant", "key_id", "model",
+                                       name="uq_privacy_policies_subject"),
+                      Index("ix_privacy_policies_tenant", "tenant"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32), default="")
+    model: Mapped[str] = mapped_column(String(128), default="")
+    mode: Mapped[str] = mapped_column(String(16))
+    entities: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 def ensure_tenant(session: Session, name: str) -> None:
     """Record tenant ``name`` unless it is recorded (no error when another session records it

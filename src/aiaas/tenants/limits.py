@@ -41,7 +41,7 @@ class LimitService:
         principal.require(Scope.ADMIN)
         limits = RateLimits.checked(values)
         with self.db.session() as session:
-            tenant, key_id, model = _subject(session, tenant, key_id, model)
+            tenant, key_id, model = resolve_subject(session, tenant, key_id, model)
             if key_id or model:
                 ceiling = _limits_of(session, tenant, "", "")
                 above = limits.first_above(ceiling)
@@ -106,7 +106,7 @@ class LimitService:
             return LimitsInfo.of(row) if row else LimitsInfo.unset(key.tenant, key_id=key_id)
 
 
-def _subject(session: Session, tenant: str | None, key_id: str | None,
+def resolve_subject(session: Session, tenant: str | None, key_id: str | None,
              model: str | None) -> tuple[str, str, str]:
     """(tenant, key id or "", model or "") of a limit, each checked to exist."""
     if key_id is not None:

@@ -148,7 +148,7 @@ async def embeddings(services: Services, principal: Principal,
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     tokens = result.units.prompt_tokens
     return {"object": "list", "data": data, "model": body.model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}, **result.notes}
 
 
 # -- generation: request checks ----------------------------------------------------------------

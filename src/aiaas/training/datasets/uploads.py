@@ -42,6 +42,7 @@ from aiaas.registry.owners import staging_dir
 from aiaas.registry.records import validate_name
 from aiaas.tasks.images import DEFAULT_MAX_PIXELS
 from aiaas.training.datasets import images, parsing, validation
+from aiaas.training.datasets import pii as dataset_pii
 from aiaas.training.datasets.base import Dataset, DatasetInfo, Kind, Table
 from aiaas.training.datasets.stats import table_stats
 
@@ -156,6 +157,9 @@ class DatasetStore:
         self.tmp_dir = tmp_dir or data_dir / "tmp"
         self.max_upload_bytes = max_upload_bytes
         self.max_image_pixels = max_image_pixels
+        self.privacy: dataset_pii.TextAnalyzer | None = None
+        """The PII analyzer an upload with ``pii`` uses (the server sets it; without it such
+        an upload is refused, never stored unscanned)."""
 
     @staticmethod
     def check_filename(filename: str) -> str:
@@ -206,21 +210,26 @@ class DatasetStore:
 
     def create(self, principal: Principal, upload: Upload, *, name: str | None = None,
                label: str | None = None, split_column: str | None = None,
-               timestamp: str | None = None) -> DatasetRecord:
+               timestamp: str | None = None, pii: str | None = None) -> DatasetRecord:
         """Validate the received file and register it for the caller's tenant (``models:write``);
-        4xx naming the line or file otherwise."""
+        4xx naming the line or file otherwise. ``pii``: ``report`` or ``redact`` (``pii``)."""
         principal.require(Scope.MODELS_WRITE)
         return self._create(upload, principal, tenant=principal.tenant,
                             created_by=principal.key_id, name=name, label=label,
-                            split_column=split_column, timestamp=timestamp)
+                            split_column=split_column, timestamp=timestamp, pii=pii)
 
     def _create(self, upload: Upload, actor: Principal | None, /, *, tenant: str, created_by: str,
                 name: str | None = None, label: str | None = None,
-                split_column: str | None = None, timestamp: str | None = None) -> DatasetRecord:
+                split_column: str | None = None, timestamp: str | None = None,
+                pii: str | None = None) -> DatasetRecord:
         """Store the upload; ``actor`` (a caller, not the offline path) is recorded in the audit
         log."""
         upload.close()
         fmt = self.check_filename(upload.filename)
+        pii_mode = dataset_pii.check_mode(pii)
+        if pii_mode is not None and fmt == "zip":
+            raise Invalid("pii applies to tables (.csv, .jsonl), not image sets",
+                          details={"field": "pii"})
         name = dataset_name(name) if name else name_from_filename(upload.filename)
         self._check_free(tenant, name)
         if upload.size == 0:
@@ -244,13 +253,19 @@ class DatasetStore:
             row.kind, row.rows, row.columns, row.stats = (
                 "images", folder.stats["rows"], {}, folder.stats)
         else:
-            checked = validation.check_table(parsing.read_table(original, fmt), label=label,
-                                             split_column=split_column, timestamp=timestamp)
+            raw = parsing.read_table(original, fmt)
+            checked = validation.check_table(raw, label=label, split_column=split_column,
+                                             timestamp=timestamp)
+            report = None
+            if pii_mode is not None:
+                raw, checked, report = self._scan(raw, checked, pii_mode, original, row)
             row.kind, row.rows, row.columns = "table", len(checked.frame), checked.columns
             row.label, row.split_column, row.timestamp = (
                 checked.label, checked.split_column, checked.timestamp)
             row.stats = table_stats(checked.frame, checked.columns, label=checked.label,
                                     split_column=checked.split_column)
+            if report is not None:
+                row.stats = {**row.stats, "pii": report}
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.root / dataset_id
         staged.rename(final)
@@ -268,6 +283,30 @@ class DatasetStore:
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
+
+    def _scan(self, raw: parsing.RawTable, checked: validation.CheckedTable, mode: dataset_pii.PiiMode,
+              original: Path, row: DatasetRow
+              ) -> tuple[parsing.RawTable, validation.CheckedTable, dict[str, Any]]:
+        """The PII report; with ``redact`` the stored file is replaced by the redacted table (as
+        CSV) and checked again."""
+        from aiaas.errors import Unavailable
+
+        if self.privacy is None:
+            raise Unavailable("PII scanning is not available here; upload without pii or "
+                              "through a server", code="privacy_unavailable")
+        skip = {name for name in (checked.label, checked.split_column) if name}
+        report = dataset_pii.scan(raw, checked.columns, skip, self.privacy, mode)
+        if mode == "redact":
+            redacted = original.with_name("original.csv")
+            original.unlink()
+            dataset_pii.write_csv(raw, redacted)
+            checked = validation.check_table(raw, label=checked.label,
+                                             split_column=checked.split_column,
+                                             timestamp=checked.timestamp)
+            data = redacted.read_bytes()
+            row.format, row.size_bytes = "csv", len(data)
+            row.sha256 = hashlib.sha256(data).hexdigest()
+        return raw, checked, report
 
     @staticmethod
     def _taken(name: str) -> Conflict:

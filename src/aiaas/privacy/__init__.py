@@ -1,0 +1,1 @@
+"""PII detection and redaction for model calls."""
