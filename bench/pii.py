@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--errors", action="store_true", help="list misses and false positives")
     args = parser.parse_args()
     rows = load(args.data)
-    report: dict[str, Any] = {"data": str(args.data.relative_to(HERE.parent))}
+    report: dict[str, Any] = {"data": str(args.data)}
     if args.only in (None, "accuracy"):
         report["accuracy"] = accuracy(rows, args.threads)
         _print_accuracy(report["accuracy"], args.errors)
