@@ -105,7 +105,7 @@ def test_policies_are_admin_only_checked_and_audited(server: LiveServer) -> None
         assert admin.delete(f"/api/v1/tenants/{tenant}/privacy").status_code == 204
         listed = own.get(f"/api/v1/tenants/{tenant}/privacy").json()["policies"]
         assert (listed[0]["mode"], listed[0]["source"]) == ("off", "default")
-        audit = admin.get("/api/v1/audit", params={"tenant": tenant}).json()["records"]
+        audit = admin.get("/api/v1/audit", params={"tenant": tenant}).json()["data"]
         assert {"privacy.set", "privacy.clear"} <= {r["action"] for r in audit}
 
 
@@ -118,7 +118,7 @@ def test_block_names_types_and_positions_never_values(server: LiveServer) -> Non
     assert [(e["type"], e["start"], e["end"]) for e in error["details"]["entities"]] == [
         ("PERSON", 12, 26), ("PHONE_NUMBER", 30, 45), ("EMAIL_ADDRESS", 58, 77)]
     assert "inputs[0]" in error["message"]
-    with pytest.raises(openai.UnprocessableEntityError) as raised:
+    with pytest.raises(openai.BadRequestError) as raised:
         oai(server, key).embeddings.create(model=EMBEDDER, input=PII_TEXT)
     assert raised.value.code == "pii_detected"
     with server.client(key) as client:
@@ -135,9 +135,9 @@ def test_redact_embeds_the_placeholder_text(server: LiveServer) -> None:
     plain = embed(server, policy_key(server, "off"), REDACTED)
     original = embed(server, policy_key(server, "off"), PII_TEXT)
     assert redacted.status_code == plain.status_code == 200, redacted.text
-    vector = np.array(redacted.json()["outputs"][0])
-    assert np.allclose(vector, plain.json()["outputs"][0], atol=1e-5)
-    assert not np.allclose(vector, original.json()["outputs"][0], atol=1e-3)
+    vector = np.array(redacted.json()["outputs"][0]["embedding"])
+    assert np.allclose(vector, plain.json()["outputs"][0]["embedding"], atol=1e-5)
+    assert not np.allclose(vector, original.json()["outputs"][0]["embedding"], atol=1e-3)
     assert redacted.json()["privacy"]["inputs"][0]["type"] == "PERSON"
     v1 = oai(server, policy_key(server, "redact")).embeddings.create(model=EMBEDDER,
                                                                      input=PII_TEXT)
@@ -148,7 +148,8 @@ def test_detect_lists_spans_and_changes_nothing(server: LiveServer) -> None:
     detected = embed(server, policy_key(server, "detect"), PII_TEXT)
     original = embed(server, policy_key(server, "off"), PII_TEXT)
     assert detected.status_code == 200, detected.text
-    assert np.allclose(detected.json()["outputs"][0], original.json()["outputs"][0], atol=1e-5)
+    assert np.allclose(detected.json()["outputs"][0]["embedding"],
+                       original.json()["outputs"][0]["embedding"], atol=1e-5)
     privacy = detected.json()["privacy"]
     assert privacy["policy"] == "detect"
     assert [(e["field"], e["type"]) for e in privacy["inputs"]] == [
@@ -179,8 +180,8 @@ def test_chat_pseudonymize_restores_what_redact_hides(server: LiveServer, stream
     assert restored == redacted.replace("<PERSON_1>", NAME)
 
 
-WRITE_EMAIL = [{"role": "user", "content": "Write an example email address for a man called "
-                "Tom who works at a company called Acme. Only the address."}]
+WRITE_EMAIL = [{"role": "user", "content": "Write a contact line with an email address for the "
+                "Acme support team."}]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])

@@ -24,6 +24,10 @@ __all__ = ["ENTITY_TYPES", "Analyzer", "Entity"]
 
 log = logging.getLogger("aiaas.privacy")
 
+LOWERCASE_MIN_SCORE = 0.8
+"""A name or place written without a capital letter ("opens at nine") needs this much
+confidence: in lowercase text the model has only the context to go on."""
+
 
 class Analyzer:
     def __init__(self, model_dir: Callable[[], Path]) -> None:
@@ -66,7 +70,8 @@ class Analyzer:
             named = self._names.find(list(texts)) if texts else []
             found = []
             for text, spans in zip(texts, named, strict=True):
-                candidates = [Entity(s.type, s.start, s.end, s.score) for s in spans]
+                candidates = [Entity(s.type, s.start, s.end, s.score) for s in spans
+                              if s.score >= LOWERCASE_MIN_SCORE or _has_capital(text, s)]
                 candidates += patterns.find(self._presidio, text)
                 found.append(resolve(candidates, entities))
         except Exception as exc:
@@ -94,3 +99,7 @@ def resolve(candidates: list[Entity], wanted: frozenset[str] | None) -> list[Ent
         if all(entity.score > k.score for k in clash):
             kept = [k for k in kept if k not in clash] + [entity]
     return sorted(kept, key=lambda e: e.start)
+
+
+def _has_capital(text: str, span: Any) -> bool:
+    return any(c.isupper() for c in text[span.start:span.end])
