@@ -87,3 +87,10 @@ def test_restorer_flushes_an_unfinished_placeholder_as_written() -> None:
     restorer = StreamRestorer(Pseudonyms())
     assert restorer.feed("the end <PERS") == "the end "
     assert restorer.flush() == "<PERS"
+
+
+def test_adjacent_entities_keep_their_own_placeholders() -> None:
+    text = "Siobhan Gallagher 32 Glenview Park, Galway"
+    entities = [Entity("PERSON", 0, 17, 0.9), Entity("LOCATION", 18, 34, 0.9),
+                Entity("LOCATION", 36, 42, 0.9)]
+    assert Pseudonyms().redact(text, entities) == "<PERSON_1> <LOCATION_1>, <LOCATION_2>"

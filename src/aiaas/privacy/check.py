@@ -10,14 +10,16 @@ event loop. If it cannot run, the call is refused (503 ``privacy_unavailable``):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiaas.calls.admission import AdmissionCheck, Ticket
 from aiaas.calls.call import NOT_GIVEN, ResolvedCall
 from aiaas.calls.filters import OutputFilter
-from aiaas.errors import Invalid
+from aiaas.errors import AiaasError, Invalid, Unavailable
 from aiaas.privacy.analyzer import Analyzer, Entity
 from aiaas.privacy.policy import Policy, PolicyService
 from aiaas.privacy.redaction import Pseudonyms, StreamRedactor, StreamRestorer
@@ -28,6 +30,22 @@ TEXT_INPUT_TASKS = frozenset({"chat", "completion", "embedding", "text2text",
 TEXT_OUTPUT_TASKS = frozenset({"chat", "completion", "text2text", "speech-recognition"})
 _NOT_TEXT_KEYS = frozenset({"role", "type", "name", "tool_call_id", "image_url"})
 _TAG = "privacy"
+
+log = logging.getLogger("aiaas.privacy")
+
+
+@contextmanager
+def _fail_closed() -> Iterator[None]:
+    """An unexpected error while finding or replacing PII refuses the call (503) and is logged
+    by its type only: its message or traceback could hold the very text being protected."""
+    try:
+        yield
+    except AiaasError:
+        raise
+    except Exception as exc:
+        log.error("PII handling failed: %s", type(exc).__name__)
+        raise Unavailable(f"PII handling failed ({type(exc).__name__})",
+                          code="privacy_unavailable", retry_after_s=5) from None
 
 
 @dataclass
@@ -58,6 +76,12 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
         call.tags[_TAG] = state
         if task not in TEXT_INPUT_TASKS or call.inputs is NOT_GIVEN:
             return None
+        with _fail_closed():
+            await self._inputs(call, state)
+        return None
+
+    async def _inputs(self, call: ResolvedCall, state: CallPrivacy) -> None:
+        policy = state.policy
         leaves: list[tuple[str, str]] = []
         _collect(call.inputs, "inputs", leaves)
         texts = [text for _, text in leaves]
@@ -66,7 +90,7 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
                  for (path, _), ents in zip(leaves, found, strict=True) for e in ents]
         if policy.mode == "detect":
             _note(call, "inputs", spans)
-            return None
+            return
         if policy.mode == "block" and spans:
             listed = ", ".join(f"{s['type']} at {s['field']}[{s['start']}:{s['end']}]"
                                for s in spans[:10])
@@ -79,13 +103,13 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
         if spans:
             _note(call, "inputs", [{k: v for k, v in s.items() if k != "score"} | {"redacted": True}
                                    for s in spans])
-        return None
 
     async def outputs(self, call: ResolvedCall, outputs: list[Any]) -> list[Any]:
         state = call.tags.get(_TAG)
         if not isinstance(state, CallPrivacy) or call.task.name not in TEXT_OUTPUT_TASKS:
             return outputs
-        return await asyncio.to_thread(self._outputs, call, state, outputs)
+        with _fail_closed():
+            return await asyncio.to_thread(self._outputs, call, state, outputs)
 
     def _outputs(self, call: ResolvedCall, state: CallPrivacy, outputs: list[Any]) -> list[Any]:
         mode = state.policy.mode
@@ -121,9 +145,10 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
 async def _restored(events: AsyncIterator[StreamEvent], restorer: StreamRestorer
                     ) -> AsyncIterator[StreamEvent]:
     async for event in events:
-        text = restorer.feed(event.text)
-        if event.finish_reason is not None:
-            text += restorer.flush()
+        with _fail_closed():
+            text = restorer.feed(event.text)
+            if event.finish_reason is not None:
+                text += restorer.flush()
         if text or event.finish_reason is not None:
             yield _with_text(event, text)
 
@@ -131,12 +156,13 @@ async def _restored(events: AsyncIterator[StreamEvent], restorer: StreamRestorer
 async def _redacted(events: AsyncIterator[StreamEvent], redactor: StreamRedactor
                     ) -> AsyncIterator[StreamEvent]:
     async for event in events:
-        if redactor.ready(event.text):
-            text = await asyncio.to_thread(redactor.feed, event.text)
-        else:
-            text = redactor.feed(event.text)
-        if event.finish_reason is not None:
-            text += await asyncio.to_thread(redactor.flush)
+        with _fail_closed():
+            if redactor.ready(event.text):
+                text = await asyncio.to_thread(redactor.feed, event.text)
+            else:
+                text = redactor.feed(event.text)
+            if event.finish_reason is not None:
+                text += await asyncio.to_thread(redactor.flush)
         if text or event.finish_reason is not None:
             yield _with_text(event, text)
 

@@ -3,7 +3,6 @@
 A request's ``Pseudonyms`` gives the same value the same placeholder in every text of the
 request (``Ann Lee`` is ``<PERSON_1>`` in the system message, the user message and the reply),
 so a model can still tell who is who; ``restore`` puts the originals back (``pseudonymize``).
-Replacing spans is Presidio's anonymizer with a placeholder operator per type.
 
 The stream filters never hold the whole stream: ``StreamRedactor`` keeps a look-back of
 ``LOOKBACK`` characters unsent (a name split over two tokens is still seen whole) and
@@ -15,8 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
 
 from aiaas.privacy.entities import Entity
 
@@ -62,30 +59,11 @@ class Pseudonyms:
 
 def _anonymize(text: str, entities: Sequence[Entity], assigned: dict[tuple[int, int], str]
                ) -> str:
-    from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
-
-    results = [RecognizerResult(e.type, e.start, e.end, e.score) for e in entities]
-    operators: dict[str, OperatorConfig] = {}
-    for entity in entities:
-        operators.setdefault(entity.type, OperatorConfig("custom", {
-            "lambda": _lookup(text, assigned, entity.type)}))
-    return str(_anonymizer().anonymize(text=text, analyzer_results=results,
-                                       operators=operators).text)
-
-
-def _lookup(text: str, assigned: dict[tuple[int, int], str], type_: str) -> Callable[[str], str]:
-    """Presidio's custom operator sees the value only: find its span's placeholder by value
-    (values of one type found twice get the same placeholder anyway)."""
-    by_value = {text[start:end]: name for (start, end), name in assigned.items()
-                if name.startswith(f"<{type_}_")}
-    return lambda value: by_value[value]
-
-
-@cache
-def _anonymizer() -> Any:
-    from presidio_anonymizer import AnonymizerEngine
-
-    return AnonymizerEngine()  # type: ignore[no-untyped-call]
+    parts, position = [], 0
+    for entity in sorted(entities, key=lambda e: e.start):
+        parts += [text[position:entity.start], assigned[(entity.start, entity.end)]]
+        position = entity.end
+    return "".join(parts) + text[position:]
 
 
 class StreamRestorer:
