@@ -128,32 +128,43 @@ def _pct(values: list[float], pct: int) -> float:
 
 
 def round_trip(threads: int) -> dict[str, Any]:
-    """One chat under ``pseudonymize``: what the model was shown and what the caller got."""
+    """One chat asked twice on the built-in chat model, greedy: under ``redact`` (the reply as
+    the model wrote it, placeholders and all) and under ``pseudonymize`` (what the caller
+    reads), whole and streamed."""
     from openai import OpenAI
 
-    prompt = ("My name is Mariana Okafor and my email is m.okafor@examplemail.com. Write one "
-              "short sentence that greets me by my full name and repeats my email address.")
+    prompt = ("Repeat after me: Hello, Mariana Okafor! We will write to m.okafor@examplemail.com "
+              "today.")
     with tempfile.TemporaryDirectory(prefix="aiaas-pii-chat-") as tmp:
         data = Path(tmp) / "data"
         admin = prepare(data, {"smollm2-135m-instruct"})
-        server = start(data, admin, threads, "smollm2-135m-instruct",
-                       AIAAS_PII_POLICY="pseudonymize")
+        server = start(data, admin, threads, "smollm2-135m-instruct")
         try:
-            shown = httpx.post(f"{server.url}/api/v1/privacy/analyze", json={"texts": [prompt]},
-                               headers={"Authorization": f"Bearer {admin}"}, timeout=600).json()
-            client = OpenAI(base_url=f"{server.url}/v1", api_key=admin)
-            reply = client.chat.completions.create(
-                model="smollm2-135m-instruct", temperature=0, max_tokens=60,
-                messages=[{"role": "user", "content": prompt}])
-            stream = client.chat.completions.create(
-                model="smollm2-135m-instruct", temperature=0, max_tokens=60, stream=True,
-                messages=[{"role": "user", "content": prompt}])
-            streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream
-                               if chunk.choices)
+            with httpx.Client(base_url=server.url, timeout=600,
+                              headers={"Authorization": f"Bearer {admin}"}) as client:
+                shown = client.post("/api/v1/privacy/analyze", json={"texts": [prompt]}).json()
+                keys = {}
+                for mode in ("redact", "pseudonymize"):
+                    secret = client.post("/api/v1/keys", json={
+                        "name": mode, "tenant": "default"}).json()["secret"]
+                    client.put(f"/api/v1/keys/{secret.split('-')[1]}/privacy",
+                               json={"mode": mode}).raise_for_status()
+                    keys[mode] = secret
+            replies: dict[str, Any] = {"prompt": prompt,
+                                       "model_saw": shown["results"][0]["redacted"]}
+            for mode, key in keys.items():
+                chat = OpenAI(base_url=f"{server.url}/v1", api_key=key).chat.completions
+                messages: Any = [{"role": "user", "content": prompt}]
+                whole = chat.create(model="smollm2-135m-instruct", temperature=0, max_tokens=40,
+                                    messages=messages).choices[0].message.content
+                stream = chat.create(model="smollm2-135m-instruct", temperature=0,
+                                     max_tokens=40, messages=messages, stream=True)
+                streamed = "".join(c.choices[0].delta.content or "" for c in stream
+                                   if c.choices)
+                replies[mode] = {"whole": whole, "streamed": streamed}
         finally:
             server.stop()
-    return {"prompt": prompt, "model_saw": shown["results"][0]["redacted"],
-            "reply": reply.choices[0].message.content, "streamed_reply": streamed}
+    return replies
 
 
 def main() -> None:
