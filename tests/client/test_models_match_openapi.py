@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 from aiaas.client import _audit as audit
 from aiaas.client import _billing as billing
 from aiaas.client import _models as sdk
+from aiaas.client import _privacy as privacy
 from tests.conftest import Api
 
 SCHEMAS: dict[type[BaseModel], str] = {
@@ -47,6 +48,9 @@ SCHEMAS: dict[type[BaseModel], str] = {
     audit.AuditRecord: "AuditRecord",
     audit.AuditPage: "AuditPage",
     audit.AuditVerification: "Verification",
+    privacy.PiiEntity: "EntityOut",
+    privacy.PiiAnalysis: "AnalyzedText",
+    privacy.PrivacyPolicy: "PolicyOut",
 }
 """SDK model -> the component schema of ``/openapi.json`` that describes what it parses."""
 

@@ -88,6 +88,8 @@ class Prediction(_Result):
     version: int
     outputs: list[Any]
     usage: PredictionUsage = Field(default_factory=PredictionUsage)
+    privacy: dict[str, Any] | None = None
+    """Under a PII policy that found something: the policy and the spans found (no values)."""
 
 
 class LabelScore(_Result):

@@ -3,7 +3,6 @@ the two method mixins."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiaas.client._calls import Call, many, one, segment
@@ -37,7 +36,6 @@ class PrivacyPolicy(_Result):
     mode: str
     entities: list[str] | None = None
     source: str
-    updated_at: datetime | None = None
 
 
 def analyze_pii(texts: list[str], entities: list[str] | None) -> Call[list[PiiAnalysis]]:
