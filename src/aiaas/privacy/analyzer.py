@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aiaas.errors import Unavailable
+from aiaas.errors import AiaasError, Unavailable
 from aiaas.privacy import patterns
 from aiaas.privacy.entities import ENTITY_TYPES, Entity
 
@@ -56,17 +57,13 @@ class Analyzer:
                                   code="privacy_unavailable", retry_after_s=30) from None
             self._presidio, self._names = presidio, names
 
-    @property
-    def loaded(self) -> bool:
-        return self._presidio is not None
-
     def analyze(self, texts: Sequence[str], entities: frozenset[str] | None = None
                 ) -> list[list[Entity]]:
         """The entities of each text, sorted by position, overlaps resolved (a span inside
         another is dropped: an IP inside a URL is the URL; otherwise the higher score wins).
         ``entities`` keeps only those types (None: all)."""
         self.load()
-        try:
+        with fail_closed("the PII analyzer failed"):
             named = self._names.find(list(texts)) if texts else []
             found = []
             for text, spans in zip(texts, named, strict=True):
@@ -74,12 +71,22 @@ class Analyzer:
                               if s.score >= LOWERCASE_MIN_SCORE or _has_capital(text, s)]
                 candidates += patterns.find(self._presidio, text)
                 found.append(resolve(candidates, entities))
-        except Exception as exc:
-            # The message only: a traceback's locals could carry the text.
-            log.error("the PII analyzer failed: %s", type(exc).__name__)
-            raise Unavailable(f"the PII analyzer failed ({type(exc).__name__})",
-                              code="privacy_unavailable", retry_after_s=5) from None
         return found
+
+
+@contextmanager
+def fail_closed(what: str) -> Iterator[None]:
+    """An unexpected error while finding or replacing PII becomes ``Unavailable``
+    (``privacy_unavailable``, 503: the call is refused, never passed through), logged by its
+    type only: its message or traceback could hold the very text being protected."""
+    try:
+        yield
+    except AiaasError:
+        raise
+    except Exception as exc:
+        log.error("%s: %s", what, type(exc).__name__)
+        raise Unavailable(f"{what} ({type(exc).__name__})", code="privacy_unavailable",
+                          retry_after_s=5) from None
 
 
 def resolve(candidates: list[Entity], wanted: frozenset[str] | None) -> list[Entity]:

@@ -10,17 +10,15 @@ event loop. If it cannot run, the call is refused (503 ``privacy_unavailable``):
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiaas.calls.admission import AdmissionCheck, Ticket
 from aiaas.calls.call import NOT_GIVEN, ResolvedCall
 from aiaas.calls.filters import OutputFilter
-from aiaas.errors import AiaasError, Invalid, Unavailable
-from aiaas.privacy.analyzer import Analyzer, Entity
+from aiaas.errors import Invalid
+from aiaas.privacy.analyzer import Analyzer, Entity, fail_closed
 from aiaas.privacy.policy import Policy, PolicyService
 from aiaas.privacy.redaction import Pseudonyms, StreamRedactor, StreamRestorer
 from aiaas.tasks.base import StreamEvent
@@ -30,22 +28,6 @@ TEXT_INPUT_TASKS = frozenset({"chat", "completion", "embedding", "text2text",
 TEXT_OUTPUT_TASKS = frozenset({"chat", "completion", "text2text", "speech-recognition"})
 _NOT_TEXT_KEYS = frozenset({"role", "type", "name", "tool_call_id", "image_url"})
 _TAG = "privacy"
-
-log = logging.getLogger("aiaas.privacy")
-
-
-@contextmanager
-def _fail_closed() -> Iterator[None]:
-    """An unexpected error while finding or replacing PII refuses the call (503) and is logged
-    by its type only: its message or traceback could hold the very text being protected."""
-    try:
-        yield
-    except AiaasError:
-        raise
-    except Exception as exc:
-        log.error("PII handling failed: %s", type(exc).__name__)
-        raise Unavailable(f"PII handling failed ({type(exc).__name__})",
-                          code="privacy_unavailable", retry_after_s=5) from None
 
 
 @dataclass
@@ -76,7 +58,7 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
         call.tags[_TAG] = state
         if task not in TEXT_INPUT_TASKS or call.inputs is NOT_GIVEN:
             return None
-        with _fail_closed():
+        with fail_closed("PII handling failed"):
             await self._inputs(call, state)
         return None
 
@@ -108,7 +90,7 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
         state = call.tags.get(_TAG)
         if not isinstance(state, CallPrivacy) or call.task.name not in TEXT_OUTPUT_TASKS:
             return outputs
-        with _fail_closed():
+        with fail_closed("PII handling failed"):
             return await asyncio.to_thread(self._outputs, call, state, outputs)
 
     def _outputs(self, call: ResolvedCall, state: CallPrivacy, outputs: list[Any]) -> list[Any]:
@@ -145,7 +127,7 @@ class PrivacyCheck(AdmissionCheck, OutputFilter):
 async def _restored(events: AsyncIterator[StreamEvent], restorer: StreamRestorer
                     ) -> AsyncIterator[StreamEvent]:
     async for event in events:
-        with _fail_closed():
+        with fail_closed("PII handling failed"):
             text = restorer.feed(event.text)
             if event.finish_reason is not None:
                 text += restorer.flush()
@@ -156,7 +138,7 @@ async def _restored(events: AsyncIterator[StreamEvent], restorer: StreamRestorer
 async def _redacted(events: AsyncIterator[StreamEvent], redactor: StreamRedactor
                     ) -> AsyncIterator[StreamEvent]:
     async for event in events:
-        with _fail_closed():
+        with fail_closed("PII handling failed"):
             if redactor.ready(event.text):
                 text = await asyncio.to_thread(redactor.feed, event.text)
             else:

@@ -44,10 +44,6 @@ class Policy:
     source: str = "default"
     """Where it was set: ``key``, ``model``, ``tenant`` or ``default``."""
 
-    @property
-    def changes_text(self) -> bool:
-        return self.mode in {"redact", "block", "pseudonymize"}
-
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode,
                 "entities": sorted(self.entities) if self.entities is not None else None,

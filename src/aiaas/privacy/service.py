@@ -10,7 +10,6 @@ until it is there, calls under a policy other than ``off`` are refused with 503
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -68,7 +67,6 @@ class PrivacyService:
         self._build_thread = threading.Thread(target=self._build, args=(target,),
                                               name="pii-model-build", daemon=True)
         self._build_thread.start()
-        await asyncio.sleep(0)
 
     def _build(self, target: Path) -> None:
         from aiaas.privacy import ner_model

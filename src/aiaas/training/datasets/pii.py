@@ -46,6 +46,7 @@ def scan(raw: RawTable, columns: dict[str, str], skip: set[str], analyzer: TextA
                and name not in skip]
     report: dict[str, Any] = {"mode": mode, "columns": {}}
     row_pseudonyms = [Pseudonyms() for _ in range(raw.rows)] if mode == "redact" else []
+    rows_with_any: set[int] = set()
     for name in scanned:
         cells = raw.cells[raw.names.index(name)]
         rows_with, by_type = 0, Counter[str]()
@@ -57,15 +58,13 @@ def scan(raw: RawTable, columns: dict[str, str], skip: set[str], analyzer: TextA
                 if not entities:
                     continue
                 rows_with += 1
+                rows_with_any.add(i)
                 by_type.update(e.type for e in entities)
                 if mode == "redact":
                     cells[i] = row_pseudonyms[i].redact(str(cells[i]), entities)
         report["columns"][name] = {"rows_with_pii": rows_with,
                                    "entities": dict(sorted(by_type.items()))}
-    report["rows_with_pii"] = len({i for i in range(raw.rows)
-                                   if row_pseudonyms and row_pseudonyms[i].originals})
-    if mode == "report":
-        report.pop("rows_with_pii")
+    report["rows_with_pii"] = len(rows_with_any)
     return report
 
 
