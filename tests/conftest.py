@@ -33,11 +33,21 @@ PG_PORT = 5432
 os.environ.setdefault("AIAAS_COMPILE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp"))
                                                 / f"aiaas-test-compiled-{os.getpid()}"))
 
+# One master key per test session (encryption at rest is on by default), never the user's own.
+_MASTER_KEY = Path(os.environ.get("TMPDIR", "/tmp")) / f"aiaas-test-master-{os.getpid()}.json"
+if "AIAAS_MASTER_KEY_FILE" not in os.environ:
+    from aiaas.crypto.master import MasterKey
+
+    _MASTER_KEY.unlink(missing_ok=True)
+    MasterKey.generate(_MASTER_KEY)
+    os.environ["AIAAS_MASTER_KEY_FILE"] = str(_MASTER_KEY)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _compile_cache() -> Iterator[None]:
     yield
     shutil.rmtree(os.environ["AIAAS_COMPILE_DIR"], ignore_errors=True)
+    _MASTER_KEY.unlink(missing_ok=True)
 
 
 def _postgres_reason() -> str | None:

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".aiaas"
@@ -166,6 +166,20 @@ class Settings(BaseSettings):
     pii_model_dir: Path | None = Field(
         default=None, description="The built PII name model to use; unset: "
         "~/.cache/aiaas/pii-ner-<recipe>, built once in the background if missing.")
+    encrypt_at_rest: bool = Field(
+        default=True, description="Seal each tenant's datasets, model artifacts and job and "
+        "evaluation plots with its own data key (AES-256-GCM, Tink streaming AEAD), wrapped by "
+        "the master key; decrypted working copies live only in memory-backed space.")
+    master_key_file: Path | None = Field(
+        default=None, description="The master key (a Tink JSON keyset) that wraps every "
+        "tenant's data key; keep it outside the data dir. Unset: <config dir>/aiaas/"
+        "master-key.json, created on the first start (back it up).")
+    master_key: SecretStr | None = Field(
+        default=None, description="The master key's JSON itself, for secret stores that "
+        "inject variables; wins over master_key_file.")
+    workspace_dir: Path | None = Field(
+        default=None, description="A memory-backed directory (tmpfs) for decrypted working "
+        "copies; unset: /dev/shm.")
     log_level: str = "INFO"
     log_json: bool = True
 

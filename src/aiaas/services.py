@@ -79,7 +79,7 @@ class Services:
                              if settings.usage_journal else None)
         metrics = Metrics()
         placement = Placement(settings, registry,
-                              LocalReplicas(settings, metrics, registry.artifact_path), metrics)
+                              LocalReplicas(settings, metrics, registry), metrics)
         billing = BillingService(db, registry, usage, metrics, currency=settings.currency,
                                  cache_s=settings.cache_ttl_s, sync_s=settings.budget_sync_s,
                                  audit=audit)
@@ -95,11 +95,13 @@ class Services:
         calls.checks.append(limiter)
         calls.checks.append(BudgetCheck(billing, calls.limits))
         job_events = JobEventHub(db, max_streams_per_key=settings.max_job_streams_per_key)
-        jobs = JobService(db, settings.data_dir, catalog, notify=job_events.notify, audit=audit)
+        jobs = JobService(db, settings.data_dir, catalog, notify=job_events.notify, audit=audit,
+                          vault=core.vault)
         keys = KeyService(db, cache_s=settings.cache_ttl_s, audit=audit)
         tuner = ServingTuner(settings, registry, placement, audit=audit)
         evaluations = EvaluationService(db, settings.data_dir, calls, catalog,
-                                        chunk=settings.max_inputs, audit=audit)
+                                        chunk=settings.max_inputs, audit=audit,
+                                        vault=core.vault)
         return cls(settings, db, keys, registry, usage, metrics, placement, calls, jobs, datasets,
                    tuner, evaluations, Uploads.from_settings(registry, settings), job_events,
                    WorkerSupervisor(settings, db, notify=job_events.notify), billing=billing,

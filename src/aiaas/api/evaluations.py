@@ -12,12 +12,11 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS
-from aiaas.errors import NotFound
 from aiaas.training.evaluations import EvaluationInfo
 
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"], responses=ERRORS)
@@ -73,14 +72,11 @@ async def show_evaluation(evaluation_id: str, principal: PrincipalDep,
     return await asyncio.to_thread(services.evaluations.get, principal, evaluation_id)
 
 
-@router.get("/{evaluation_id}/plots/{name}.png", response_class=FileResponse,
+@router.get("/{evaluation_id}/plots/{name}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
 async def evaluation_plot(evaluation_id: str, name: str, principal: PrincipalDep,
-                          services: ServicesDep) -> FileResponse:
+                          services: ServicesDep) -> Response:
     """A plot the evaluation drew (its ``plots`` lists them): confusion_matrix, roc_curve,
     predicted_vs_actual, forecast."""
-    path = await asyncio.to_thread(services.evaluations.plot_path, principal,
-                                   evaluation_id, name)
-    if not path.is_file():
-        raise NotFound(f"plot {name!r} of evaluation {evaluation_id!r} is missing on disk")
-    return FileResponse(path, media_type="image/png")
+    png = await asyncio.to_thread(services.evaluations.plot, principal, evaluation_id, name)
+    return Response(png, media_type="image/png")

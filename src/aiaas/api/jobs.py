@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.api.deps import PrincipalDep, ServicesDep
 from aiaas.api.schemas import ERRORS
 from aiaas.db.training_tables import FINISHED
-from aiaas.errors import NotFound, Unavailable
+from aiaas.errors import Unavailable
 from aiaas.training.jobs import EventInfo, JobInfo
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=ERRORS)
@@ -144,12 +144,10 @@ async def job_events(job_id: str, principal: PrincipalDep, services: ServicesDep
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/{job_id}/plots/{name}.png", response_class=FileResponse,
+@router.get("/{job_id}/plots/{name}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-async def job_plot(job_id: str, name: str, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+async def job_plot(job_id: str, name: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """A plot the job drew (its ``result.plots`` lists them): confusion_matrix, roc_curve,
     training_curve, predicted_vs_actual."""
-    path = await asyncio.to_thread(services.jobs.plot_path, principal, job_id, name)
-    if not path.is_file():
-        raise NotFound(f"plot {name!r} of job {job_id!r} is missing on disk")
-    return FileResponse(path, media_type="image/png")
+    png = await asyncio.to_thread(services.jobs.plot, principal, job_id, name)
+    return Response(png, media_type="image/png")

@@ -18,6 +18,7 @@ from aiaas import __version__
 from aiaas.cli import (
     audit,
     budgets,
+    crypto,
     datasets,
     jobs,
     keys,
@@ -59,6 +60,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(limits.app, name="limits")
 app.add_typer(audit.app, name="audit")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(crypto.app, name="crypto")
 app.command()(predict)
 app.command()(chat)
 app.command()(transcribe)

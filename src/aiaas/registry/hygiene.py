@@ -33,9 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from aiaas.db.tables import ModelVersion
 from aiaas.registry.owners import OWNER_LOCK, STAMPED, lock_file, owner_token, owners_dir
 from aiaas.registry.store import remove_tree
 
@@ -48,7 +45,6 @@ log = logging.getLogger("aiaas.registry.hygiene")
 UNSTAMPED_AGE_S = 3600.0
 """A staging dir without an owner token (from a version before owners) is swept past this age."""
 _DIGEST = re.compile(r"[a-f0-9]{64}")
-_QUERY_CHUNK = 500
 
 
 def _remove(path: Path) -> None:
@@ -129,13 +125,8 @@ def _stored(root: Path, cutoff: float) -> tuple[list[str], list[str]]:
 
 
 def _referenced(registry: Registry, digests: list[str]) -> set[str]:
-    found: set[str] = set()
     with registry.db.session() as session:
-        for start in range(0, len(digests), _QUERY_CHUNK):
-            chunk = digests[start:start + _QUERY_CHUNK]
-            found.update(session.scalars(
-                select(ModelVersion.sha256).where(ModelVersion.sha256.in_(chunk)).distinct()))
-    return found
+        return registry.artifacts.in_use(session, digests)
 
 
 def sweep_artifacts(registry: Registry, *, older_than_s: float) -> list[str]:

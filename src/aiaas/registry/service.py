@@ -15,6 +15,7 @@ once; a change made by another process (the training worker, the CLI) is seen wi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -22,12 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aiaas.audit import AuditLog
 from aiaas.auth.principal import BUILTIN_TENANT, Principal, Scope
+from aiaas.crypto.vault import Vault
 from aiaas.db.engine import Database
 from aiaas.db.tables import Model, ModelAlias, ModelVersion
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound
@@ -42,6 +44,7 @@ from aiaas.registry.records import (
     VersionInfo,
     validate_name,
 )
+from aiaas.registry.sealing import StoredArtifacts
 from aiaas.registry.store import ArtifactStore, directory_digest, remove_tree
 from aiaas.registry.versions import PendingVersion, insert_version
 from aiaas.tasks import get_task
@@ -56,11 +59,13 @@ Ref = str | int | None
 
 class Registry:
     def __init__(self, db: Database, store: ArtifactStore, *, cache_s: float = 0.0,
-                 audit: AuditLog | None = None) -> None:
+                 audit: AuditLog | None = None, vault: Vault | None = None) -> None:
         self.db = db
         self.audit = audit
         """Told of every version registered by an ``actor``, alias moved and deletion."""
         self.store = store
+        self.vault = vault or Vault.off()
+        self.artifacts = StoredArtifacts(store, self.vault)
         self.cache_s = cache_s
         self._resolved: dict[tuple[str, str, Ref], tuple[VersionInfo, float]] = {}
         self._generation = 0
@@ -133,10 +138,8 @@ class Registry:
             check(source, detected.format, chosen_task, config)
         known = directory_digest(source) if move else None
         with self._artifacts:
-            if move:
-                digest, size = self.store.put_staged(source, known=known)
-            else:
-                digest, size = self.store.put_copy(source)
+            digest, size, stored = self.artifacts.put(source, tenant=tenant, move=move,
+                                                      known=known)
             pending = PendingVersion(
                 tenant=tenant, name=name, task=chosen_task, detected=detected, digest=digest,
                 size=size, config=config, created_by=created_by, description=description,
@@ -147,10 +150,10 @@ class Registry:
                 return self._record(pending, actor)
             except BaseException:
                 try:
-                    self._collect_locked(digest)
+                    self._collect_locked(stored)
                 except Exception:
                     log.exception("could not collect artifact %s after a failed registration",
-                                  digest)
+                                  stored)
                 raise
 
     def _record(self, pending: PendingVersion, actor: Principal | None) -> VersionInfo:
@@ -353,7 +356,7 @@ class Registry:
                 self.audit.record(principal, "version.delete", "version", gone.ref,
                                   before=gone.audited(), target_tenant=gone.tenant, session=session)
         self._changed()
-        self._collect(digest)
+        self._collect(principal.tenant, digest)
 
     def delete_model(self, principal: Principal, name: str) -> ModelInfo:
         """Delete a model and all its versions (``models:write``); what was deleted."""
@@ -369,12 +372,13 @@ class Registry:
                     "aliases": deleted.aliases}, target_tenant=deleted.tenant, session=session)
         self._changed()
         for digest in digests:
-            self._collect(digest)
+            self._collect(principal.tenant, digest)
         return deleted
 
-    def _collect(self, digest: str) -> None:
+    def _collect(self, tenant: str, digest: str) -> None:
         with self._artifacts:
-            self._collect_locked(digest)
+            for stored in self.artifacts.candidates(tenant, digest):
+                self._collect_locked(stored)
 
     def collect_orphan(self, digest: str, cutoff: float) -> bool:
         """Remove an artifact that no version uses and no registration touched since ``cutoff``
@@ -383,17 +387,27 @@ class Registry:
             return self.store.untouched_since(digest, cutoff) and self._collect_locked(digest)
 
     def _collect_locked(self, digest: str) -> bool:
-        """Remove an artifact no version uses any more (the caller holds ``_artifacts``)."""
+        """Remove an artifact (a store name, plain or sealed) no version uses any more (the
+        caller holds ``_artifacts``)."""
         with self.db.session() as session:
-            still_used = session.scalar(
-                select(func.count()).select_from(ModelVersion).where(ModelVersion.sha256 == digest)
-            )
+            still_used = bool(self.artifacts.in_use(session, [digest]))
         if not still_used:
             self.store.remove(digest)
         return not still_used
 
     def artifact_path(self, version: VersionInfo) -> Path:
-        return self.store.open(version.sha256)
+        """A directory the version's files can be loaded from: the store's own, or for a
+        sealed tenant a decrypted working copy in memory (``release_artifact`` drops it)."""
+        return self.artifacts.path(version)
+
+    def release_artifact(self, version: VersionInfo) -> None:
+        self.artifacts.release(version)
+
+    def staging(self, tenant: str) -> contextlib.AbstractContextManager[Path]:
+        """Where a model directory for ``tenant`` is built (an upload's extraction, a training
+        job's output) before ``register(move=True)``: the store's staging, or for a sealed
+        tenant a private dir in memory-backed space, so its plaintext never reaches the disk."""
+        return self.artifacts.staging(tenant)
 
     def discard(self, staged: Path) -> None:
         remove_tree(staged)

@@ -50,7 +50,7 @@ class Uploads:
         as the next version of ``name`` for the caller's tenant. ``PayloadTooLarge`` past the
         limit, ``Invalid`` / ``UnsafeArtifact`` naming what is wrong with the archive."""
         principal.require(Scope.MODELS_WRITE)
-        with self.registry.store.staging() as staging:
+        with self.registry.staging(principal.tenant) as staging:
             upload = staging / "upload"
             await archive.receive(chunks, upload, limit=self.max_bytes)
             return await asyncio.to_thread(self._register, principal, name, upload,

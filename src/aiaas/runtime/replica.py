@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from aiaas.config import Settings
 from aiaas.errors import AiaasError, BackendError, Unavailable
 from aiaas.metrics import Metrics
-from aiaas.registry.service import VersionInfo
+from aiaas.registry.service import Registry, VersionInfo
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices, heap
 from aiaas.runtime.backends import Backend, backend_for
@@ -80,8 +79,10 @@ class LocalReplica:
     """A backend and its batcher in this process: the replica aiaas has always run."""
 
     def __init__(self, version: VersionInfo, backend: Backend, batcher: Batcher,
-                 memory_bytes: int) -> None:
+                 memory_bytes: int, on_close: Callable[[VersionInfo], None] | None = None
+                 ) -> None:
         self.version = version
+        self._on_close = on_close
         self.backend = backend
         self.batcher = batcher
         self.memory_bytes = memory_bytes
@@ -128,20 +129,24 @@ class LocalReplica:
     async def close(self) -> None:
         await self.batcher.stop()
         self.backend.unload()
+        if self._on_close is not None:
+            self._on_close(self.version)
 
 
 class LocalReplicas:
-    """Starts ``LocalReplica``s from the registry's artifacts with the server's settings."""
+    """Starts ``LocalReplica``s from the registry's artifacts with the server's settings. A
+    sealed tenant's model loads from a decrypted working copy, removed when it unloads."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, artifact_path: Any) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, registry: Registry) -> None:
         self.settings = settings
         self.metrics = metrics
-        self._artifact_path = artifact_path
+        self.registry = registry
 
     def _backend(self, version: VersionInfo) -> Backend:
         settings = self.settings
-        backend = backend_for(version, Path(self._artifact_path(version)),
-                              threads=settings.torch_threads, compile_root=settings.compiled_dir,
+        compile_root = self.registry.vault.compile_root(version.tenant, settings.compiled_dir)
+        backend = backend_for(version, self.registry.artifact_path(version),
+                              threads=settings.torch_threads, compile_root=compile_root,
                               engine=settings.engine, options=ServingOptions.of(version.serving),
                               lanes=settings.onnx_lanes or settings.torch_threads or os.cpu_count() or 1)
         backend.label = f"{version.model}:{version.version}"
@@ -177,7 +182,8 @@ class LocalReplicas:
         if settings.gc_freeze:
             heap.settle()
         log.info("loaded %s in %.2fs", label, time.perf_counter() - started)
-        return LocalReplica(version, backend, batcher, memory_bytes=backend.memory_bytes())
+        return LocalReplica(version, backend, batcher, memory_bytes=backend.memory_bytes(),
+                            on_close=self.registry.release_artifact)
 
     def _default_batch(self, options: ServingOptions) -> int:
         """The server's batch size, four times larger on a GPU (small batches leave it idle)."""

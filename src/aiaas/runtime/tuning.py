@@ -111,7 +111,8 @@ class ServingTuner:
         if classifier and devices.resolve(options.device) != "cpu":
             raise Invalid("int8 text classifiers run on ONNX Runtime on the CPU; set device cpu",
                           details={"field": "device"})
-        root, source = self.settings.compiled_dir, self.registry.artifact_path(info)
+        root = self.registry.vault.compile_root(info.tenant, self.settings.compiled_dir)
+        source = self.registry.artifact_path(info)
         threads = self.settings.torch_threads
         try:
             built = (quantize_classifier.compiled(root, info.sha256, source, threads=threads,

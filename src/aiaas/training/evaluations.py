@@ -29,6 +29,7 @@ from sqlalchemy import select
 from aiaas.audit import AuditLog
 from aiaas.auth.principal import Principal, Scope
 from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
+from aiaas.crypto.vault import Vault
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import EvaluationRow
@@ -44,6 +45,7 @@ from aiaas.training.evaluation_tasks import (
     prepare,
     score,
 )
+from aiaas.training.jobs import PLOT_PURPOSE
 
 MAX_ROWS = 20_000
 """Most rows one evaluation sends through a model (it runs inside the request)."""
@@ -108,8 +110,10 @@ def finite(value: Any) -> Any:
 
 class EvaluationService:
     def __init__(self, db: Database, data_dir: Path, calls: FrontDoor, catalog: Catalog, *,
-                 chunk: int, max_rows: int = MAX_ROWS, audit: AuditLog | None = None) -> None:
+                 chunk: int, max_rows: int = MAX_ROWS, audit: AuditLog | None = None,
+                 vault: Vault | None = None) -> None:
         self.db = db
+        self.vault = vault or Vault.off()
         self.audit = audit
         """Told of every evaluation run (with its metrics)."""
         self.root = evaluations_dir(data_dir)
@@ -149,7 +153,8 @@ class EvaluationService:
         evaluation_id = uuid.uuid4().hex
         plot_dir = self.root / evaluation_id
         try:
-            metrics, names = await asyncio.to_thread(score, prepared, outputs, plot_dir, part)
+            metrics, names = await asyncio.to_thread(self._score, principal.tenant, prepared,
+                                                     outputs, plot_dir, part)
             row = EvaluationRow(
                 id=evaluation_id, tenant=principal.tenant, key_id=principal.key_id,
                 model=resolved.model, version=resolved.version, dataset=dataset, split=part,
@@ -160,6 +165,20 @@ class EvaluationService:
         except BaseException:
             shutil.rmtree(plot_dir, ignore_errors=True)
             raise
+
+    def _score(self, tenant: str, prepared: Prepared, outputs: list[Any], plot_dir: Path,
+               part: Part) -> tuple[dict[str, Any], list[str]]:
+        """Metrics and plots; a sealed tenant's plots are drawn in memory-backed space and
+        sealed into ``plot_dir``."""
+        if not self.vault.seals(tenant):
+            return score(prepared, outputs, plot_dir, part)
+        drawn = self.vault.private_dir("evaluation")
+        try:
+            result = score(prepared, outputs, drawn, part)
+            self.vault.seal_tree(drawn, plot_dir, tenant, PLOT_PURPOSE)
+            return result
+        finally:
+            shutil.rmtree(drawn, ignore_errors=True)
 
     def _prepare(self, tenant: str, version: VersionInfo, dataset: str, part: Part,
                  params: EvaluationParams) -> Prepared:
@@ -224,12 +243,16 @@ class EvaluationService:
                                                   EvaluationRow.id).limit(limit))
             return [EvaluationInfo.of(row) for row in rows]
 
-    def plot_path(self, principal: Principal, evaluation_id: str, name: str) -> Path:
+    def plot(self, principal: Principal, evaluation_id: str, name: str) -> bytes:
+        """A plot's PNG bytes (decrypted when the tenant's files are sealed)."""
         info = self.get(principal, evaluation_id)
         if not PLOT_NAME.match(name) or name not in info.plots:
             raise NotFound(f"evaluation {evaluation_id!r} has no plot {name!r}",
                            details={"plots": info.plots})
-        return self.root / info.id / f"{name}.png"
+        path = self.root / info.id / f"{name}.png"
+        if not path.is_file():
+            raise NotFound(f"plot {name!r} of evaluation {evaluation_id!r} is missing on disk")
+        return self.vault.read_bytes(path, principal.tenant, f"{PLOT_PURPOSE}/{name}.png")
 
 
 def _refused(exc: Invalid, prepared: Prepared, start: int) -> Invalid:

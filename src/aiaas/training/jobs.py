@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from aiaas.audit import AuditLog
 from aiaas.auth.principal import Principal, Scope
+from aiaas.crypto.vault import Vault
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, Job, JobEvent
@@ -39,6 +40,8 @@ from aiaas.training.datasets import Catalog
 from aiaas.training.trainers import spec_for
 
 PLOT_NAME = re.compile(r"^[a-z_]{1,40}$")
+PLOT_PURPOSE = "plot"
+"""Sealed plots carry ``plot/<name>.png`` as their purpose (jobs' and evaluations')."""
 WORKER_STOPPED = "worker stopped"
 MAX_ATTEMPTS = 2
 """A retryable job whose worker died is requeued once; the second death fails it."""
@@ -164,8 +167,8 @@ def reclaim_worker(db: Database, worker: str, reason: str) -> dict[str, str]:
 
 class JobService:
     def __init__(self, db: Database, data_dir: Path, catalog: Catalog | None = None,
-                 notify: Callable[[str], None] | None = None, *, audit: AuditLog | None = None
-                 ) -> None:
+                 notify: Callable[[str], None] | None = None, *, audit: AuditLog | None = None,
+                 vault: Vault | None = None) -> None:
         """``notify(job_id)``: told after each event this service stores (wakes event streams
         in this process at once); ``audit``: told of every job created or cancelled."""
         self.db = db
@@ -173,6 +176,7 @@ class JobService:
         self.data_dir = data_dir
         self.catalog = catalog or Catalog(db, data_dir)
         self.notify = notify or (lambda _job_id: None)
+        self.vault = vault or Vault.off()
 
     def create(self, principal: Principal, *, task: str, dataset: str, name: str,
                params: dict[str, Any], promote_if: str | None = None,
@@ -272,9 +276,13 @@ class JobService:
             lines.append(f"{event.created_at.isoformat()} {event.type} {values}".rstrip())
         return "\n".join(lines) + "\n"
 
-    def plot_path(self, principal: Principal, job_id: str, name: str) -> Path:
+    def plot(self, principal: Principal, job_id: str, name: str) -> bytes:
+        """A plot's PNG bytes (decrypted when the tenant's files are sealed)."""
         job = self.get(principal, job_id)
         if not PLOT_NAME.match(name) or name not in job.result.get("plots", []):
             raise NotFound(f"job {job_id!r} has no plot {name!r}",
                            details={"plots": job.result.get("plots", [])})
-        return jobs_dir(self.data_dir) / job.id / f"{name}.png"
+        path = jobs_dir(self.data_dir) / job.id / f"{name}.png"
+        if not path.is_file():
+            raise NotFound(f"plot {name!r} of job {job_id!r} is missing on disk")
+        return self.vault.read_bytes(path, job.tenant, f"{PLOT_PURPOSE}/{name}.png")

@@ -17,7 +17,7 @@ from aiaas.registry.records import PRODUCTION
 from aiaas.registry.service import Registry
 from aiaas.training import evaluation, gate
 from aiaas.training.datasets import Catalog
-from aiaas.training.jobs import JobInfo, jobs_dir, work_dir
+from aiaas.training.jobs import PLOT_PURPOSE, JobInfo, jobs_dir, work_dir
 from aiaas.training.trainers import spec_for
 from aiaas.training.trainers.base import Progress, TrainContext
 
@@ -34,14 +34,19 @@ def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,
     spec = spec_for(job.task)
     params = spec.validate(job.params)
     dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset, job.task)
-    scratch = work_dir(data_dir, job.id)
+    vault, sealed = registry.vault, registry.vault.seals(job.tenant)
+    scratch = vault.scratch(f"job-{job.id}") if sealed else work_dir(data_dir, job.id)
     scratch.mkdir(parents=True, exist_ok=True)
     plot_dir = jobs_dir(data_dir) / job.id
     plot_dir.mkdir(parents=True, exist_ok=True)
-    with registry.store.staging() as staged:
-        ctx = TrainContext(job, params, dataset, progress, staged, plot_dir, scratch, registry,
+    drawn = scratch / "plots" if sealed else plot_dir
+    drawn.mkdir(exist_ok=True)
+    with registry.staging(job.tenant) as staged:
+        ctx = TrainContext(job, params, dataset, progress, staged, drawn, scratch, registry,
                            threads)
         trained = spec.run(ctx)
+        if sealed:
+            vault.seal_tree(drawn, plot_dir, job.tenant, PLOT_PURPOSE)
         scalars = evaluation.scalars(trained.metrics)
         progress("evaluated", **scalars)
         version = registry.register(staged, tenant=job.tenant, name=job.model, created_by=job.key_id,

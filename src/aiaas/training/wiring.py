@@ -19,6 +19,7 @@ from pydantic_settings import NoDecode
 
 from aiaas.audit import AuditLog
 from aiaas.config import Settings
+from aiaas.crypto.vault import Vault
 from aiaas.db import migrate
 from aiaas.db.engine import Database
 from aiaas.registry.service import Registry
@@ -37,6 +38,8 @@ class Core:
     catalog: Catalog
     audit: AuditLog
     """The audit log every service that makes a change records in (one chain per database)."""
+    vault: Vault
+    """Encryption at rest: seals tenant files, opens them, holds decrypted working copies."""
 
 
 def build(settings: Settings) -> Core:
@@ -45,12 +48,24 @@ def build(settings: Settings) -> Core:
     db = Database(settings.sqlalchemy_url)
     migrate.upgrade(db.engine)
     audit = AuditLog(db)
+    vault = open_vault(settings, db)
     registry = Registry(db, ArtifactStore(settings.artifacts_dir, settings.tmp_dir),
-                        cache_s=settings.cache_ttl_s, audit=audit)
+                        cache_s=settings.cache_ttl_s, audit=audit, vault=vault)
     datasets = DatasetStore(db, settings.data_dir, tmp_dir=settings.tmp_dir,
                             max_upload_bytes=settings.max_upload_bytes,
-                            max_image_pixels=settings.max_image_pixels, audit=audit)
-    return Core(settings, db, registry, datasets, Catalog(db, settings.data_dir, datasets), audit)
+                            max_image_pixels=settings.max_image_pixels, audit=audit, vault=vault)
+    return Core(settings, db, registry, datasets, Catalog(db, settings.data_dir, datasets), audit,
+                vault)
+
+
+def open_vault(settings: Settings, db: Database) -> Vault:
+    """The data dir's encryption at rest (``KeyProblem`` when the master key is wrong or
+    missing: nothing may start then), or ``Vault.off()`` when it is turned off."""
+    if not settings.encrypt_at_rest:
+        return Vault.off()
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    return Vault.open(db, key_file=settings.master_key_file, key_text=secret,
+                      workspace_dir=settings.workspace_dir)
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -71,6 +86,8 @@ def environment(settings: Settings) -> dict[str, str]:
             text = str(value)
         env[ENV_PREFIX + name.upper()] = text
     env[ENV_PREFIX + "DATABASE_URL"] = settings.sqlalchemy_url
+    if settings.master_key is not None:
+        env[ENV_PREFIX + "MASTER_KEY"] = settings.master_key.get_secret_value()
     return env
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,13 +136,15 @@ def store(folder: Folder, target: Path) -> None:
         shutil.move(folder.root / name, target / name)
 
 
-def load(root: Path, info: DatasetInfo, *, max_pixels: int) -> ImageSet:
-    """Decode the stored images (RGB, shrunk to ``LOAD_SIDE``), classes in sorted order."""
+def load(root: Path, info: DatasetInfo, *, max_pixels: int,
+         read: Callable[[Path], bytes] = Path.read_bytes) -> ImageSet:
+    """Decode the stored images (RGB, shrunk to ``LOAD_SIDE``), classes in sorted order;
+    ``read`` gives a stored file's bytes (decrypted when the dataset is sealed)."""
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     images, labels = [], []
     for name in classes:
         for path in sorted(p for p in (root / name).iterdir() if not _ignored(p)):
-            images.append(decode_image(path.read_bytes(), max_pixels=max_pixels,
+            images.append(decode_image(read(path), max_pixels=max_pixels,
                                        where=f"{name}/{path.name}", working_side=LOAD_SIDE))
             labels.append(name)
     return ImageSet(info, images, labels, classes)

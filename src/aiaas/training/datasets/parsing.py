@@ -58,7 +58,12 @@ def shorten(value: str, limit: int = 40) -> str:
 def read_table(path: Path, fmt: str) -> RawTable:
     """Parse ``path`` as ``csv`` or ``jsonl``."""
     with path.open("rb") as handle:
-        table = _read_csv(handle) if fmt == "csv" else _read_jsonl(handle)
+        return read_stream(handle, fmt)
+
+
+def read_stream(handle: IO[bytes], fmt: str) -> RawTable:
+    """Parse an open binary stream (a stored file, decrypted as it is read)."""
+    table = _read_csv(handle) if fmt == "csv" else _read_jsonl(handle)
     if not table.names:
         raise invalid("the file is empty")
     if not table.rows:

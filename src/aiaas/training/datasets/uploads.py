@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aiaas.audit import AuditLog
 from aiaas.auth.principal import Principal, Scope
+from aiaas.crypto.vault import Vault
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import QUEUED, RUNNING, DatasetRow, Job
@@ -52,6 +53,7 @@ DEFAULT_MAX_UPLOAD = 2 * 1024 * 1024 * 1024
 EXPANSION = 4
 """A ZIP may expand to at most this many times the upload limit."""
 ORPHAN_AGE_S = 3600.0
+SEALED_PURPOSE = "dataset"
 _CHUNK = 1024 * 1024
 
 
@@ -80,12 +82,13 @@ class DatasetRecord:
     description: str = ""
     builtin: bool = False
     tasks: Annotated[tuple[str, ...], Field(exclude=True)] = field(default=())
+    tenant: Annotated[str, Field(exclude=True)] = ""
 
     @classmethod
     def of(cls, row: DatasetRow) -> DatasetRecord:
         return cls(row.id, row.name, row.kind, row.format, row.rows, dict(row.columns), row.label,
                    row.split_column, row.timestamp, dict(row.stats), row.size_bytes, row.sha256,
-                   row.created_at)
+                   row.created_at, tenant=row.tenant)
 
     def info(self) -> DatasetInfo:
         kind: Kind = "images" if self.kind == "images" else "table"
@@ -149,8 +152,12 @@ def name_from_filename(filename: str) -> str:
 class DatasetStore:
     def __init__(self, db: Database, data_dir: Path, *, tmp_dir: Path | None = None,
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
-                 max_image_pixels: int = DEFAULT_MAX_PIXELS, audit: AuditLog | None = None) -> None:
+                 max_image_pixels: int = DEFAULT_MAX_PIXELS, audit: AuditLog | None = None,
+                 vault: Vault | None = None) -> None:
         self.db = db
+        self.vault = vault or Vault.off()
+        """Seals a tenant's files; its uploads are received and checked in memory-backed
+        space, so their plaintext never lands on the data dir's disk."""
         self.audit = audit
         """Told of every upload and deletion made by a caller (``create``, ``delete``'s actor)."""
         self.root = data_dir / "datasets"
@@ -171,13 +178,15 @@ class DatasetStore:
         return fmt
 
     @contextmanager
-    def staging(self) -> Iterator[Path]:
+    def staging(self, tenant: str | None = None) -> Iterator[Path]:
         """A fresh dir next to the final place (same file system); removed afterwards. A crash
         leaves it behind for ``aiaas.registry.hygiene`` (``stage-<owner>-*``); a full disk in
-        the block is ``InsufficientStorage``."""
+        the block is ``InsufficientStorage``. For a sealed ``tenant`` it is a private dir in
+        memory-backed space instead (``_place`` seals what it holds into the data dir)."""
         with storage_guard("storing a dataset"):
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            path = staging_dir(self.tmp_dir)
+            path = (self.vault.private_dir("upload") if tenant and self.vault.seals(tenant)
+                    else staging_dir(self.tmp_dir))
             try:
                 yield path
             finally:
@@ -188,7 +197,7 @@ class DatasetStore:
         """``staging`` for an upload by ``principal``: ``Forbidden`` without ``models:write``,
         before a byte of it is read."""
         principal.require(Scope.MODELS_WRITE)
-        with self.staging() as path:
+        with self.staging(principal.tenant) as path:
             yield path
 
     def open_upload(self, staging: Path, filename: str) -> Upload:
@@ -198,7 +207,7 @@ class DatasetStore:
     def add_file(self, source: Path, *, tenant: str, created_by: str, **options: str | None
                  ) -> DatasetRecord:
         """Upload a local file (the offline path; the API streams through ``open_upload``)."""
-        with self.staging() as staging:
+        with self.staging(tenant) as staging:
             upload = self.open_upload(staging, source.name)
             try:
                 with source.open("rb") as handle:
@@ -268,7 +277,7 @@ class DatasetStore:
                 row.stats = {**row.stats, "pii": report}
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.root / dataset_id
-        staged.rename(final)
+        self._place(staged, final, tenant)
         try:
             with self.db.session() as session:
                 session.add(row)
@@ -283,6 +292,16 @@ class DatasetStore:
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
+
+    def _place(self, staged: Path, final: Path, tenant: str) -> None:
+        """Move the checked dataset into place with one rename; a sealed tenant's files are
+        sealed into a data-dir staging dir first."""
+        if not self.vault.seals(tenant):
+            staged.rename(final)
+            return
+        with self.staging() as persist:
+            self.vault.seal_tree(staged, persist / final.name, tenant, SEALED_PURPOSE)
+            (persist / final.name).rename(final)
 
     def _scan(self, raw: parsing.RawTable, checked: validation.CheckedTable, mode: dataset_pii.PiiMode,
               original: Path, row: DatasetRow
@@ -367,13 +386,23 @@ class DatasetStore:
     def load(self, record: DatasetRecord) -> Dataset:
         """The stored dataset as a ``Table`` or an ``ImageSet``, checked as at upload."""
         folder = self.root / record.id
+
+        def read(path: Path) -> IO[bytes]:
+            purpose = f"{SEALED_PURPOSE}/{path.relative_to(folder).as_posix()}"
+            return self.vault.open_file(path, record.tenant, purpose)
+
+        def read_bytes(path: Path) -> bytes:
+            with read(path) as handle:
+                return handle.read()
+
         if record.kind == "images":
-            return images.load(folder / "images", record.info(),
-                               max_pixels=self.max_image_pixels)
+            return images.load(folder / "images", record.info(), max_pixels=self.max_image_pixels,
+                               read=read_bytes)
         assert record.format is not None
-        checked = validation.check_table(
-            parsing.read_table(folder / f"original.{record.format}", record.format),
-            label=record.label, split_column=record.split_column, timestamp=record.timestamp)
+        with read(folder / f"original.{record.format}") as handle:
+            raw = parsing.read_stream(handle, record.format)
+        checked = validation.check_table(raw, label=record.label, split_column=record.split_column,
+                                         timestamp=record.timestamp)
         return Table(record.info(), checked.frame)
 
     def sweep(self, older_than_s: float = ORPHAN_AGE_S) -> list[str]:

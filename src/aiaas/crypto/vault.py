@@ -1,0 +1,150 @@
+"""Encryption at rest for one data dir, as the services use it.
+
+``Vault.open(settings, db)`` loads the master key (creating the default one on a first start),
+checks it against the stored tenant keys and sets up the memory-backed workspace: any problem
+is ``KeyProblem`` before anything else starts. With ``AIAAS_ENCRYPT_AT_REST=false`` it is
+``Vault.off()`` and every tenant file is written plain, as before.
+
+What is sealed: a tenant's files (datasets, model artifacts, job plots, evaluation plots).
+Built-in models are not (their weights are public and installed as packages). Frameworks that
+need files get working copies (``checkout``): decrypted into the workspace, shared by everyone
+who checks out the same stored tree, removed by ``release`` (a replica's unload) or at exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+
+from aiaas.crypto import master
+from aiaas.crypto.keyring import Keyring
+from aiaas.crypto.sealed import Sealer
+from aiaas.crypto.workspace import Workspace
+from aiaas.db.crypto_tables import TenantKey
+from aiaas.db.engine import Database
+
+log = logging.getLogger("aiaas.crypto")
+
+UNSEALED_TENANTS = frozenset({"builtin"})
+
+
+@dataclass
+class Vault:
+    sealer: Sealer | None = None
+    workspace: Workspace | None = None
+    _checkouts: dict[Path, Path] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def off(cls) -> Vault:
+        return cls()
+
+    @classmethod
+    def open(cls, db: Database, *, key_file: Path | None, key_text: str | None,
+             workspace_dir: Path | None) -> Vault:
+        with db.session() as session:
+            stored = session.scalar(select(func.count()).select_from(TenantKey)) or 0
+        key = master.load(key_file, key_text, may_create=stored == 0)
+        keyring = Keyring(db, key)
+        keyring.check()
+        return cls(Sealer(keyring), Workspace(workspace_dir))
+
+    @property
+    def enabled(self) -> bool:
+        return self.sealer is not None
+
+    def seals(self, tenant: str) -> bool:
+        return self.sealer is not None and tenant not in UNSEALED_TENANTS
+
+    def _sealer(self) -> Sealer:
+        assert self.sealer is not None, "encryption at rest is off"
+        return self.sealer
+
+    def _workspace(self) -> Workspace:
+        assert self.workspace is not None, "encryption at rest is off"
+        return self.workspace
+
+    def open_file(self, path: Path, tenant: str, purpose: str) -> BinaryIO:
+        """A stored file's plaintext: decrypted when it is sealed, else read as it is."""
+        if self.sealer is None:
+            return path.open("rb")
+        return self.sealer.open(path, tenant, purpose)
+
+    def read_bytes(self, path: Path, tenant: str, purpose: str) -> bytes:
+        with self.open_file(path, tenant, purpose) as handle:
+            return handle.read()
+
+    def write_bytes(self, path: Path, tenant: str, purpose: str, data: bytes) -> None:
+        """Store ``data`` at ``path``: sealed for a sealed tenant, else plain."""
+        if self.seals(tenant):
+            self._sealer().write_bytes(path, tenant, purpose, data)
+        else:
+            path.write_bytes(data)
+
+    def seal_in_place(self, path: Path, tenant: str, purpose: str) -> None:
+        """Replace a plain file (already in memory-backed space or about to be) by its sealed
+        form; a no-op for a tenant that is not sealed."""
+        if not self.seals(tenant):
+            return
+        sealed = path.with_name(path.name + ".sealed")
+        self._sealer().seal_file(path, sealed, tenant, purpose)
+        sealed.replace(path)
+
+    def seal_tree(self, source: Path, target: Path, tenant: str, prefix: str) -> None:
+        """Every file of ``source`` sealed to the same relative path under ``target``; each
+        file's purpose is ``<prefix>/<relative path>``, so a file moved inside the tree fails."""
+        sealer = self._sealer()
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            relative = path.relative_to(source)
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            sealer.seal_file(path, destination, tenant, f"{prefix}/{relative.as_posix()}")
+
+    def checkout(self, stored: Path, tenant: str, prefix: str) -> Path:
+        """A decrypted working copy of a sealed tree, in the workspace (shared per tree)."""
+        with self._lock:
+            copy = self._checkouts.get(stored)
+            if copy is not None and copy.is_dir():
+                return copy
+            sealer = self._sealer()
+            copy = self._workspace().new_dir("tree")
+            try:
+                for path in sorted(p for p in stored.rglob("*") if p.is_file()):
+                    relative = path.relative_to(stored)
+                    (copy / relative).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    sealer.unseal_file(path, copy / relative, tenant,
+                                       f"{prefix}/{relative.as_posix()}")
+            except BaseException:
+                shutil.rmtree(copy, ignore_errors=True)
+                raise
+            self._checkouts[stored] = copy
+            return copy
+
+    def release(self, stored: Path) -> None:
+        """Remove the working copy of ``stored`` (a replica unloaded it)."""
+        with self._lock:
+            copy = self._checkouts.pop(stored, None)
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
+
+    def private_dir(self, prefix: str) -> Path:
+        """A fresh private directory in memory-backed space (this process's; the caller
+        removes it, or it goes at exit)."""
+        return self._workspace().new_dir(prefix)
+
+    def scratch(self, name: str) -> Path:
+        """Private memory-backed scratch any process of this user finds by ``name``."""
+        return self._workspace().shared_dir(name)
+
+    def compile_root(self, tenant: str, default: Path) -> Path:
+        """Where compiled forms (ONNX exports, int8 builds) of a tenant's model go: they hold
+        its weights, so a sealed tenant's live in the workspace, rebuilt after a restart."""
+        if not self.seals(tenant):
+            return default
+        return self._workspace().dir / "compiled"
