@@ -24,6 +24,7 @@ from aiaas.crypto.sealed import Sealer, is_sealed, read_header
 from aiaas.db.engine import Database
 from aiaas.db.tables import Model, ModelVersion
 from aiaas.db.training_tables import DatasetRow, EvaluationRow, Job
+from aiaas.errors import KeyProblem
 from aiaas.registry.sealing import PURPOSE as ARTIFACT_PURPOSE
 from aiaas.registry.sealing import sealed_digest
 from aiaas.training.datasets.uploads import SEALED_PURPOSE as DATASET_PURPOSE
@@ -201,5 +202,5 @@ def _drop_plain_copies(core: Core) -> None:
 
 def _sealer(core: Core) -> Sealer:
     if core.vault.sealer is None:
-        raise master.KeyProblem("encryption at rest is off (AIAAS_ENCRYPT_AT_REST=false)")
+        raise KeyProblem("encryption at rest is off (AIAAS_ENCRYPT_AT_REST=false)")
     return core.vault.sealer

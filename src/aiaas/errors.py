@@ -14,6 +14,8 @@
     │   └── RateLimited         a rate or concurrency limit of the tenant, key or model (429)
     ├── Unavailable             a dependency (database, model) cannot serve now (503, Retry-After)
     ├── InsufficientStorage     the data dir's disk (or the database's) is full (507)
+    ├── StoredDataCorrupt       a sealed file failed its integrity check (500, never served)
+    ├── KeyProblem              the master key is missing or wrong: the server does not start
     └── BackendError            the model failed on valid input (500: always a bug to report)
 """
 
@@ -170,3 +172,17 @@ class InsufficientStorage(AiaasError):
 
 class BackendError(AiaasError):
     code = "backend_error"
+
+
+class StoredDataCorrupt(AiaasError):
+    """A stored file failed its integrity check (modified, truncated, or not sealed for this
+    tenant): refused, never served. Not the caller's fault; an operator restores the file."""
+
+    code = "integrity_check_failed"
+
+
+class KeyProblem(AiaasError):
+    """The master key is missing, unreadable or not the one the data was sealed with: the
+    server must not start (nothing is half-started), and the message says what to fix."""
+
+    code = "master_key_problem"

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from aiaas.crypto.keyring import Keyring, rewrap
-from aiaas.crypto.master import KeyProblem, MasterKey
-from aiaas.crypto.sealed import MAGIC, Sealer, StoredDataCorrupt
+from aiaas.crypto.master import MasterKey
+from aiaas.crypto.sealed import MAGIC, Sealer
 from aiaas.db import migrate
 from aiaas.db.engine import Database
+from aiaas.errors import KeyProblem, StoredDataCorrupt
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_damaged_files_are_refused(sealer: Sealer, tmp_path: Path, damage: str) 
     else:
         raw[len(MAGIC) + 6] ^= 0x01  # a byte of the tenant's name in the clear header
     path.write_bytes(bytes(raw))
-    with pytest.raises(StoredDataCorrupt, match="integrity|sealed for another|header"):
+    with pytest.raises(StoredDataCorrupt, match=r"integrity|sealed for another|header"):
         sealer.read_bytes(path, "acme", "plot/x.png")
 
 

@@ -77,9 +77,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def full_server(small_disk: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    """A live server whose data dir is the small disk; its database lives elsewhere."""
+    """A live server whose data dir is the small disk; its database lives elsewhere. Its
+    decrypted working copies (where sealed uploads are received) are on the same small disk."""
     server = start_server(small_disk, AIAAS_BUILTIN_MODELS="false", AIAAS_MIN_FREE_DISK_MB="1",
-                          AIAAS_DATABASE_URL=f"sqlite:///{tmp_path / 'aiaas.db'}")
+                          AIAAS_DATABASE_URL=f"sqlite:///{tmp_path / 'aiaas.db'}",
+                          AIAAS_WORKSPACE_DIR=str(small_disk))
     yield server
     stop_server(server)
 

@@ -30,6 +30,8 @@ STATUS: dict[type[errors.AiaasError], int] = {
     errors.InsufficientStorage: 507,
     errors.Overloaded: 429,
     errors.BackendError: 500,
+    errors.StoredDataCorrupt: 500,
+    errors.KeyProblem: 503,
 }
 
 HTTP_CODES = {

@@ -33,7 +33,7 @@ app = typer.Typer(help="Encryption at rest: keys, rotation and migration of the 
 @contextmanager
 def _core(data_dir: Path | None, database_url: str | None) -> Iterator[Core]:
     from aiaas.config import load_settings
-    from aiaas.crypto.master import KeyProblem
+    from aiaas.errors import KeyProblem
     from aiaas.training import wiring
 
     try:
@@ -81,7 +81,8 @@ def rotate_master(
     """Re-wrap every tenant's data key under a new master key (no data file changes)."""
     from aiaas import at_rest
     from aiaas.config import load_settings
-    from aiaas.crypto.master import KeyProblem, MasterKey
+    from aiaas.crypto.master import MasterKey
+    from aiaas.errors import KeyProblem
 
     if generate and not new_key_file.exists():
         MasterKey.generate(new_key_file)

@@ -41,7 +41,7 @@ from aiaas.cli.common import (
 )
 from aiaas.cli.embed import embed
 from aiaas.cli.evaluate import evaluate
-from aiaas.cli.output import err, out, print_json
+from aiaas.cli.output import err, fail, out, print_json
 from aiaas.cli.predict import predict
 from aiaas.cli.train import train
 from aiaas.cli.transcribe import transcribe
@@ -87,15 +87,20 @@ def serve(
     from aiaas.api.connections import uvicorn_options
     from aiaas.cli import server
     from aiaas.config import load_settings
+    from aiaas.errors import KeyProblem
     from aiaas.logs import configure
 
     settings = load_settings(data_dir=data_dir, host=host, port=port, database_url=database_url,
                              preload=preload or None)
     configure(settings.log_level, json_lines=settings.log_json)
+    try:
+        api = create_app(settings)
+    except KeyProblem as exc:
+        fail(f"not starting: {exc.message}")
     err.print(f"aiaas {__version__} serving on http://{settings.host}:{settings.port} "
               f"(data dir {settings.data_dir}); create a key with: "
               f"aiaas keys create --name me --admin --data-dir {settings.data_dir}", soft_wrap=True)
-    server.run(create_app(settings), host=settings.host, port=settings.port,
+    server.run(api, host=settings.host, port=settings.port,
                grace_s=settings.shutdown_grace_s, **uvicorn_options(settings))
 
 

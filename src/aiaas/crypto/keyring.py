@@ -16,10 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from tink import proto_keyset_format, secret_key_access, streaming_aead
 from tink.proto import tink_pb2
 
-from aiaas.crypto.master import KeyProblem, MasterKey
+from aiaas.crypto.master import MasterKey
 from aiaas.db.crypto_tables import TenantKey
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
+from aiaas.errors import KeyProblem
 
 streaming_aead.register()
 

@@ -17,18 +17,11 @@ from pathlib import Path
 import tink
 from tink import aead, json_proto_keyset_format, secret_key_access
 
-from aiaas.errors import AiaasError
+from aiaas.errors import KeyProblem
 
 log = logging.getLogger("aiaas.crypto")
 
 aead.register()
-
-
-class KeyProblem(AiaasError):
-    """The master key is missing, unreadable or not the one the data was sealed with: the
-    server must not start (nothing is half-started), and the message says what to fix."""
-
-    code = "master_key_problem"
 
 
 def default_key_file() -> Path:

@@ -25,18 +25,11 @@ from typing import IO, BinaryIO
 import tink
 
 from aiaas.crypto.keyring import Keyring
-from aiaas.errors import AiaasError
+from aiaas.errors import StoredDataCorrupt
 
 MAGIC = b"AIAAS\x00S1"
 _PREFIX = struct.Struct(">IH")
 _CHUNK = 1 << 20
-
-
-class StoredDataCorrupt(AiaasError):
-    """A stored file failed its integrity check (modified, truncated, or not sealed for this
-    tenant): refused, never served. Not the caller's fault; an operator restores the file."""
-
-    code = "integrity_check_failed"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ who checks out the same stored tree, removed by ``release`` (a replica's unload)
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import threading
@@ -106,20 +107,23 @@ class Vault:
             destination.parent.mkdir(parents=True, exist_ok=True)
             sealer.seal_file(path, destination, tenant, f"{prefix}/{relative.as_posix()}")
 
+    def unseal_tree(self, stored: Path, target: Path, tenant: str, prefix: str) -> None:
+        """``seal_tree`` undone: every file of ``stored`` decrypted under ``target``."""
+        sealer = self._sealer()
+        for path in sorted(p for p in stored.rglob("*") if p.is_file()):
+            relative = path.relative_to(stored)
+            (target / relative).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            sealer.unseal_file(path, target / relative, tenant, f"{prefix}/{relative.as_posix()}")
+
     def checkout(self, stored: Path, tenant: str, prefix: str) -> Path:
         """A decrypted working copy of a sealed tree, in the workspace (shared per tree)."""
         with self._lock:
             copy = self._checkouts.get(stored)
             if copy is not None and copy.is_dir():
                 return copy
-            sealer = self._sealer()
             copy = self._workspace().new_dir("tree")
             try:
-                for path in sorted(p for p in stored.rglob("*") if p.is_file()):
-                    relative = path.relative_to(stored)
-                    (copy / relative).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                    sealer.unseal_file(path, copy / relative, tenant,
-                                       f"{prefix}/{relative.as_posix()}")
+                self.unseal_tree(stored, copy, tenant, prefix)
             except BaseException:
                 shutil.rmtree(copy, ignore_errors=True)
                 raise
@@ -142,9 +146,14 @@ class Vault:
         """Private memory-backed scratch any process of this user finds by ``name``."""
         return self._workspace().shared_dir(name)
 
-    def compile_root(self, tenant: str, default: Path) -> Path:
-        """Where compiled forms (ONNX exports, int8 builds) of a tenant's model go: they hold
-        its weights, so a sealed tenant's live in the workspace, rebuilt after a restart."""
-        if not self.seals(tenant):
-            return default
-        return self._workspace().dir / "compiled"
+    def compile_root(self, tenant: str) -> Path:
+        """Where compiled forms (ONNX exports, int8 builds) of a sealed tenant's models are
+        built: they hold its weights, so in memory-backed space (kept sealed elsewhere by the
+        compile cache's keeper)."""
+        path = self._workspace().dir / "compiled" / _slug(tenant)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+
+
+def _slug(tenant: str) -> str:
+    return hashlib.sha256(tenant.encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ import stat
 import uuid
 from pathlib import Path
 
-from aiaas.crypto.master import KeyProblem
+from aiaas.errors import KeyProblem
 
 DEFAULT_ROOT = Path("/dev/shm")  # noqa: S108  (a per-user 0700 dir whose owner is checked)
 _MEMORY_FS = {"tmpfs", "ramfs"}

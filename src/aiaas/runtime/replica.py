@@ -21,7 +21,7 @@ from aiaas.errors import AiaasError, BackendError, Unavailable
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
 from aiaas.registry.serving import ServingOptions
-from aiaas.runtime import devices, heap
+from aiaas.runtime import devices, heap, sealed_compile
 from aiaas.runtime.backends import Backend, backend_for
 from aiaas.runtime.backends.base import StreamingBackend
 from aiaas.runtime.batcher import Batcher
@@ -144,7 +144,8 @@ class LocalReplicas:
 
     def _backend(self, version: VersionInfo) -> Backend:
         settings = self.settings
-        compile_root = self.registry.vault.compile_root(version.tenant, settings.compiled_dir)
+        compile_root = sealed_compile.compile_root(self.registry.vault, version.tenant,
+                                                   settings.compiled_dir)
         backend = backend_for(version, self.registry.artifact_path(version),
                               threads=settings.torch_threads, compile_root=compile_root,
                               engine=settings.engine, options=ServingOptions.of(version.serving),
@@ -173,9 +174,11 @@ class LocalReplicas:
             await batcher.run_in_worker(backend.load)
         except AiaasError:
             await batcher.stop()
+            self.registry.release_artifact(version)
             raise
         except Exception as exc:
             await batcher.stop()
+            self.registry.release_artifact(version)
             log.exception("loading %s failed", label)
             raise Unavailable(f"model {label} failed to load: {exc}", retry_after_s=5) from exc
         batcher.start()

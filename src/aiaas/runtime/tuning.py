@@ -23,7 +23,7 @@ from aiaas.errors import Forbidden, Invalid
 from aiaas.formats import builds_named
 from aiaas.registry.service import Registry, VersionInfo
 from aiaas.registry.serving import ServingOptions
-from aiaas.runtime import devices
+from aiaas.runtime import devices, sealed_compile
 from aiaas.runtime.placement import Placement
 
 CLASSIFIER = ("transformers", "text-classification")
@@ -111,7 +111,8 @@ class ServingTuner:
         if classifier and devices.resolve(options.device) != "cpu":
             raise Invalid("int8 text classifiers run on ONNX Runtime on the CPU; set device cpu",
                           details={"field": "device"})
-        root = self.registry.vault.compile_root(info.tenant, self.settings.compiled_dir)
+        root = sealed_compile.compile_root(self.registry.vault, info.tenant,
+                                           self.settings.compiled_dir)
         source = self.registry.artifact_path(info)
         threads = self.settings.torch_threads
         try:

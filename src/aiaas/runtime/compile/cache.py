@@ -14,9 +14,27 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 REPORT = "report.json"
+
+
+class Keeper(Protocol):
+    """Keeps a root's entries elsewhere too: the compiled forms of a sealed tenant's model are
+    built in memory-backed space and kept sealed in the data dir, so a restart decrypts them
+    instead of exporting again."""
+
+    def restore(self, name: str, target: Path) -> bool: ...
+
+    def keep(self, name: str, source: Path) -> None: ...
+
+
+_KEEPERS: dict[Path, Keeper] = {}
+
+
+def keep_with(root: Path, keeper: Keeper) -> None:
+    """Entries under ``root`` are restored from and kept by ``keeper`` (``cached``)."""
+    _KEEPERS[root] = keeper
 
 
 @dataclass(frozen=True)
@@ -45,14 +63,19 @@ def cached(root: Path, digest: str, kind: str,
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".{digest}-{kind}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
+    keeper = _KEEPERS.get(root)
     try:
-        report = build(staging)
-        (staging / REPORT).write_text(json.dumps(report, indent=2))
+        restored = keeper is not None and keeper.restore(final.name, staging)
+        if not restored:
+            report = build(staging)
+            (staging / REPORT).write_text(json.dumps(report, indent=2))
         try:
             staging.rename(final)
         except OSError:
             if not (final / REPORT).is_file():
                 raise
+        if keeper is not None and not restored:
+            keeper.keep(final.name, final)
         return Compiled(final, json.loads((final / REPORT).read_text()))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
