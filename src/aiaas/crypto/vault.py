@@ -39,6 +39,9 @@ UNSEALED_TENANTS = frozenset({"builtin"})
 class Vault:
     sealer: Sealer | None = None
     workspace: Workspace | None = None
+    seal_new: bool = True
+    """False: encryption was turned off on a data dir that holds sealed files; they still
+    open, new files are written plain."""
     _checkouts: dict[Path, Path] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,20 +51,25 @@ class Vault:
 
     @classmethod
     def open(cls, db: Database, *, key_file: Path | None, key_text: str | None,
-             workspace_dir: Path | None) -> Vault:
+             workspace_dir: Path | None, seal_new: bool = True) -> Vault:
+        """The vault of a data dir. With ``seal_new`` False (encryption turned off) it opens
+        only when sealed data exists (``off()`` otherwise), to keep reading it."""
         with db.session() as session:
             stored = session.scalar(select(func.count()).select_from(TenantKey)) or 0
+        if not seal_new and stored == 0:
+            return cls.off()
         key = master.load(key_file, key_text, may_create=stored == 0)
         keyring = Keyring(db, key)
         keyring.check()
-        return cls(Sealer(keyring), Workspace(workspace_dir))
+        return cls(Sealer(keyring), Workspace(workspace_dir), seal_new)
 
     @property
     def enabled(self) -> bool:
         return self.sealer is not None
 
     def seals(self, tenant: str) -> bool:
-        return self.sealer is not None and tenant not in UNSEALED_TENANTS
+        """Whether new files of ``tenant`` are sealed."""
+        return self.sealer is not None and self.seal_new and tenant not in UNSEALED_TENANTS
 
     def _sealer(self) -> Sealer:
         assert self.sealer is not None, "encryption at rest is off"

@@ -67,7 +67,7 @@ class StoredArtifacts:
     def stored_name(self, version: VersionInfo) -> str:
         """The version's directory in the store: the sealed copy, else (data stored before
         encryption was turned on, not yet migrated) the plain one."""
-        if self.vault.seals(version.tenant):
+        if self.vault.sealer is not None:
             sealed = sealed_digest(version.tenant, version.sha256)
             if self.store.path_of(sealed).is_dir():
                 return sealed
@@ -83,7 +83,7 @@ class StoredArtifacts:
 
     def release(self, version: VersionInfo) -> None:
         """Drop ``version``'s working copy (its replica unloaded); a no-op for plain ones."""
-        if self.vault.seals(version.tenant):
+        if self.vault.sealer is not None:
             self.vault.release(self.store.path_of(sealed_digest(version.tenant, version.sha256)))
 
     @staticmethod

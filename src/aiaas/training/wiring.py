@@ -60,12 +60,10 @@ def build(settings: Settings) -> Core:
 
 def open_vault(settings: Settings, db: Database) -> Vault:
     """The data dir's encryption at rest (``KeyProblem`` when the master key is wrong or
-    missing: nothing may start then), or ``Vault.off()`` when it is turned off."""
-    if not settings.encrypt_at_rest:
-        return Vault.off()
+    missing: nothing may start then). Turned off, sealed files already stored still open."""
     secret = settings.master_key.get_secret_value() if settings.master_key else None
     return Vault.open(db, key_file=settings.master_key_file, key_text=secret,
-                      workspace_dir=settings.workspace_dir)
+                      workspace_dir=settings.workspace_dir, seal_new=settings.encrypt_at_rest)
 
 
 def environment(settings: Settings) -> dict[str, str]:
