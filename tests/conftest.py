@@ -209,9 +209,11 @@ def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
     from aiaas.config import Settings as _Settings
     from aiaas.services import Services as _Services
 
-    offline = _Services.build(_Settings(data_dir=data_dir, **(
-        {"database_url": env_overrides["AIAAS_DATABASE_URL"]}
-        if "AIAAS_DATABASE_URL" in env_overrides else {})))
+    named = {"database_url": "AIAAS_DATABASE_URL", "master_key_file": "AIAAS_MASTER_KEY_FILE",
+             "encrypt_at_rest": "AIAAS_ENCRYPT_AT_REST"}
+    offline = _Services.build(_Settings(data_dir=data_dir, **{
+        option: env_overrides[variable] for option, variable in named.items()
+        if variable in env_overrides}))
     admin = offline.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     offline.db.dispose()
     return LiveServer(url, data_dir, admin, process, env)
