@@ -135,7 +135,7 @@ def _plain_files(core: Core) -> tuple[list[Plain], list[tuple[str, str]]]:
         evaluations = list(session.execute(select(EvaluationRow.id, EvaluationRow.tenant)))
         artifacts = sorted(set(session.execute(
             select(Model.tenant, ModelVersion.sha256).join(Model, ModelVersion.model_id == Model.id)
-        ).tuples()))
+        )))
     for dataset_id, tenant in datasets:
         folder = data_dir / "datasets" / dataset_id
         files += [Plain(tenant, p, f"{DATASET_PURPOSE}/{p.relative_to(folder).as_posix()}")
@@ -180,6 +180,8 @@ def migrate(core: Core, *, start: Callable[[int], None], tick: Tick) -> tuple[in
             store.put_staged(staged, known=(sealed_digest(tenant, digest), size))
         tick(1)
     _drop_plain_copies(core)
+    if core.vault.seal_new:
+        core.vault.all_sealed(core.db)
     return len(files), len(artifacts)
 
 
@@ -191,7 +193,7 @@ def _drop_plain_copies(core: Core) -> None:
     with core.db.session() as session:
         for tenant, digest in session.execute(
                 select(Model.tenant, ModelVersion.sha256)
-                .join(Model, ModelVersion.model_id == Model.id)).tuples():
+                .join(Model, ModelVersion.model_id == Model.id)):
             users.setdefault(digest, set()).add(tenant)
     for digest, tenants in users.items():
         if store.path_of(digest).is_dir() and all(

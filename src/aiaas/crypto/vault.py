@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from aiaas.crypto import master
 from aiaas.crypto.keyring import Keyring
 from aiaas.crypto.sealed import Sealer
 from aiaas.crypto.workspace import Workspace
-from aiaas.db.crypto_tables import TenantKey
+from aiaas.db.crypto_tables import TenantKey, VaultState
 from aiaas.db.engine import Database
+from aiaas.db.tables import Model, utcnow
+from aiaas.db.training_tables import DatasetRow
 
 log = logging.getLogger("aiaas.crypto")
 
@@ -42,6 +45,9 @@ class Vault:
     seal_new: bool = True
     """False: encryption was turned off on a data dir that holds sealed files; they still
     open, new files are written plain."""
+    plain_allowed: bool = True
+    """Whether a tenant file may be plain (``VaultState``): False on a data dir sealed from its
+    first start or migrated since, where a plain file in a sealed one's place is refused."""
     _checkouts: dict[Path, Path] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -61,7 +67,15 @@ class Vault:
         key = master.load(key_file, key_text, may_create=stored == 0)
         keyring = Keyring(db, key)
         keyring.check()
-        return cls(Sealer(keyring), Workspace(workspace_dir), seal_new)
+        return cls(Sealer(keyring), Workspace(workspace_dir), seal_new,
+                   _plain_allowed(db, seal_new))
+
+    def all_sealed(self, db: Database) -> None:
+        """Record that every tenant file is sealed now (``aiaas crypto migrate`` finished):
+        from here on a plain file where a sealed one belongs is refused."""
+        with db.session() as session:
+            session.merge(VaultState(id=1, plain_allowed=False, updated_at=utcnow()))
+        self.plain_allowed = False
 
     @property
     def enabled(self) -> bool:
@@ -83,7 +97,8 @@ class Vault:
         """A stored file's plaintext: decrypted when it is sealed, else read as it is."""
         if self.sealer is None:
             return path.open("rb")
-        return self.sealer.open(path, tenant, purpose)
+        return self.sealer.open(path, tenant, purpose,
+                                allow_plain=self.plain_allowed or tenant in UNSEALED_TENANTS)
 
     def read_bytes(self, path: Path, tenant: str, purpose: str) -> bytes:
         with self.open_file(path, tenant, purpose) as handle:
@@ -161,6 +176,28 @@ class Vault:
         path = self._workspace().dir / "compiled" / _slug(tenant)
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
+
+
+def _plain_allowed(db: Database, seal_new: bool) -> bool:
+    """The data dir's ``VaultState``, recorded at its first start with encryption: plain files
+    may exist when it already held tenant data or runs with encryption off."""
+    with db.session() as session:
+        row = session.get(VaultState, 1)
+        if row is not None:
+            if not seal_new and not row.plain_allowed:
+                row.plain_allowed, row.updated_at = True, utcnow()
+            return row.plain_allowed
+        existing = (session.scalar(select(Model.id).where(Model.tenant.not_in(UNSEALED_TENANTS))
+                                   .limit(1)) is not None
+                    or session.scalar(select(DatasetRow.id).limit(1)) is not None)
+    allowed = existing or not seal_new
+    try:
+        with db.session() as session:
+            session.add(VaultState(id=1, plain_allowed=allowed, updated_at=utcnow()))
+    except IntegrityError:
+        with db.session() as session:
+            return session.get_one(VaultState, 1).plain_allowed
+    return allowed
 
 
 def _slug(tenant: str) -> str:

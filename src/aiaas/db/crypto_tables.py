@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aiaas.db.tables import Base, utcnow
@@ -24,4 +24,16 @@ class TenantKey(Base):
     primary_key_id: Mapped[int] = mapped_column(BigInteger)
     """The key new files are sealed with; older keys stay in the keyset until ``rotate-tenant``
     has re-sealed every file that used them."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VaultState(Base):
+    """One row: whether this data dir may hold plain tenant files (it ran with encryption off,
+    or held data before encryption existed, and ``aiaas crypto migrate`` has not sealed them
+    since). While False, a plain file where a sealed one belongs is refused, not read."""
+
+    __tablename__ = "vault_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plain_allowed: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,8 +18,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aiaas.crypto.vault import Vault
+from aiaas.crypto.vault import UNSEALED_TENANTS, Vault
 from aiaas.db.tables import Model, ModelVersion
+from aiaas.errors import StoredDataCorrupt
 from aiaas.registry.records import VersionInfo
 from aiaas.registry.store import ArtifactStore, directory_digest, remove_tree
 
@@ -67,10 +68,14 @@ class StoredArtifacts:
     def stored_name(self, version: VersionInfo) -> str:
         """The version's directory in the store: the sealed copy, else (data stored before
         encryption was turned on, not yet migrated) the plain one."""
-        if self.vault.sealer is not None:
+        if self.vault.sealer is not None and version.tenant not in UNSEALED_TENANTS:
             sealed = sealed_digest(version.tenant, version.sha256)
             if self.store.path_of(sealed).is_dir():
                 return sealed
+            if not self.vault.plain_allowed:
+                raise StoredDataCorrupt(f"the files of {version.model}:{version.version} are "
+                                        "missing or not sealed where sealed ones belong; "
+                                        "restore them from a backup")
         return version.sha256
 
     def path(self, version: VersionInfo) -> Path:

@@ -1,4 +1,4 @@
-"""Wrapped tenant data keys for encryption at rest
+"""Wrapped tenant data keys and the vault state for encryption at rest
 
 Revision ID: 0012
 Revises: 0011
@@ -24,7 +24,14 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant')
     )
+    op.create_table('vault_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plain_allowed', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('vault_state')
     op.drop_table('tenant_keys')
