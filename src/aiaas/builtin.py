@@ -92,6 +92,8 @@ def train_breast_cancer(target: Path, *, seed: int = 0) -> dict[str, float]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from aiaas.tasks.tabular import write_background
+
     data = load_breast_cancer()
     labels = np.asarray(data.target_names)[data.target]
     x_train, x_test, y_train, y_test = train_test_split(
@@ -112,6 +114,7 @@ def train_breast_cancer(target: Path, *, seed: int = 0) -> dict[str, float]:
     onnx_model = to_onnx(pipeline, x_train[:1], options={"zipmap": False}, target_opset=17)
     target.mkdir(parents=True, exist_ok=True)
     (target / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    write_background(target, x_train, seed=seed)
     (target / "aiaas.json").write_text(json.dumps({
         "task": "tabular-classification",
         "description": "Breast cancer diagnosis (malignant / benign) from 30 cell-nucleus "

@@ -16,6 +16,8 @@ from aiaas.calls import FrontDoor, Meter
 from aiaas.calls.shutdown import ShutdownDeadline
 from aiaas.config import Settings
 from aiaas.db.engine import Database
+from aiaas.explain.queue import ExplainQueue
+from aiaas.explain.service import ExplainService
 from aiaas.limits import Counters, RateLimitCheck
 from aiaas.metrics import Metrics
 from aiaas.privacy.service import PrivacyService
@@ -62,6 +64,8 @@ class Services:
     privacy: PrivacyService
     audit: AuditLog
     """The tamper-evident log of every change (``aiaas.audit``); the services above record in it."""
+    explain: ExplainService
+    """Explanations beside predictions, on their own queue (``aiaas.explain``)."""
     hygiene: Hygiene | None = None
     idle_memory: IdleMemory = field(default_factory=lambda: IdleMemory(0))
     """Told of every request by the HTTP layer; trims freed memory after a quiet spell."""
@@ -106,6 +110,7 @@ class Services:
                    tuner, evaluations, Uploads.from_settings(registry, settings), job_events,
                    WorkerSupervisor(settings, db, notify=job_events.notify), billing=billing,
                    tenants=tenants, limiter=limiter, privacy=privacy, audit=audit,
+                   explain=ExplainService(calls, registry, ExplainQueue()),
                    idle_memory=IdleMemory(settings.idle_trim_s))
 
     @property
@@ -141,4 +146,5 @@ class Services:
         await self.placement.stop()
         self.usage.stop()
         await self.limiter.close()
+        self.explain.queue.close()
         self.db.dispose()

@@ -15,6 +15,7 @@ from aiaas.api import (
     docs,
     errors,
     evaluations,
+    explain,
     jobs,
     keys,
     models,
@@ -58,7 +59,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     errors.install(app)
     v2.install_errors(app)
     for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations,
-                   billing, tenants, audit, privacy):
+                   billing, tenants, audit, privacy, explain):
         app.include_router(module.router)
     app.add_middleware(RateLimitHeaders)  # innermost: sees the answer of every model call
     # Inside RequestContext: a refusal still gets a request id, a metric and a log line.

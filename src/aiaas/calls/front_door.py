@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,11 @@ from aiaas.runtime.replica import Replica
 from aiaas.tasks import get_task
 from aiaas.tasks.base import Limits, Prediction, StreamEvent
 from aiaas.tasks.units import Units
+
+Predict = Callable[[list[Any]], list[Prediction]]
+"""A blocking predict of checked items, for a worker thread."""
+Explain = Callable[[ResolvedCall, list[Any], Predict], Awaitable[tuple[list[Any], Units]]]
+"""Computes one explanation per checked item with ``Predict``; returns them and the units."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,34 @@ class FrontDoor:
             self._finish(resolved, tickets, status, latency_ms, units)
         return CallResult(resolved.version.model, resolved.version.version, outputs, units,
                           latency_ms, predictions, _notes(resolved))
+
+    async def explain(self, call: ModelCall | ResolvedCall, run: Explain) -> CallResult:
+        """Explain the call's inputs: resolved, admitted, checked and metered like ``predict``
+        (usage rows count the model evaluations spent as items), with ``run`` doing the work
+        given a blocking ``predict`` that sends one batch at a time through the version's
+        batcher, so explanations queue behind predictions instead of crowding them out."""
+        resolved = call if isinstance(call, ResolvedCall) else await self.resolve(call)
+        tickets = await self._admit(resolved)
+        started = time.perf_counter()
+        status, units = "ok", Units()
+        try:
+            items, _params = await self._check(resolved)
+            replica = await self.placement.replica_for(resolved.version)
+            loop = asyncio.get_running_loop()
+
+            def predict(batch: list[Any]) -> list[Prediction]:
+                future = asyncio.run_coroutine_threadsafe(
+                    replica.submit(batch, {}, exclusive=False), loop)
+                return future.result()
+
+            outputs, units = await run(resolved, items, predict)
+        except BaseException as exc:
+            status = self.meter.status_of(exc)
+            raise
+        finally:
+            self._finish(resolved, tickets, status, (time.perf_counter() - started) * 1000, units)
+        return CallResult(resolved.version.model, resolved.version.version, outputs, units,
+                          (time.perf_counter() - started) * 1000, [], _notes(resolved))
 
     async def stream(self, call: ModelCall | ResolvedCall) -> CallStream:
         """Start one generation (``inputs`` holds one item). Errors before the first event are

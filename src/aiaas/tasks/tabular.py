@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,3 +121,19 @@ class TabularRegressionTask(_TabularTask):
     def output_schema(self, config: dict[str, Any]) -> dict[str, Any]:
         return {"type": "object", "properties": {"value": {"type": "number"}},
                 "required": ["value"]}
+
+
+BACKGROUND_FILE = "background.json"
+BACKGROUND_ROWS = 100
+
+
+def write_background(directory: Path, rows: Any, *, seed: int = 0) -> None:
+    """Store a seeded sample of the training rows (``BACKGROUND_ROWS`` at most, feature order)
+    beside a tabular model as ``background.json``: what SHAP explanations compare against."""
+    import numpy as np
+
+    matrix = np.asarray(rows, dtype=np.float64)
+    if len(matrix) > BACKGROUND_ROWS:
+        chosen = np.random.default_rng(seed).choice(len(matrix), BACKGROUND_ROWS, replace=False)
+        matrix = matrix[np.sort(chosen)]
+    (directory / BACKGROUND_FILE).write_text(json.dumps(matrix.tolist()))

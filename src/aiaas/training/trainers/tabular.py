@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.errors import Invalid
 from aiaas.tasks.outputs import Classification
+from aiaas.tasks.tabular import write_background
 from aiaas.training import evaluation, plots
 from aiaas.training.datasets import CLASSIFICATION, REGRESSION, DatasetInfo, Split, split, tabular
 from aiaas.training.trainers.base import Progress, TrainContext, TrainerSpec, TrainResult
@@ -185,6 +186,7 @@ def run(ctx: TrainContext) -> TrainResult:
                  test=len(parts.y_test))
     trained = train(parts, task, params, ctx.progress)
     _export(trained, data.x[:1], task, ctx.staged)
+    write_background(ctx.staged, parts.x_train, seed=params.seed)
     about = {"task": task,
              "description": f"{trained.algorithm} trained on {ctx.job.dataset} by job {ctx.job.id}",
              "feature_names": data.feature_names}

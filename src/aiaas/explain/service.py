@@ -1,0 +1,165 @@
+"""Explanations as a service: which method explains which model, checked parameters, and the
+answer per item.
+
+``ExplainService.explain`` goes through the front door (``FrontDoor.explain``: the caller's key,
+admission checks, the task's input checks, usage with surface ``explain`` counting the model
+evaluations spent) and runs the method on its own queue (``ExplainQueue``).
+
+Tasks and methods (``method: auto`` picks the first):
+- ``tabular-classification`` / ``tabular-regression``: ``exact`` (up to 10 features) or
+  ``permutation`` SHAP against a background sample: the one stored with the model
+  (``background.json``, which training jobs write), else ``parameters.background`` (rows like
+  ``inputs``), else a 422 saying so;
+- ``text-classification``: ``partition`` SHAP over the words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
+from aiaas.calls.call import CallResult
+from aiaas.errors import Invalid
+from aiaas.explain import methods
+from aiaas.explain.queue import ExplainQueue
+from aiaas.registry.service import Registry
+from aiaas.tasks.base import Prediction
+from aiaas.tasks.tabular import BACKGROUND_FILE
+from aiaas.tasks.units import Units
+
+TABULAR = ("tabular-classification", "tabular-regression")
+TEXT = "text-classification"
+METHODS: dict[str, tuple[str, ...]] = {TABULAR[0]: ("exact", "permutation"),
+                                       TABULAR[1]: ("exact", "permutation"),
+                                       TEXT: ("partition",)}
+MAX_ITEMS = 16
+MAX_SAMPLES = 20_000
+MAX_BACKGROUND = 500
+SURFACE = "explain"
+
+
+class ExplainParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["auto", "exact", "permutation", "partition"] = "auto"
+    target: str | None = Field(None, description="The label to explain; default: the predicted "
+                               "one. Not for regression.")
+    output: Literal["probability", "log_odds"] = Field(
+        "probability", description="What the attributions add up to for a classifier.")
+    samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="Model evaluations per "
+                                "item (permutation, partition); more is slower and steadier.")
+    background: list[Any] | None = Field(None, min_length=1, max_length=MAX_BACKGROUND,
+                                         description="Tabular: rows like inputs, for a model "
+                                         "stored without a background sample.")
+
+
+class ExplainService:
+    def __init__(self, calls: FrontDoor, registry: Registry, queue: ExplainQueue) -> None:
+        self.calls = calls
+        self.registry = registry
+        self.queue = queue
+
+    async def explain(self, call: ModelCall, parameters: ExplainParameters) -> CallResult:
+        """One explanation per input (``MAX_ITEMS`` at most), each beside its prediction."""
+        if isinstance(call.inputs, list) and len(call.inputs) > MAX_ITEMS:
+            raise Invalid.at("inputs", f"at most {MAX_ITEMS} items per explain call "
+                             f"(got {len(call.inputs)})")
+        resolved = await self.calls.resolve(replace(call, surface=SURFACE))
+        method = _method(resolved, parameters)
+
+        async def run(resolved: ResolvedCall, items: list[Any],
+                      predict: Callable[[list[Any]], list[Prediction]]
+                      ) -> tuple[list[Any], Units]:
+            return await self.queue.run(lambda: self._explain(resolved, items, predict,
+                                                              method, parameters))
+
+        return await self.calls.explain(resolved, run)
+
+    def _explain(self, resolved: ResolvedCall, items: list[Any],
+                 predict: Callable[[list[Any]], list[Prediction]], method: str,
+                 parameters: ExplainParameters) -> tuple[list[Any], Units]:
+        version = resolved.version
+        classes = version.config.get("labels") if version.task != TABULAR[1] else None
+        if parameters.target is not None and not classes:
+            raise Invalid.at("parameters.target", f"{version.task} has no labels to pick from")
+        if classes and parameters.target is not None and parameters.target not in classes:
+            raise Invalid.at("parameters.target", f"unknown label {parameters.target!r}; the "
+                             f"model's labels are: {', '.join(map(str, classes))}")
+        background = self._background(resolved, parameters) if version.task in TABULAR else []
+        predictions = predict(items)
+        answers, evaluations = [], len(items)
+        for item, prediction in zip(items, predictions, strict=True):
+            target = parameters.target or _predicted(prediction.output) if classes else None
+            scorer = methods.Scorer(predict, target, log_odds=parameters.output == "log_odds")
+            if version.task in TABULAR:
+                [found] = methods.tabular(scorer, [item], background, method=method,
+                                          samples=parameters.samples,
+                                          features=list(version.config["feature_names"]))
+                detail: dict[str, Any] = {"features": sorted(
+                    ({"name": name, "value": value, "attribution": weight}
+                     for name, value, weight in zip(found.parts, item, found.values, strict=True)),
+                    key=lambda entry: -abs(entry["attribution"]))}
+            else:
+                [found] = methods.text(scorer, [item], samples=parameters.samples)
+                detail = {"words": [{"word": word, "start": start, "end": end, "attribution": value}
+                                    for (word, start, end), value in zip(
+                                        methods.word_spans(item, found.parts), found.values,
+                                        strict=True) if word]}
+            evaluations += scorer.evaluations
+            answers.append({"prediction": prediction.output, "method": method, "target": target,
+                            "output": parameters.output if classes else "value",
+                            "base_value": found.base_value, "output_value": found.output_value,
+                            **detail})
+        return answers, Units(items=evaluations)
+
+    def _background(self, resolved: ResolvedCall, parameters: ExplainParameters
+                    ) -> list[list[float]]:
+        config, task = resolved.version.config, resolved.task
+        if parameters.background is not None:
+            rows = []
+            for index, row in enumerate(parameters.background):
+                try:
+                    rows.append(task.check_item(row, index, config, self.calls.limits))
+                except Invalid as exc:
+                    raise exc.renamed(f"parameters.background[{index}]") from None
+            return rows
+        stored = Path(self.registry.artifact_path(resolved.version)) / BACKGROUND_FILE
+        if stored.is_file():
+            rows = json.loads(stored.read_text())
+            if isinstance(rows, list) and rows:
+                return [[float(v) for v in row] for row in rows]
+        raise Invalid.at("parameters.background", f"model {resolved.version.model!r} has no "
+                         "stored background sample (models trained here have one); send rows "
+                         "like inputs as parameters.background (up to "
+                         f"{MAX_BACKGROUND}), for example a sample of its training data")
+
+
+def _method(resolved: ResolvedCall, parameters: ExplainParameters) -> str:
+    task = resolved.version.task
+    offered = METHODS.get(task)
+    if offered is None:
+        raise Invalid(f"explanations are not available for {task} models; they cover "
+                      f"{', '.join(METHODS)}", details={"field": "model"})
+    if parameters.method == "auto":
+        if task in TABULAR and len(resolved.version.config["feature_names"]) > \
+                methods.EXACT_MAX_FEATURES:
+            return "permutation"
+        return offered[0]
+    if parameters.method not in offered:
+        raise Invalid.at("parameters.method", f"{parameters.method!r} does not apply to {task}; "
+                         f"use one of: auto, {', '.join(offered)}")
+    if parameters.method == "exact" and len(resolved.version.config["feature_names"]) > \
+            methods.EXACT_MAX_FEATURES:
+        raise Invalid.at("parameters.method", f"exact SHAP takes up to "
+                         f"{methods.EXACT_MAX_FEATURES} features; use permutation")
+    return parameters.method
+
+
+def _predicted(output: Any) -> str:
+    return str(output.label)
