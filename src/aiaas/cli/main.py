@@ -41,6 +41,7 @@ from aiaas.cli.common import (
 )
 from aiaas.cli.embed import embed
 from aiaas.cli.evaluate import evaluate
+from aiaas.cli.explain import explain
 from aiaas.cli.output import err, fail, out, print_json
 from aiaas.cli.predict import predict
 from aiaas.cli.train import train
@@ -66,6 +67,7 @@ app.command()(chat)
 app.command()(transcribe)
 app.command()(embed)
 app.command()(classify)
+app.command()(explain)
 app.command()(usage)
 app.command()(train)
 app.command()(evaluate)

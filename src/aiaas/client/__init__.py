@@ -40,6 +40,7 @@ from aiaas.client._errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from aiaas.client._explain import Explanation, Explanations, FeatureAttribution, WordAttribution
 from aiaas.client._jobs import EventCallback
 from aiaas.client._models import (
     ApiKey,
@@ -97,6 +98,9 @@ __all__ = [
     "Dataset",
     "Evaluation",
     "EventCallback",
+    "Explanation",
+    "Explanations",
+    "FeatureAttribution",
     "Health",
     "InternalServerError",
     "Job",
@@ -127,4 +131,5 @@ __all__ = [
     "UsageUnits",
     "Whoami",
     "Word",
+    "WordAttribution",
 ]

@@ -11,6 +11,7 @@ from aiaas.client._audit import AsyncAuditMethods, AuditMethods
 from aiaas.client._billing import AsyncBillingMethods, BillingMethods
 from aiaas.client._datasets import AsyncDatasetMethods, DatasetMethods
 from aiaas.client._evaluations import AsyncEvaluationMethods, EvaluationMethods
+from aiaas.client._explain import AsyncExplainMethods, ExplainMethods
 from aiaas.client._inference import AsyncInferenceMethods, InferenceMethods
 from aiaas.client._jobs import AsyncJobMethods, JobMethods
 from aiaas.client._privacy import AsyncPrivacyMethods, PrivacyMethods
@@ -19,7 +20,7 @@ from aiaas.client._tenants import AsyncTenantMethods, TenantMethods
 
 
 class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, EvaluationMethods,
-             BillingMethods, TenantMethods, AuditMethods, PrivacyMethods):
+             BillingMethods, TenantMethods, AuditMethods, PrivacyMethods, ExplainMethods):
     """A blocking client for an aiaas server.
 
     ``base_url`` defaults to ``$AIAAS_URL`` (else ``http://127.0.0.1:8000``) and ``api_key`` to
@@ -32,5 +33,5 @@ class Client(RegistryMethods, InferenceMethods, JobMethods, DatasetMethods, Eval
 
 class AsyncClient(AsyncRegistryMethods, AsyncInferenceMethods, AsyncJobMethods, AsyncDatasetMethods,
                   AsyncEvaluationMethods, AsyncBillingMethods, AsyncTenantMethods,
-                  AsyncAuditMethods, AsyncPrivacyMethods):
+                  AsyncAuditMethods, AsyncPrivacyMethods, AsyncExplainMethods):
     """The asyncio twin of ``Client``: same arguments, same methods, awaitable."""

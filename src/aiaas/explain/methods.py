@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,15 @@ from typing import Any
 import numpy as np
 
 EXACT_MAX_FEATURES = 10
+
+
+def _shap() -> Any:
+    """``shap``, imported once: its import touches deprecated matplotlib APIs, warnings that
+    say nothing about a caller's explanation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import shap
+    return shap
 WORDS = r"\W+"
 
 
@@ -68,8 +78,7 @@ class Attributions:
 def tabular(scorer: Scorer, rows: list[list[float]], background: list[list[float]], *,
             method: str, samples: int | None, features: list[str]) -> list[Attributions]:
     """SHAP values of each row's features against ``background``."""
-    import shap
-
+    shap = _shap()
     data = np.asarray(rows, dtype=np.float64)
     masker = shap.maskers.Independent(np.asarray(background, dtype=np.float64),
                                       max_samples=len(background))
@@ -88,8 +97,7 @@ def tabular(scorer: Scorer, rows: list[list[float]], background: list[list[float
 
 def text(scorer: Scorer, texts: list[str], *, samples: int | None) -> list[Attributions]:
     """SHAP values of each text's words (``parts`` are the tokens as SHAP split them)."""
-    import shap
-
+    shap = _shap()
     masker = shap.maskers.Text(WORDS)
     explainer = shap.explainers.Partition(lambda batch: scorer(list(batch)), masker)
     explained = []
