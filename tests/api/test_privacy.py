@@ -19,6 +19,9 @@ import openai
 import pytest
 
 from aiaas.builtin import CHAT, EMBEDDER, SPEECH
+from aiaas.config import Settings
+from aiaas.crypto.sealed import read_header
+from aiaas.training import wiring
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.runtime.conftest import espeak_wav
 
@@ -277,7 +280,14 @@ def test_dataset_upload_redacts_before_storing(server: LiveServer) -> None:
         "EMAIL_ADDRESS": 1, "PERSON": 2, "PHONE_NUMBER": 2}
     assert reported.json()["stats"]["pii"]["columns"] == report["columns"]
     stored = server.data_dir / "datasets" / redacted.json()["id"]
-    content = b"".join(path.read_bytes() for path in stored.rglob("*") if path.is_file())
+    sealed = b"".join(path.read_bytes() for path in stored.rglob("*") if path.is_file())
+    assert not any(value.encode() in sealed for value in (*VALUES, "Ann Lee", "7946 0018"))
+    with (stored / "original.csv").open("rb") as handle:  # sealed: read it with its key
+        header = read_header(handle, "original.csv")
+    assert header is not None
+    core = wiring.build(Settings(data_dir=server.data_dir, builtin_models=False))
+    content = core.vault.read_bytes(stored / "original.csv", header.tenant, header.purpose)
+    core.db.dispose()
     assert b"<PERSON_1>" in content
     assert not any(value.encode() in content for value in (*VALUES, "Ann Lee", "7946 0018"))
     assert redacted.json()["rows"] == 4 and redacted.json()["format"] == "csv"

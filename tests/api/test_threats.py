@@ -31,6 +31,7 @@ from aiaas.auth.principal import Principal
 from aiaas.config import Settings
 from aiaas.db.tables import Model, utcnow
 from aiaas.registry import archive
+from aiaas.registry.sealing import sealed_digest
 from aiaas.services import Services
 from tests.conftest import Api
 from tests.registry.conftest import (
@@ -492,9 +493,11 @@ async def test_another_tenants_model_is_not_found_everywhere(server: Server) -> 
     assert (await server.upload("iris", iris_zip(), key=beta)).json()["version"] == 2
     assert (await server.client.get(f"{MODELS}/iris", headers=server.auth(alpha))
             ).json()["latest_version"] == 1
-    # beta's identical upload shares alpha's artifact; beta deleting its model must not take it
+    # beta's identical upload is sealed with beta's key (its own copy); beta deleting its model
+    # takes only that copy, never alpha's
+    assert {sealed_digest("alpha", digest), sealed_digest("beta", digest)} <= server.digests()
     assert (await server.client.delete(f"{MODELS}/iris", headers=b)).status_code == 204
-    assert server.digests() == {digest}
+    assert server.digests() == {sealed_digest("alpha", digest)}
     predicted = await server.predict("iris", key=alpha)
     assert predicted.status_code == 200, predicted.text
 

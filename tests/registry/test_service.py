@@ -18,6 +18,7 @@ from aiaas.auth.principal import BUILTIN_TENANT, DEFAULT_SCOPES, Principal, Scop
 from aiaas.db.tables import Model, ModelVersion
 from aiaas.errors import Conflict, Forbidden, Invalid, NotFound, UnsafeArtifact
 from aiaas.registry.records import VersionInfo
+from aiaas.registry.sealing import sealed_digest
 from aiaas.registry.service import Registry
 from aiaas.registry.store import directory_digest
 from aiaas.services import Services
@@ -46,7 +47,13 @@ def register(registry: Registry, files: dict[str, bytes], *, name: str = "iris",
 
 
 def stored(registry: Registry) -> set[str]:
-    return {p.name for p in registry.store.root.glob("*/*") if p.is_dir()}
+    """The plaintext digests of the artifacts in the store: a tenant's sealed copy (stored under
+    ``sealed_digest``) counts as the digest its version row carries."""
+    with registry.db.session() as session:
+        pairs = session.execute(select(Model.tenant, ModelVersion.sha256)
+                                .join(Model, ModelVersion.model_id == Model.id))
+        plain = {sealed_digest(tenant, digest): digest for tenant, digest in pairs}
+    return {plain.get(p.name, p.name) for p in registry.store.root.glob("*/*") if p.is_dir()}
 
 
 def counts(services: Services) -> tuple[int, int]:

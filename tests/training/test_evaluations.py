@@ -201,7 +201,7 @@ def test_reading_results_checks_the_callers_scope(services: Services) -> None:
     predictor = Principal("t", "k", frozenset({Scope.PREDICT}))
     for read in (lambda: evaluations.list_evaluations(predictor),
                  lambda: evaluations.get(predictor, "0" * 32),
-                 lambda: evaluations.plot_path(predictor, "0" * 32, "roc_curve")):
+                 lambda: evaluations.plot(predictor, "0" * 32, "roc_curve")):
         with pytest.raises(Forbidden, match="'models:read' scope"):
             read()
     reader = Principal("t", "k", frozenset({Scope.MODELS_READ}))

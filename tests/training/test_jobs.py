@@ -187,7 +187,7 @@ def test_every_method_a_key_reaches_checks_its_scope(quiet_services: Services) -
     writer = Principal("t", "k", frozenset({Scope.MODELS_WRITE}))
     for read in (lambda: jobs.get(writer, job_id), lambda: jobs.list_jobs(writer),
                  lambda: jobs.events(writer, job_id), lambda: jobs.logs(writer, job_id),
-                 lambda: jobs.plot_path(writer, job_id, "roc_curve"),
+                 lambda: jobs.plot(writer, job_id, "roc_curve"),
                  lambda: hub.subscribe(writer, job_id)):
         with pytest.raises(Forbidden, match="'models:read' scope"):
             read()

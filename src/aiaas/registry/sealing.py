@@ -72,7 +72,7 @@ class StoredArtifacts:
             sealed = sealed_digest(version.tenant, version.sha256)
             if self.store.path_of(sealed).is_dir():
                 return sealed
-            if not self.vault.plain_allowed:
+            if not self.vault.plain_allowed and self.store.path_of(version.sha256).is_dir():
                 raise StoredDataCorrupt(f"the files of {version.model}:{version.version} are "
                                         "missing or not sealed where sealed ones belong; "
                                         "restore them from a backup")

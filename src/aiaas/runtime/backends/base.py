@@ -101,8 +101,9 @@ class StreamingBackend(Backend):
 class Explainable(Protocol):
     """An optional capability of a classifier backend: saying why it chose a label.
 
-    No backend offers it yet; this is where explanations plug in, one method on the backend
-    that already holds the loaded model, so no second copy is loaded to explain. Whoever serves
+    Explanations today are model-agnostic (``aiaas.explain``: SHAP over the served outputs);
+    this is where gradient methods (Integrated Gradients, Grad-CAM) plug in, one method on the
+    backend that already holds the loaded model, so no second copy is loaded to explain. Whoever serves
     explanations checks ``isinstance(backend, Explainable)`` and answers "not available" for a
     backend without it. The contract is that of ``predict_batch``: it runs on a worker thread,
     ``items`` are already checked by the task, and it returns exactly one ``Explanation`` per
