@@ -10,7 +10,7 @@ sealed data dir against a plain one.
   ``compiled/sealed/``). Each round then starts a fresh process per data dir (alternating
   which goes first) and times the first load, as after a restart: the sealed one decrypts the
   artifact and the cached export into memory-backed space first. Import time is excluded.
-- **Upload**: the same CSV (numeric columns and a label, ``--upload-mb`` MiB) and a ZIP of
+- **Upload**: the same CSV (20 numeric columns and a label, ``--upload-mb`` MiB) and a ZIP of
   PNG images, stored through ``DatasetStore.add_file`` (receive, hash, parse, validate,
   statistics, and for the sealed dir encryption into the data dir) on each data dir in turn;
   throughput = file size / wall time, median over rounds. The sealing step alone is timed too
@@ -101,9 +101,9 @@ def child_load(data_dir: Path, sealed: bool) -> dict[str, float]:
 def make_csv(path: Path, megabytes: int) -> None:
     rng = random.Random(7)
     with path.open("w") as out:
-        out.write("a,b,c,d,e,f,label\n")
+        out.write(",".join(f"f{i}" for i in range(20)) + ",label\n")
         while out.tell() < megabytes * 1024 * 1024:
-            rows = [",".join(f"{rng.random():.6f}" for _ in range(6)) + f",{'xy'[rng.random() < .5]}"
+            rows = [",".join(f"{rng.random():.6f}" for _ in range(20)) + f",{'xy'[rng.random() < .5]}"
                     for _ in range(10_000)]
             out.write("\n".join(rows) + "\n")
 

@@ -41,6 +41,7 @@ class Keyring:
         self.db = db
         self.master = master
         self._handles: dict[str, tink.KeysetHandle] = {}
+        self._primitives: dict[str, tuple[streaming_aead.StreamingAead, frozenset[int]]] = {}
         self._lock = threading.Lock()
 
     def check(self) -> None:
@@ -84,11 +85,15 @@ class Keyring:
     def primitive(self, tenant: str, key_id: int | None = None) -> streaming_aead.StreamingAead:
         """The tenant's primitive; ``key_id`` (from a file's header) not in the cached keyset
         means another process rotated it: the keyset is read again."""
-        handle = self.handle(tenant)
-        if key_id is not None and key_id not in _ids(handle):
-            self.forget(tenant)
+        cached = self._primitives.get(tenant)
+        if cached is None or (key_id is not None and key_id not in cached[1]):
+            if cached is not None:
+                self.forget(tenant)
             handle = self.handle(tenant)
-        return handle.primitive(streaming_aead.StreamingAead)
+            cached = (handle.primitive(streaming_aead.StreamingAead), frozenset(_ids(handle)))
+            with self._lock:
+                self._primitives[tenant] = cached
+        return cached[0]
 
     def primary_id(self, tenant: str) -> int:
         """The key to seal new files with, checked against the stored row on every call (a
@@ -122,6 +127,7 @@ class Keyring:
         """Drop the cached keyset (after another process rotated it)."""
         with self._lock:
             self._handles.pop(tenant, None)
+            self._primitives.pop(tenant, None)
 
     def tenants(self) -> list[str]:
         with self.db.session() as session:
@@ -161,6 +167,7 @@ class Keyring:
             row.updated_at = utcnow()
         with self._lock:
             self._handles[tenant] = handle
+            self._primitives.pop(tenant, None)
 
 
 def rewrap(db: Database, old: MasterKey, new: MasterKey) -> tuple[int, int]:

@@ -101,12 +101,13 @@ class Sealer:
         self.keyring = keyring
 
     @contextlib.contextmanager
-    def writer(self, path: Path, tenant: str, purpose: str, *, atomic: bool = False
-               ) -> Iterator[BinaryIO]:
+    def writer(self, path: Path, tenant: str, purpose: str, *, atomic: bool = False,
+               key_id: int | None = None) -> Iterator[BinaryIO]:
         """A binary stream whose bytes land sealed in ``path`` (the tenant's primary key).
         ``atomic``: written beside it and renamed over it on success, so a crash leaves the old
-        file whole (rotation); otherwise the caller's staging gives that guarantee."""
-        header = Header(self.keyring.primary_id(tenant), tenant, purpose)
+        file whole (rotation); otherwise the caller's staging gives that guarantee. ``key_id``:
+        the primary a caller sealing many files read once (``primary_id``)."""
+        header = Header(key_id or self.keyring.primary_id(tenant), tenant, purpose)
         primitive = self.keyring.primitive(tenant, header.key_id)
         target = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part") if atomic else path
         raw = target.open("xb")
@@ -155,10 +156,10 @@ class Sealer:
             handle.write(data)
 
     def seal_file(self, source: Path, path: Path, tenant: str, purpose: str, *,
-                  atomic: bool = False) -> None:
+                  atomic: bool = False, key_id: int | None = None) -> None:
         """Write ``source``'s bytes sealed to ``path``."""
-        with source.open("rb") as plain, self.writer(path, tenant, purpose,
-                                                     atomic=atomic) as sealed:
+        with source.open("rb") as plain, self.writer(path, tenant, purpose, atomic=atomic,
+                                                     key_id=key_id) as sealed:
             while chunk := plain.read(_CHUNK):
                 sealed.write(chunk)
 

@@ -124,11 +124,13 @@ class Vault:
         """Every file of ``source`` sealed to the same relative path under ``target``; each
         file's purpose is ``<prefix>/<relative path>``, so a file moved inside the tree fails."""
         sealer = self._sealer()
+        primary = sealer.keyring.primary_id(tenant)
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             relative = path.relative_to(source)
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
-            sealer.seal_file(path, destination, tenant, f"{prefix}/{relative.as_posix()}")
+            sealer.seal_file(path, destination, tenant, f"{prefix}/{relative.as_posix()}",
+                             key_id=primary)
 
     def unseal_tree(self, stored: Path, target: Path, tenant: str, prefix: str) -> None:
         """``seal_tree`` undone: every file of ``stored`` decrypted under ``target``."""
