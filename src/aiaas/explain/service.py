@@ -10,11 +10,13 @@ Tasks and methods (``method: auto`` picks the first):
   ``permutation`` SHAP against a background sample: the one stored with the model
   (``background.json``, which training jobs write), else ``parameters.background`` (rows like
   ``inputs``), else a 422 saying so;
-- ``text-classification``: ``partition`` SHAP over the words.
+- ``text-classification``: ``partition`` SHAP over the words;
+- ``image-classification``: ``partition`` SHAP over the pixels (a heat map and a PNG overlay).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,9 +37,10 @@ from aiaas.tasks.units import Units
 
 TABULAR = ("tabular-classification", "tabular-regression")
 TEXT = "text-classification"
+IMAGE = "image-classification"
 METHODS: dict[str, tuple[str, ...]] = {TABULAR[0]: ("exact", "permutation"),
                                        TABULAR[1]: ("exact", "permutation"),
-                                       TEXT: ("partition",)}
+                                       TEXT: ("partition",), IMAGE: ("partition",)}
 MAX_ITEMS = 16
 MAX_SAMPLES = 20_000
 MAX_BACKGROUND = 500
@@ -105,6 +108,11 @@ class ExplainService:
                     ({"name": name, "value": value, "attribution": weight}
                      for name, value, weight in zip(found.parts, item, found.values, strict=True)),
                     key=lambda entry: -abs(entry["attribution"]))}
+            elif version.task == IMAGE:
+                [heat] = methods.image(scorer, [item], samples=parameters.samples)
+                found = methods.Attributions([], heat.base_value, heat.output_value, [])
+                detail = {"heatmap": heat.values, "overlay_png":
+                          base64.b64encode(heat.overlay_png).decode()}
             else:
                 [found] = methods.text(scorer, [item], samples=parameters.samples)
                 detail = {"words": [{"word": word, "start": start, "end": end, "attribution": value}

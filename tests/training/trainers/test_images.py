@@ -182,6 +182,21 @@ async def test_digits_cnn_trains_and_serves_what_it_evaluated(train_api: Api) ->
         with Image.open(io.BytesIO(picture.content)) as opened:
             assert opened.size[0] > 300 and opened.size[1] > 200
 
+    # Explained: a heat map per pixel whose sum with the base value is the label's probability,
+    # drawn over the digit as a PNG.
+    explained = await train_api.client.post(
+        "/api/v1/models/digits/explain", headers=train_api.auth(),
+        json={"inputs": [base64.b64encode(png(images[0])).decode()], "parameters": {"samples": 300}})
+    assert explained.status_code == 200, explained.text
+    heat = explained.json()["explanations"][0]
+    assert heat["method"] == "partition" and heat["target"] == outputs[0]["label"]
+    assert np.asarray(heat["heatmap"]).shape == (8, 8)
+    assert heat["base_value"] + np.asarray(heat["heatmap"]).sum() == pytest.approx(
+        heat["output_value"], abs=1e-5)
+    assert heat["output_value"] == pytest.approx(outputs[0]["score"], abs=1e-5)
+    with Image.open(io.BytesIO(base64.b64decode(heat["overlay_png"]))) as overlay:
+        assert overlay.size == (8, 8)
+
 
 async def test_cancel_lands_mid_epoch(train_api: Api) -> None:
     """Digits upsampled to 64x64 in batches of 2: an epoch is hundreds of batches, and a cancel
