@@ -91,7 +91,8 @@ class Placement:
             current = self._replicas.get(key)
             if current is not None:
                 return current
-            planned = self.factory.planned_bytes(version)
+            # Off the event loop: planning may open the artifact (a sealed one is decrypted).
+            planned = await asyncio.to_thread(self.factory.planned_bytes, version)
             await self._make_room(version.model, planned, keep=key)
             replica = await self.factory.start(version)
             if replica.memory_bytes < planned:
