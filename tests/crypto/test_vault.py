@@ -112,3 +112,23 @@ def test_the_workspace_is_private_and_a_dead_owner_is_swept(tmp_path: Path) -> N
     live.close()
     workspace.close()
     assert not workspace.dir.exists()
+
+
+def test_deferred_weights_are_decrypted_only_when_asked(tmp_path: Path) -> None:
+    from aiaas.crypto.checkouts import DEFER_BYTES, materialize
+
+    core = core_on(tmp_path / "data")
+    weights = os.urandom(DEFER_BYTES + 1)
+    tree = write_tree(tmp_path / "tree", {"model.safetensors": weights, "config.json": b"{}"})
+    sealed = tmp_path / "sealed"
+    core.vault.seal_tree(tree, sealed, "acme", "artifact")
+    copy = core.vault.checkout(sealed, "acme", "artifact", defer_weights=True)
+    assert (copy / "config.json").read_bytes() == b"{}"
+    assert not (copy / "model.safetensors").exists()
+    materialize(copy)
+    assert (copy / "model.safetensors").read_bytes() == weights
+    core.vault.release(sealed)
+    again = core.vault.checkout(sealed, "acme", "artifact", defer_weights=True)
+    assert core.vault.checkout(sealed, "acme", "artifact") == again  # a whole copy asked for
+    assert (again / "model.safetensors").read_bytes() == weights
+    core.db.dispose()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from aiaas.crypto import master
+from aiaas.crypto.checkouts import Checkouts
 from aiaas.crypto.keyring import Keyring
 from aiaas.crypto.sealed import Sealer
 from aiaas.crypto.workspace import Workspace
@@ -48,7 +48,7 @@ class Vault:
     plain_allowed: bool = True
     """Whether a tenant file may be plain (``VaultState``): False on a data dir sealed from its
     first start or migrated since, where a plain file in a sealed one's place is refused."""
-    _checkouts: dict[Path, Path] = field(default_factory=dict)
+    _copies: Checkouts | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -134,33 +134,24 @@ class Vault:
 
     def unseal_tree(self, stored: Path, target: Path, tenant: str, prefix: str) -> None:
         """``seal_tree`` undone: every file of ``stored`` decrypted under ``target``."""
-        sealer = self._sealer()
-        for path in sorted(p for p in stored.rglob("*") if p.is_file()):
-            relative = path.relative_to(stored)
-            (target / relative).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            sealer.unseal_file(path, target / relative, tenant, f"{prefix}/{relative.as_posix()}")
+        self._checkouts().unseal_tree(stored, target, tenant, prefix)
 
-    def checkout(self, stored: Path, tenant: str, prefix: str) -> Path:
-        """A decrypted working copy of a sealed tree, in the workspace (shared per tree)."""
-        with self._lock:
-            copy = self._checkouts.get(stored)
-            if copy is not None and copy.is_dir():
-                return copy
-            copy = self._workspace().new_dir("tree")
-            try:
-                self.unseal_tree(stored, copy, tenant, prefix)
-            except BaseException:
-                shutil.rmtree(copy, ignore_errors=True)
-                raise
-            self._checkouts[stored] = copy
-            return copy
+    def checkout(self, stored: Path, tenant: str, prefix: str, *, defer_weights: bool = False
+                 ) -> Path:
+        """A decrypted working copy of a sealed tree, in the workspace (shared per tree);
+        ``defer_weights``: its large weight files only once ``checkouts.materialize`` asks."""
+        return self._checkouts().checkout(stored, tenant, prefix, defer=defer_weights)
 
     def release(self, stored: Path) -> None:
         """Remove the working copy of ``stored`` (a replica unloaded it)."""
+        if self.sealer is not None:
+            self._checkouts().release(stored)
+
+    def _checkouts(self) -> Checkouts:
         with self._lock:
-            copy = self._checkouts.pop(stored, None)
-        if copy is not None:
-            shutil.rmtree(copy, ignore_errors=True)
+            if self._copies is None:
+                self._copies = Checkouts(self._sealer(), self._workspace().new_dir)
+            return self._copies
 
     def private_dir(self, prefix: str) -> Path:
         """A fresh private directory in memory-backed space (this process's; the caller

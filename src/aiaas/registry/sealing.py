@@ -78,13 +78,13 @@ class StoredArtifacts:
                                         "restore them from a backup")
         return version.sha256
 
-    def path(self, version: VersionInfo) -> Path:
-        """A directory a framework can load ``version`` from."""
+    def path(self, version: VersionInfo, *, defer_weights: bool = False) -> Path:
+        """A directory a framework can load ``version`` from (``Vault.checkout``)."""
         stored = self.stored_name(version)
         path = self.store.open(stored)
         if stored == version.sha256:
             return path
-        return self.vault.checkout(path, version.tenant, PURPOSE)
+        return self.vault.checkout(path, version.tenant, PURPOSE, defer_weights=defer_weights)
 
     def release(self, version: VersionInfo) -> None:
         """Drop ``version``'s working copy (its replica unloaded); a no-op for plain ones."""

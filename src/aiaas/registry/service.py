@@ -395,10 +395,12 @@ class Registry:
             self.store.remove(digest)
         return not still_used
 
-    def artifact_path(self, version: VersionInfo) -> Path:
+    def artifact_path(self, version: VersionInfo, *, defer_weights: bool = False) -> Path:
         """A directory the version's files can be loaded from: the store's own, or for a
-        sealed tenant a decrypted working copy in memory (``release_artifact`` drops it)."""
-        return self.artifacts.path(version)
+        sealed tenant a decrypted working copy in memory (``release_artifact`` drops it).
+        ``defer_weights``: large weight files only once ``crypto.checkouts.materialize``
+        asks (an engine that may not read them)."""
+        return self.artifacts.path(version, defer_weights=defer_weights)
 
     def release_artifact(self, version: VersionInfo) -> None:
         self.artifacts.release(version)

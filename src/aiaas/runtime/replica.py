@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from aiaas.config import Settings
+from aiaas.crypto.checkouts import materialize
 from aiaas.errors import AiaasError, BackendError, Unavailable
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
@@ -146,10 +147,13 @@ class LocalReplicas:
         settings = self.settings
         compile_root = sealed_compile.compile_root(self.registry.vault, version.tenant,
                                                    settings.compiled_dir)
-        backend = backend_for(version, self.registry.artifact_path(version),
+        path = self.registry.artifact_path(version, defer_weights=True)
+        backend = backend_for(version, path,
                               threads=settings.torch_threads, compile_root=compile_root,
                               engine=settings.engine, options=ServingOptions.of(version.serving),
                               lanes=settings.onnx_lanes or settings.torch_threads or os.cpu_count() or 1)
+        if not backend.lazy_weights:
+            materialize(path)
         backend.label = f"{version.model}:{version.version}"
         return backend
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from aiaas.crypto.checkouts import materialize_all
 from aiaas.crypto.vault import Vault
 from aiaas.runtime.compile import cache
 
@@ -27,6 +28,9 @@ class SealedKeeper:
             return False
         self.vault.unseal_tree(stored, target, self.tenant, f"{PURPOSE}/{name}")
         return True
+
+    def prepare(self) -> None:
+        materialize_all()
 
     def keep(self, name: str, source: Path) -> None:
         final = self.persist / name

@@ -25,6 +25,10 @@ class Backend(ABC):
     that loads elsewhere sets it."""
     label: str = ""
     """The model as its errors name it (``name:version``), set by the replica that runs it."""
+    lazy_weights: bool = False
+    """True for a backend that may never read the framework's weight files (an engine serving
+    a cached export): a sealed model's working copy then decrypts them only when the backend
+    calls ``crypto.checkouts.materialize`` first."""
 
     def __init__(self, path: Path, config: dict[str, Any]) -> None:
         self.path = path

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aiaas.crypto.checkouts import materialize
 from aiaas.errors import AiaasError
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
@@ -35,6 +36,9 @@ REPORT_KEYS = ("ok", "cosine_min", "max_abs_error")
 class OnnxWithFallback(Backend):
     framework = "the framework"
     """Named in the fallback log line."""
+    lazy_weights = True
+    """A cached, verified export is all it reads; the framework's weights only for an export
+    build (the compile cache materialises them) or the fallback."""
 
     def __init__(self, path: Path, config: dict[str, Any], *, threads: int, digest: str,
                  compile_root: Path, options: ServingOptions | None = None,
@@ -70,6 +74,7 @@ class OnnxWithFallback(Backend):
             log.info("%s serves through ONNX Runtime (%s)", self.path.name, self.engine)
             return
         self.session, self.pool, self.int8_report = None, None, {}
+        materialize(self.path)
         self.fallback = self._framework()
         log.warning("%s falls back to %s: %s", self.path.name, self.framework, reason)
         self.engine, self.engine_reason = "pytorch", reason

@@ -28,6 +28,9 @@ class Keeper(Protocol):
 
     def keep(self, name: str, source: Path) -> None: ...
 
+    def prepare(self) -> None:
+        """Called before a build, which may read files a working copy deferred."""
+
 
 _KEEPERS: dict[Path, Keeper] = {}
 
@@ -67,6 +70,8 @@ def cached(root: Path, digest: str, kind: str,
     try:
         restored = keeper is not None and keeper.restore(final.name, staging)
         if not restored:
+            if keeper is not None:
+                keeper.prepare()
             report = build(staging)
             (staging / REPORT).write_text(json.dumps(report, indent=2))
         try:
