@@ -12,6 +12,11 @@
   with the trainer's own split). *Comprehensiveness*: the drop in the predicted label's
   probability after deleting the top 20% of words by attribution, against the drop after
   deleting as many random words (mean of 5 draws); target: ratio >= 2.
+- **Images**: the digits CNN trained in the service (``builtin:digits``, seed 0), on its
+  held-out test images (at most ``--images``). *Deletion curve*: pixels set to the image's mean
+  in the order of their attribution (most positive first), 10% at a time; the area under the
+  predicted label's probability curve, against the same for a random order (mean of 3 draws).
+  Target: below the random curve.
 - **Cost**: explain latency per item, p50 and p95, per method; predict p99 of the diagnosis model
   with 32 clients for ``--seconds``, alone and with 2 clients explaining at the same time.
 
@@ -143,10 +148,8 @@ def quantiles(values: list[float]) -> dict[str, float]:
             "p95_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)}
 
 
-def train_sentiment(client: httpx.Client) -> None:
-    job = client.post("/api/v1/jobs", json={"task": "text-classification",
-                                            "dataset": "builtin:sentiment", "name": "sentiment",
-                                            "params": {"seed": 7}})
+def train(client: httpx.Client, body: dict[str, Any]) -> None:
+    job = client.post("/api/v1/jobs", json=body)
     job.raise_for_status()
     while True:
         shown = client.get(f"/api/v1/jobs/{job.json()['id']}").json()
@@ -176,7 +179,8 @@ def text(url: str, key: str, limit: int) -> dict[str, Any]:
     top_drops, random_drops, latencies = [], [], []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
                       timeout=300) as client:
-        train_sentiment(client)
+        train(client, {"task": "text-classification", "dataset": "builtin:sentiment",
+                       "name": "sentiment", "params": {"seed": 7}})
         texts = test_texts()[:limit]
         for review in texts:
             started = time.perf_counter()
@@ -200,6 +204,63 @@ def text(url: str, key: str, limit: int) -> dict[str, Any]:
     return {"texts": len(texts), "comprehensiveness_top20": round(top_mean, 4),
             "random20": round(random_mean, 4),
             "ratio": round(top_mean / random_mean, 2) if random_mean > 0 else None,
+            "latency": quantiles(latencies)}
+
+
+def png(image: Any) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def deletion_area(client: httpx.Client, image: Any, order: list[int], label: str) -> float:
+    """Area under the label's probability as pixels go, in ``order``, 10% at a time."""
+    from PIL import Image
+
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
+    flat = pixels.reshape(-1, 3)
+    mean = flat.mean(axis=0)
+    steps = []
+    for fraction in np.linspace(0, 1, 11):
+        changed = flat.copy()
+        changed[order[:round(fraction * len(order))]] = mean
+        steps.append(png(Image.fromarray(changed.reshape(pixels.shape).astype(np.uint8))))
+    outputs = client.post("/api/v1/models/digits/predict", json={"inputs": steps}).json()["outputs"]
+    curve = [output["probabilities"][label] for output in outputs]
+    return float(np.trapezoid(curve, dx=0.1))
+
+
+def images(url: str, key: str, limit: int) -> dict[str, Any]:
+    from aiaas.training.datasets import Catalog
+    from aiaas.training.trainers.images import split_images
+
+    rng = random.Random(5)
+    by_attribution, by_chance, latencies = [], [], []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
+                      timeout=300) as client:
+        train(client, {"task": "image-classification", "dataset": "builtin:digits",
+                       "name": "digits", "params": {"seed": 0}})
+        digits = Catalog().load("default", "builtin:digits", "image-classification")
+        parts = split_images(digits.labels, seed=0, test_fraction=0.2, validation_fraction=0.1)
+        for index in parts.test[:limit]:
+            image = digits.images[index]
+            started = time.perf_counter()
+            answer = client.post("/api/v1/models/digits/explain", json={"inputs": [png(image)]})
+            latencies.append(time.perf_counter() - started)
+            answer.raise_for_status()
+            explained = answer.json()["explanations"][0]
+            heat = np.asarray(explained["heatmap"]).ravel()
+            order = [int(i) for i in np.argsort(-heat, kind="stable")]
+            by_attribution.append(deletion_area(client, image, order, explained["target"]))
+            by_chance.append(statistics.fmean(
+                deletion_area(client, image, rng.sample(range(len(order)), len(order)),
+                              explained["target"]) for _ in range(3)))
+    return {"images": len(by_attribution),
+            "deletion_area_attribution": round(statistics.fmean(by_attribution), 4),
+            "deletion_area_random": round(statistics.fmean(by_chance), 4),
             "latency": quantiles(latencies)}
 
 
@@ -239,6 +300,7 @@ async def predict_p99(url: str, key: str, seconds: float, explainers: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--texts", type=int, default=208)
+    parser.add_argument("--images", type=int, default=250)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="aiaas-bench-explain-")) / "data"
@@ -248,6 +310,7 @@ def main() -> None:
                                               "platform": platform.platform()}}
         result["tabular"] = tabular(url, key, data_dir)
         result["text"] = text(url, key, args.texts)
+        result["images"] = images(url, key, args.images)
         alone = asyncio.run(predict_p99(url, key, args.seconds, 0))
         loaded = asyncio.run(predict_p99(url, key, args.seconds, 2))
         result["predict_under_explain_load"] = {"alone": alone, "with_2_explaining": loaded}

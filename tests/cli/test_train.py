@@ -20,8 +20,9 @@ from tests.conftest import LiveServer
 
 IRIS = ("--task", "tabular-classification", "--dataset", "builtin:iris", "--param", "algorithm=logistic")
 SLOW = ("--task", "tabular-classification", "--dataset", "builtin:breast_cancer", "--param",
-        "algorithm=auto", "--param", "cv_folds=10", "--param", "n_estimators=500")
-"""Minutes of cross-validation on two cores: a job that is still running when it is cancelled."""
+        "algorithm=auto", "--param", "cv_folds=10", "--param", "n_estimators=2000")
+"""About a minute of cross-validation on two cores (500 estimators took 15 s on a quiet machine,
+which a follower under load could miss): a job still running when it is cancelled."""
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> None:

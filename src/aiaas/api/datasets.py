@@ -1,7 +1,8 @@
 """Dataset routes: upload (multipart), list (built-ins, then the tenant's own), show, delete.
 
-The upload's ``file`` part is streamed straight into the dataset store's staging dir in the data
-dir (never spooled elsewhere), counted against the upload limit as it arrives. Reading needs
+The upload's ``file`` part is streamed straight into the dataset store's staging dir (never
+spooled elsewhere: in the data dir, or for a tenant whose files are sealed in memory-backed
+space), counted against the upload limit as it arrives. Reading needs
 ``models:read``; uploading and deleting need ``models:write`` (checked by the dataset store and
 catalogue, the upload's before its body is read). Another tenant's dataset is a 404.
 """

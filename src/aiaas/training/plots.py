@@ -81,6 +81,19 @@ def training_curve(curves: dict[str, list[float]], path: Path, *, x_label: str =
     return _save(figure, path)
 
 
+def feature_importance(importance: dict[str, dict[str, float]], path: Path, *,
+                       part: str = PART, most: int = 15) -> Path:
+    """The features whose shuffling hurt the score most, with the spread over repeats."""
+    names = list(importance)[:most][::-1]
+    figure = _figure((7.0, 0.35 * len(names) + 1.5))
+    axes = figure.add_subplot()
+    axes.barh(names, [importance[n]["mean"] for n in names],
+              xerr=[importance[n]["std"] for n in names], color="#4477aa")
+    axes.set_xlabel("drop in score when the feature is shuffled")
+    axes.set_title(f"Permutation feature importance ({part})")
+    return _save(figure, path)
+
+
 def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any],
                         path: Path, *, part: str = PART) -> Path:
     figure = _figure()

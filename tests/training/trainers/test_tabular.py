@@ -67,7 +67,12 @@ async def test_breast_cancer_auto_trains_evaluates_serves_and_plots(train_api: A
                                           headers=train_api.auth())).json()
     assert version["metrics"]["test_accuracy"] == metrics["accuracy"]
 
-    assert set(result["plots"]) == {"confusion_matrix", "roc_curve"}
+    assert set(result["plots"]) == {"confusion_matrix", "roc_curve", "feature_importance"}
+    # Global explanation: scikit-learn's permutation importance on the test split, best first.
+    importance = result["feature_importance"]
+    assert set(importance) == set(data.feature_names) and len(importance) == 30
+    means = [entry["mean"] for entry in importance.values()]
+    assert means == sorted(means, reverse=True) and means[0] > 0
     for name in result["plots"]:
         png = await train_api.client.get(f"/api/v1/jobs/{job['id']}/plots/{name}.png",
                                          headers=train_api.auth())
@@ -91,7 +96,7 @@ async def test_diabetes_regression_reports_sklearn_metrics(train_api: Api) -> No
     assert job["status"] == "succeeded", job
     result, metrics = job["result"], job["metrics"]
     assert result["promoted"] is False and result["promotion_reason"].startswith("not rmse")
-    assert set(result["plots"]) == {"predicted_vs_actual", "training_curve"}
+    assert set(result["plots"]) == {"predicted_vs_actual", "training_curve", "feature_importance"}
     data = datasets.tabular(datasets.Catalog().load("t", "builtin:diabetes"), datasets.REGRESSION)
     split = datasets.split(data, seed=3)
     response = await train_api.client.post(

@@ -156,7 +156,8 @@ def _served_outputs(ctx: TrainContext, task: str, x: np.ndarray[Any, Any]) -> li
         backend.unload()
 
 
-def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext) -> TrainResult:
+def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext, *,
+              feature_names: list[str], seed: int) -> TrainResult:
     outputs = _served_outputs(ctx, task, data.x_test)
     if task != CLASSIFICATION:
         predicted = np.asarray([output["value"] for output in outputs], dtype=np.float64)
@@ -174,7 +175,28 @@ def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext) -> Tr
     if trained.curves:
         plots.training_curve(trained.curves, ctx.plot_dir / "training_curve.png")
         names.append("training_curve")
-    return TrainResult(metrics, names)
+    importance = feature_importance(trained, data, task, feature_names, seed=seed)
+    plots.feature_importance(importance, ctx.plot_dir / "feature_importance.png")
+    names.append("feature_importance")
+    return TrainResult(metrics, names, details={"feature_importance": importance})
+
+
+IMPORTANCE_REPEATS = 5
+
+
+def feature_importance(trained: Trained, data: Split, task: str, feature_names: list[str], *,
+                       seed: int) -> dict[str, dict[str, float]]:
+    """Permutation importance on the test split (scikit-learn's ``permutation_importance``:
+    accuracy or R^2 lost when one feature's column is shuffled, ``IMPORTANCE_REPEATS`` times),
+    most important first: a global explanation of the model, beside the per-call ones."""
+    from sklearn.inspection import permutation_importance
+
+    found = permutation_importance(trained.estimator, data.x_test, data.y_test,
+                                   n_repeats=IMPORTANCE_REPEATS, random_state=seed,
+                                   scoring="accuracy" if task == CLASSIFICATION else "r2")
+    order = np.argsort(-found.importances_mean, kind="stable")
+    return {feature_names[i]: {"mean": round(float(found.importances_mean[i]), 6),
+                               "std": round(float(found.importances_std[i]), 6)} for i in order}
 
 
 def run(ctx: TrainContext) -> TrainResult:
@@ -192,9 +214,10 @@ def run(ctx: TrainContext) -> TrainResult:
              "feature_names": data.feature_names}
     labels = {"labels": [str(c) for c in trained.estimator.classes_]} if task == CLASSIFICATION else {}
     ctx.write_manifest(**about, **labels)
-    result = _evaluate(trained, parts, task, ctx)
+    result = _evaluate(trained, parts, task, ctx, feature_names=data.feature_names,
+                       seed=params.seed)
     ctx.write_manifest(**about, metrics=evaluation.scalars(result.metrics), **labels)
-    result.details = {"algorithm": trained.algorithm, "cv_scores": trained.cv_scores,
+    result.details = {**result.details, "algorithm": trained.algorithm, "cv_scores": trained.cv_scores,
                       "split": {"train": len(parts.y_train), "validation": len(parts.y_val),
                                 "test": len(parts.y_test)}}
     return result
