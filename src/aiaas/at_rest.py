@@ -117,7 +117,7 @@ def rotate_tenant(core: Core, tenant: str, *, start: Callable[[int], None], tick
 
 @dataclass
 class Plain:
-    """A plain file to seal in place, or an artifact to re-store sealed."""
+    """A plain file of a sealed tenant, and the purpose it is to be sealed for."""
 
     tenant: str
     path: Path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from aiaas.crypto.sealed import Sealer
@@ -75,7 +76,7 @@ class Checkouts:
                 self._copies[stored] = copy
                 if later:
                     self._deferred[copy] = later
-                    _PENDING[copy] = lambda copy=copy: self.finish(copy)  # type: ignore[misc]
+                    _PENDING[copy] = partial(self.finish, copy)
             if not defer:
                 self.finish(copy)
             return copy

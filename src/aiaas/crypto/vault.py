@@ -14,7 +14,6 @@ who checks out the same stored tree, removed by ``release`` (a replica's unload)
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +31,6 @@ from aiaas.db.crypto_tables import TenantKey, VaultState
 from aiaas.db.engine import Database
 from aiaas.db.tables import Model, utcnow
 from aiaas.db.training_tables import DatasetRow
-
-log = logging.getLogger("aiaas.crypto")
 
 UNSEALED_TENANTS = frozenset({"builtin"})
 
@@ -77,10 +74,6 @@ class Vault:
             session.merge(VaultState(id=1, plain_allowed=False, updated_at=utcnow()))
         self.plain_allowed = False
 
-    @property
-    def enabled(self) -> bool:
-        return self.sealer is not None
-
     def seals(self, tenant: str) -> bool:
         """Whether new files of ``tenant`` are sealed."""
         return self.sealer is not None and self.seal_new and tenant not in UNSEALED_TENANTS
@@ -103,22 +96,6 @@ class Vault:
     def read_bytes(self, path: Path, tenant: str, purpose: str) -> bytes:
         with self.open_file(path, tenant, purpose) as handle:
             return handle.read()
-
-    def write_bytes(self, path: Path, tenant: str, purpose: str, data: bytes) -> None:
-        """Store ``data`` at ``path``: sealed for a sealed tenant, else plain."""
-        if self.seals(tenant):
-            self._sealer().write_bytes(path, tenant, purpose, data)
-        else:
-            path.write_bytes(data)
-
-    def seal_in_place(self, path: Path, tenant: str, purpose: str) -> None:
-        """Replace a plain file (already in memory-backed space or about to be) by its sealed
-        form; a no-op for a tenant that is not sealed."""
-        if not self.seals(tenant):
-            return
-        sealed = path.with_name(path.name + ".sealed")
-        self._sealer().seal_file(path, sealed, tenant, purpose)
-        sealed.replace(path)
 
     def seal_tree(self, source: Path, target: Path, tenant: str, prefix: str) -> None:
         """Every file of ``source`` sealed to the same relative path under ``target``; each

@@ -71,9 +71,11 @@ class Scorer:
 
 @dataclass(frozen=True)
 class Attributions:
+    """What each part added to the output; with ``base_value`` they sum to the scorer's output
+    on the item as given (the caller has it from the prediction already)."""
+
     values: list[float]
     base_value: float
-    output_value: float
     parts: list[str]
     """What each value belongs to: feature names, or the text's words (tabular, text)."""
 
@@ -93,9 +95,8 @@ def tabular(scorer: Scorer, rows: list[list[float]], background: list[list[float
         width = data.shape[1]
         result = explainer(data, max_evals=max(samples or 10 * width, 2 * width + 1),
                            silent=True)
-    outputs = scorer(data)
     return [Attributions([float(v) for v in result.values[i]], float(result.base_values[i]),
-                         float(outputs[i]), features) for i in range(len(rows))]
+                         features) for i in range(len(rows))]
 
 
 def text(scorer: Scorer, texts: list[str], *, samples: int | None) -> list[Attributions]:
@@ -107,9 +108,8 @@ def text(scorer: Scorer, texts: list[str], *, samples: int | None) -> list[Attri
     for item in texts:
         result = explainer(np.asarray([item], dtype=object), max_evals=samples or 300,
                            silent=True)
-        output = float(scorer([item])[0])
         explained.append(Attributions([float(v) for v in result.values[0]],
-                                      float(result.base_values[0]), output,
+                                      float(result.base_values[0]),
                                       [str(token) for token in result.data[0]]))
     return explained
 
@@ -120,6 +120,7 @@ class HeatMap:
     """Rows of the explained image (``IMAGE_SIDE`` at most a side), one value per pixel."""
     base_value: float
     output_value: float
+    """The label's score on the shrunk image the values explain (not the original's)."""
     overlay_png: bytes
 
 

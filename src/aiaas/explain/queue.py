@@ -27,11 +27,6 @@ class ExplainQueue:
         self._pending = 0
         self._lock = threading.Lock()
 
-    @property
-    def pending(self) -> int:
-        """Explanations running or waiting."""
-        return self._pending
-
     async def run(self, work: Callable[[], T]) -> T:
         with self._lock:
             if self._pending > self.max_waiting:

@@ -98,23 +98,26 @@ class ExplainService:
         predictions = predict(items)
         answers, evaluations = [], len(items)
         for item, prediction in zip(items, predictions, strict=True):
-            target = parameters.target or _predicted(prediction.output) if classes else None
+            target = (parameters.target or str(prediction.output.label)) if classes else None
             scorer = methods.Scorer(predict, target, log_odds=parameters.output == "log_odds")
+            output_value = scorer.score_one(prediction.output)
             if version.task in TABULAR:
                 [found] = methods.tabular(scorer, [item], background, method=method,
                                           samples=parameters.samples,
                                           features=list(version.config["feature_names"]))
+                base_value = found.base_value
                 detail: dict[str, Any] = {"features": sorted(
                     ({"name": name, "value": value, "attribution": weight}
                      for name, value, weight in zip(found.parts, item, found.values, strict=True)),
                     key=lambda entry: -abs(entry["attribution"]))}
             elif version.task == IMAGE:
                 [heat] = methods.image(scorer, [item], samples=parameters.samples)
-                found = methods.Attributions([], heat.base_value, heat.output_value, [])
+                base_value, output_value = heat.base_value, heat.output_value
                 detail = {"heatmap": heat.values, "overlay_png":
                           base64.b64encode(heat.overlay_png).decode()}
             else:
                 [found] = methods.text(scorer, [item], samples=parameters.samples)
+                base_value = found.base_value
                 detail = {"words": [{"word": word, "start": start, "end": end, "attribution": value}
                                     for (word, start, end), value in zip(
                                         methods.word_spans(item, found.parts), found.values,
@@ -122,8 +125,7 @@ class ExplainService:
             evaluations += scorer.evaluations
             answers.append({"prediction": prediction.output, "method": method, "target": target,
                             "output": parameters.output if classes else "value",
-                            "base_value": found.base_value, "output_value": found.output_value,
-                            **detail})
+                            "base_value": base_value, "output_value": output_value, **detail})
         return answers, Units(items=evaluations)
 
     def _background(self, resolved: ResolvedCall, parameters: ExplainParameters
@@ -168,6 +170,3 @@ def _method(resolved: ResolvedCall, parameters: ExplainParameters) -> str:
                          f"{methods.EXACT_MAX_FEATURES} features; use permutation")
     return parameters.method
 
-
-def _predicted(output: Any) -> str:
-    return str(output.label)
