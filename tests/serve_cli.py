@@ -16,8 +16,9 @@ from aiaas.services import Services
 from tests.conftest import LiveServer, free_port
 
 
-def serve(data_dir: Path, **env_overrides: str) -> LiveServer:
-    """``aiaas serve`` in a subprocess (the command that applies the connection bounds)."""
+def serve(data_dir: Path, *, admin: bool = True, **env_overrides: str) -> LiveServer:
+    """``aiaas serve`` in a subprocess (the command that applies the connection bounds); with
+    ``admin=False`` no key is made, so the data dir stays fresh (``admin_key`` is empty)."""
     port = free_port()
     env = {**os.environ, "AIAAS_DATA_DIR": str(data_dir), "AIAAS_PORT": str(port),
            "AIAAS_EMBEDDED_WORKER": "false", "AIAAS_BUILTIN_MODELS": "false",
@@ -40,10 +41,13 @@ def serve(data_dir: Path, **env_overrides: str) -> LiveServer:
     else:
         process.kill()
         raise RuntimeError("server did not become ready in 120 s")
+    if not admin:
+        return LiveServer(url, data_dir, "", process, env)
     offline = Services.build(Settings(data_dir=data_dir))
-    admin = offline.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
+    secret = offline.keys.create(Principal.system(), name="admin", tenant="default",
+                                 admin=True).secret
     offline.db.dispose()
-    return LiveServer(url, data_dir, admin, process, env)
+    return LiveServer(url, data_dir, secret, process, env)
 
 
 def server_log(server: LiveServer) -> str:

@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     workspace_dir: Path | None = Field(
         default=None, description="A memory-backed directory (tmpfs) for decrypted working "
         "copies; unset: /dev/shm.")
+    console_session_s: float = Field(
+        default=12 * 3600, gt=0, description="How long a console sign-in lasts (then sign in "
+        "again); revoking the key ends it at once.")
+    console_secure_cookie: bool | None = Field(
+        default=None, description="Mark the console's session cookie Secure; unset: when the "
+        "request came over https (set true behind a TLS-terminating proxy that does not say so).")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from aiaas.audit import AuditLog
 from aiaas.auth.keys import KeyService
+from aiaas.auth.sessions import ConsoleSessions
 from aiaas.billing import BillingService, BudgetCheck
 from aiaas.calls import FrontDoor, Meter
 from aiaas.calls.shutdown import ShutdownDeadline
@@ -66,6 +67,8 @@ class Services:
     """The tamper-evident log of every change (``aiaas.audit``); the services above record in it."""
     explain: ExplainService
     """Explanations beside predictions, on their own queue (``aiaas.explain``)."""
+    sessions: ConsoleSessions
+    """The web console's sign-ins (``aiaas.auth.sessions``)."""
     hygiene: Hygiene | None = None
     idle_memory: IdleMemory = field(default_factory=lambda: IdleMemory(0))
     """Told of every request by the HTTP layer; trims freed memory after a quiet spell."""
@@ -111,6 +114,8 @@ class Services:
                    WorkerSupervisor(settings, db, notify=job_events.notify), billing=billing,
                    tenants=tenants, limiter=limiter, privacy=privacy, audit=audit,
                    explain=ExplainService(calls, registry, ExplainQueue()),
+                   sessions=ConsoleSessions(db, keys, lifetime_s=settings.console_session_s,
+                                            cache_s=settings.cache_ttl_s),
                    idle_memory=IdleMemory(settings.idle_trim_s))
 
     @property

@@ -27,6 +27,7 @@ from aiaas.api import (
     usage,
     v2,
 )
+from aiaas.api.console.routes import install as install_console
 from aiaas.api.middleware import InFlightLimit, RequestContext
 from aiaas.api.ratelimit import RateLimitHeaders
 from aiaas.config import Settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (ops, models, predict, keys, usage, docs, v2, openai, jobs, datasets, evaluations,
                    billing, tenants, audit, privacy, explain):
         app.include_router(module.router)
+    install_console(app)  # the web console's pages at /, its static files, its headers
     app.add_middleware(RateLimitHeaders)  # innermost: sees the answer of every model call
     # Inside RequestContext: a refusal still gets a request id, a metric and a log line.
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight,

@@ -1,6 +1,8 @@
 """Dependencies every route reads the same way: ``ServicesDep``, ``PrincipalDep``.
 
-Routes only authenticate; the services check scopes (``Principal.require``)."""
+Routes only authenticate; the services check scopes (``Principal.require``). A request without
+a bearer key may carry the web console's session cookie instead (``api/console/session.py``:
+changes then need the session's CSRF token and a same-origin browser)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from aiaas.api.console import session
 from aiaas.auth.principal import Principal, Scope
 from aiaas.errors import Unauthenticated
 from aiaas.services import Services
@@ -28,14 +31,22 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Principal:
     if credentials is None:
-        raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-    principal = services.keys.cached(credentials.credentials)
-    if principal is None:
-        principal = await run_in_threadpool(services.keys.authenticate, credentials.credentials)
+        token = request.cookies.get(session.COOKIE)
+        if not token:
+            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+        view = await run_in_threadpool(services.sessions.resolve, token)
+        session.check_change(request, view)
+        principal = view.principal
+    else:
+        cached = services.keys.cached(credentials.credentials)
+        if cached is None:
+            cached = await run_in_threadpool(services.keys.authenticate, credentials.credentials)
+        principal = cached
     await services.tenants.directory.check_enabled(principal.tenant)  # 403 tenant_disabled
     return principal
 

@@ -17,6 +17,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -111,6 +112,8 @@ class KeyService:
         self.audit = audit
         """Told of every key created or revoked (the secret and its hash never)."""
         self.cache_s = cache_s
+        self.on_revoke: list[Callable[[str], None]] = []
+        """Told the key id of each key revoked through this service (console sessions drop it)."""
         self._cache: dict[str, tuple[Principal, float, datetime | None]] = {}
         self._cache_lock = threading.Lock()
 
@@ -234,4 +237,6 @@ class KeyService:
                                       target_tenant=row.tenant, session=session)
             info = KeyInfo.of(row)
         self._forget(key_id)
+        for listener in self.on_revoke:
+            listener(key_id)
         return info

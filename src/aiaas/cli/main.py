@@ -99,9 +99,14 @@ def serve(
         api = create_app(settings)
     except KeyProblem as exc:
         fail(f"not starting: {exc.message}")
-    err.print(f"aiaas {__version__} serving on http://{settings.host}:{settings.port} "
-              f"(data dir {settings.data_dir}); create a key with: "
-              f"aiaas keys create --name me --admin --data-dir {settings.data_dir}", soft_wrap=True)
+    base = f"http://{settings.host}:{settings.port}"
+    err.print(f"aiaas {__version__} serving on {base} (data dir {settings.data_dir}); console at "
+              f"{base}/ ; create a key with: aiaas keys create --name me --admin --data-dir "
+              f"{settings.data_dir}", soft_wrap=True)
+    link = api.state.services.sessions.first_admin_link()
+    if link is not None:
+        err.print(f"First sign-in (works once, for one hour; makes the first admin key): "
+                  f"{base}/sign-in/first-admin#token={link}", soft_wrap=True)
     server.run(api, host=settings.host, port=settings.port,
                grace_s=settings.shutdown_grace_s, **uvicorn_options(settings))
 

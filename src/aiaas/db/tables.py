@@ -151,6 +151,7 @@ class UsageRecord(Base):
 
 from aiaas.db import audit_tables as _audit_tables  # noqa: E402, F401  (one metadata)
 from aiaas.db import billing_tables as _billing_tables  # noqa: E402, F401  (one metadata)
+from aiaas.db import console_tables as _console_tables  # noqa: E402, F401  (one metadata)
 from aiaas.db import crypto_tables as _crypto_tables  # noqa: E402, F401  (one metadata)
 from aiaas.db import tenant_tables as _tenant_tables  # noqa: E402, F401  (one metadata)
 from aiaas.db import training_tables as _training_tables  # noqa: E402, F401  (one metadata)

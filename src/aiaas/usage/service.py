@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from aiaas.tasks.units import Units
 from aiaas.usage import journal
 from aiaas.usage.costs import CostLine, cost_lines
 from aiaas.usage.journal import Journal, Row
+from aiaas.usage.traffic import Traffic, traffic
 
 log = logging.getLogger("aiaas.usage")
 MAX_PAGE = 1000
@@ -286,6 +287,19 @@ class UsageService:
             mean_latency_ms=float(latency or 0.0), cost=Decimal(cost or 0),
         )
         return UsageReport(records=[UsageRow.of(r) for r in rows], totals=totals, costs=costs)
+
+    def traffic(self, principal: Principal, *, window_s: float = 900.0,
+                every_tenant: bool = False) -> Traffic:
+        """Calls per second, errors and latency percentiles per model over the last
+        ``window_s`` seconds: the caller's tenant, or every tenant's (admin only)."""
+        if every_tenant:
+            principal.require(Scope.ADMIN)
+        if not 1 <= window_s <= 7 * 86400:
+            raise Invalid("window_s must be between 1 s and 7 days", details={"field": "window_s"})
+        self.flush()
+        with self.db.session() as session:
+            return traffic(session, None if every_tenant else principal.tenant,
+                           utcnow() - timedelta(seconds=window_s), window_s)
 
 
 def _insert_once(session: Session, rows: list[Row]) -> None:

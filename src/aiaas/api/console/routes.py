@@ -1,0 +1,23 @@
+"""Mounting the console on the app: its page routers, static files and security headers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
+
+from aiaas.api.console import auth_pages, models_pages, ops_pages, playground_pages, training_pages
+from aiaas.api.console.render import HERE
+from aiaas.api.console.security import SecurityHeaders
+
+ROUTERS = (auth_pages.router, models_pages.router, ops_pages.router, playground_pages.router,
+           training_pages.router)
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)
+    # Compressed on the way out (the budget is 250 KB of JS+CSS per page, compressed).
+    app.mount("/static/console", GZipMiddleware(StaticFiles(directory=HERE / "static"),
+                                                minimum_size=512), name="console-static")
+    app.add_middleware(SecurityHeaders)
