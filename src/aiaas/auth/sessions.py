@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from aiaas.auth.keys import KeyService
 from aiaas.auth.principal import Principal, Scope
@@ -80,6 +80,9 @@ class ConsoleSessions:
         csrf = secrets.token_urlsafe(32)
         expires_at = utcnow() + timedelta(seconds=self.lifetime_s)
         with self.db.session() as session:
+            # Sessions past their end are kept a day (for an audit of who was signed in), then go.
+            session.execute(delete(ConsoleSession).where(
+                ConsoleSession.expires_at < utcnow() - timedelta(days=1)))
             session.add(ConsoleSession(token_hash=_hash(token), key_id=principal.key_id,
                                        csrf_token=csrf, expires_at=expires_at))
         return SignedIn(token, ConsoleSessionView(principal, csrf, expires_at))

@@ -70,7 +70,7 @@ def watch_policy(page: playwright_api.Page) -> None:
     blocked: list[str] = []
     page.on("console", lambda message: blocked.append(message.text)
             if "Content Security Policy" in message.text else None)
-    setattr(page, "csp_blocked", blocked)  # noqa: B010 (a test-only attribute on the page)
+    page.csp_blocked = blocked  # type: ignore[attr-defined]
 
 
 def check_page(page: playwright_api.Page, name: str) -> None:
