@@ -101,7 +101,9 @@ def test_the_overview_shows_recent_traffic(signed_in: SignIn, server: LiveServer
         for _ in range(3):
             assert api.post("/api/v1/models/all-minilm-l6-v2/predict",
                             json={"inputs": ["hello"]}).status_code == 200
-    page = signed_in()
+    page = signed_in(path="/models/all-minilm-l6-v2")
+    expect(page.get_by_text("loaded", exact=True)).to_be_visible()  # and the engine it runs on
+    page.goto("/")
     live = page.locator("#live")
     expect(live.get_by_role("cell", name="all-minilm-l6-v2", exact=True).first).to_be_visible()
     expect(live.get_by_text("Requests/s")).to_be_visible()

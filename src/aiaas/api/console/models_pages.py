@@ -59,7 +59,11 @@ async def model_page(request: Request, view: SessionDep, name: str) -> Response:
     model = await asyncio.to_thread(request.app.state.services.registry.get_model,
                                     view.principal, name)
     can_write = view.principal.allows(Scope.MODELS_WRITE) and not model.builtin
-    return page(request, view, "model.html", model=model, can_write=can_write,
+    # The model was resolved for this key, so its replicas are its to see (engine, queue).
+    running = {replica["version"]: replica
+               for replica in request.app.state.services.placement.status()
+               if replica["model"] == model.name and replica["tenant"] == model.tenant}
+    return page(request, view, "model.html", model=model, can_write=can_write, running=running,
                 playground=PLAYGROUND_OF.get(model.task), moved=request.query_params.get("moved"))
 
 
