@@ -28,6 +28,13 @@ PACKAGES = {
               {"package/dist/uPlot.iife.min.js": "uPlot.iife.min.js",
                "package/dist/uPlot.min.css": "uPlot.min.css",
                "package/LICENSE": "LICENSE"}),
+    # The API reference page (/docs): Swagger UI 5 reads the OpenAPI 3.1 the app describes itself in.
+    "swagger-ui-dist": ("5.36.0",
+                        "sha512-Lt6/Kb0gXmLdiabLhvso4VdJP9V7qJWB0zh0gzeXUV3+CMOTzMmvpJRSXN7EAjfwixwmoi9ezDbLHiexC7lA9A==",
+                        {"package/swagger-ui-bundle.js": "swagger-ui-bundle.js",
+                         "package/swagger-ui.css": "swagger-ui.css",
+                         "package/favicon-32x32.png": "favicon-32x32.png",
+                         "package/LICENSE": "LICENSE"}),
 }
 LOCK = VENDOR / "vendor.lock.json"
 

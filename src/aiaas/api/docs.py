@@ -1,6 +1,6 @@
 """OpenAPI docs behind a key. A browser cannot send a bearer header, so these two routes also
 accept HTTP Basic auth with the key as the password: the browser prompts once, then resends it
-for ``/openapi.json``.
+for ``/openapi.json``; a browser signed in to the console is let in by its session cookie.
 
 Every docs response carries a strict Content-Security-Policy (the page may run only Swagger UI's
 bundle and its own inline script, by hash, and fetch only this origin), refuses framing and sends
@@ -14,20 +14,21 @@ import binascii
 import hashlib
 import re
 from functools import cache
-from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from aiaas.api.console import session
+from aiaas.api.console.render import HERE
 from aiaas.api.deps import ServicesDep
 from aiaas.api.errors import error_body
 from aiaas.errors import Unauthenticated
 
 router = APIRouter(include_in_schema=False)
-ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+ASSETS = HERE / "static/vendor/swagger-ui-dist-5.36.0"
+"""Swagger UI 5 (it reads OpenAPI 3.1), vendored like the console's libraries."""
 ASSET_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                "favicon-32x32.png": "image/png"}
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="aiaas: user anything, password = your API key"'}
@@ -75,6 +76,13 @@ def _token(request: Request) -> str | None:
 
 async def _authorised(request: Request, services: ServicesDep) -> Response | None:
     token = _token(request)
+    session_token = request.cookies.get(session.COOKIE)
+    if token is None and session_token:  # signed in to the console: its footer links here
+        try:
+            await run_in_threadpool(services.sessions.resolve, session_token)
+            return None
+        except Unauthenticated:
+            pass
     if token is None:
         return _secured(JSONResponse(error_body(
             "unauthenticated", "an API key is needed to read the docs"), 401, headers=_CHALLENGE))
@@ -102,7 +110,7 @@ async def swagger(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/docs/assets/{name}")
 async def swagger_asset(name: str, request: Request, services: ServicesDep) -> Response:
-    """Swagger UI's files, served from the installed bundle: the docs work with no internet."""
+    """Swagger UI's files, served from the vendored copy: the docs work with no internet."""
     denied = await _authorised(request, services)
     if denied is not None:
         return denied

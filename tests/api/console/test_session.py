@@ -197,3 +197,10 @@ def test_every_page_needs_a_session(server: LiveServer) -> None:
     for path in ("/", "/models", "/usage", "/keys", "/playground"):
         answer = httpx.get(f"{server.url}{path}")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in"), path
+
+
+def test_the_api_reference_opens_for_a_signed_in_browser(signed_in: SignIn) -> None:
+    page = signed_in()
+    page.get_by_role("link", name="API reference").click()
+    expect(page.get_by_role("button", name="GET /api/v1/models List Models")).to_be_visible(
+        timeout=60_000)
