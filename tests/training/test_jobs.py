@@ -194,3 +194,20 @@ def test_every_method_a_key_reaches_checks_its_scope(quiet_services: Services) -
     assert hub.open_streams == 0
     assert jobs.get(reader, job_id).status == "queued", "the reader could not cancel it"
     assert jobs.get(reader, job_id).key_id == "k"
+
+
+def test_latest_progress_is_the_newest_progress_event_of_the_tenants_own_jobs(
+        quiet_services: Services, worker: Worker) -> None:
+    jobs = quiet_services.jobs
+    ran = _create(quiet_services)
+    claimed = worker.claim()
+    assert claimed is not None
+    worker.execute(claimed)
+    waiting = _create(quiet_services)
+    newest = [e.payload for e in jobs.events(CALLER, ran) if e.type == "progress"][-1]
+    assert jobs.latest_progress(CALLER, [ran, waiting, "nope"]) == {ran: newest}
+    assert newest["stage"] == "evaluated"
+    other = Principal("other", "k", frozenset({Scope.MODELS_READ}))
+    assert jobs.latest_progress(other, [ran]) == {} and jobs.latest_progress(CALLER, []) == {}
+    with pytest.raises(Forbidden, match="'models:read' scope"):
+        jobs.latest_progress(Principal("t", "k", frozenset({Scope.MODELS_WRITE})), [ran])

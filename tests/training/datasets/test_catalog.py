@@ -75,3 +75,43 @@ def test_reading_and_deleting_check_the_callers_scope(services: Services, tmp_pa
     with pytest.raises(Forbidden, match="'models:write' scope"), store.receiving(reader):
         raise AssertionError("a reader got a staging dir for an upload")
     assert catalog.entry(reader, record.id) == record
+
+
+def test_preview_is_the_first_rows_as_a_job_reads_them(services: Services, tmp_path: Path) -> None:
+    from tests.training.datasets.test_images import _classes, _zip
+
+    text = "when,score,note,label\n2024-01-0{0},{0}.5,n{0},{1}\n"
+    rows = "".join(text.split("\n", 1)[1].format(i, "ab"[i % 2]) for i in range(1, 6))
+    _add(services.datasets, tmp_path, "mine.csv", text.split("\n", 1)[0] + "\n" + rows
+         + "2024-01-09,NA,,a\n", timestamp="when")
+    catalog = services.jobs.catalog
+    shown = catalog.preview(CALLER, "mine", limit=3)
+    assert shown is not None and shown.columns == ["when", "score", "note", "label"]
+    assert shown.rows == [["2024-01-01T00:00:00", 1.5, "n1", "b"],
+                          ["2024-01-02T00:00:00", 2.5, "n2", "a"],
+                          ["2024-01-03T00:00:00", 3.5, "n3", "b"]]
+    everything = catalog.preview(CALLER, "mine")
+    assert everything is not None and everything.rows[-1] == ["2024-01-09T00:00:00", None, None, "a"]
+    iris = catalog.preview(CALLER, "builtin:iris", limit=2)
+    assert iris is not None and len(iris.rows) == 2 and "label" in iris.columns
+    _add(services.datasets, tmp_path, "pets.zip", _zip(_classes()))
+    assert catalog.preview(CALLER, "pets") is None
+    with pytest.raises(NotFound):
+        catalog.preview(Principal("other", "k", frozenset(DEFAULT_SCOPES)), "mine")
+    with pytest.raises(Forbidden, match="'models:read' scope"):
+        catalog.preview(Principal("t", "k", frozenset({Scope.MODELS_WRITE})), "mine")
+
+
+def test_preview_reads_a_sealed_dataset_through_the_vault(tmp_path: Path) -> None:
+    from aiaas.config import Settings
+    from aiaas.crypto.sealed import MAGIC
+    from aiaas.training import wiring
+
+    core = wiring.build(Settings(data_dir=tmp_path / "data", builtin_models=False,
+                                 encrypt_at_rest=True))
+    record = _add(core.datasets, tmp_path, "sealed.csv", _csv(_good_rows(6)))
+    stored = tmp_path / "data" / "datasets" / record.id / "original.csv"
+    assert stored.read_bytes().startswith(MAGIC)
+    shown = core.catalog.preview(CALLER, "sealed", limit=2)
+    assert shown is not None and shown.rows == [[0, 0.0, 0, 0, "no"], [1, 0.5, 1, 2, "yes"]]
+    core.db.dispose()

@@ -9,16 +9,45 @@ service, the training runner and evaluations, which have checked theirs.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from aiaas.auth.principal import Principal, Scope
 from aiaas.db.engine import Database
 from aiaas.errors import Conflict, NotFound
 from aiaas.training.datasets import builtin
-from aiaas.training.datasets.base import BUILTIN_PREFIX, Dataset, DatasetInfo, ImageSet
+from aiaas.training.datasets.base import BUILTIN_PREFIX, Dataset, DatasetInfo, ImageSet, Table
 from aiaas.training.datasets.stats import image_stats, table_stats
 from aiaas.training.datasets.uploads import DatasetRecord, DatasetStore
+
+PREVIEW_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The first rows of a table as a job reads them, JSON-ready: ``None`` for a missing value,
+    ISO text for a date, plain numbers and strings otherwise."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+def _cell(value: Any) -> Any:
+    if hasattr(value, "item") and not isinstance(value, date):  # a numpy scalar
+        value = value.item()
+    try:
+        missing = value is None or bool(value != value)  # NaN and NaT differ from themselves
+    except TypeError:  # pandas' NA has no truth value
+        missing = True
+    if missing or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return value if isinstance(value, bool | int | float | str) else str(value)
 
 
 @lru_cache(maxsize=16)
@@ -97,6 +126,22 @@ class Catalog:
         if self._is_builtin(dataset_id):
             return _builtin_record(dataset_id)
         return self._upload(principal.tenant, dataset_id)
+
+    def preview(self, principal: Principal, dataset_id: str, limit: int = PREVIEW_ROWS
+                ) -> Preview | None:
+        """The first ``limit`` rows of a table (``models:read``), read as a job reads it (an
+        upload's file checked again, and opened through the vault when it is sealed); ``None``
+        for a set of images."""
+        record = self.entry(principal, dataset_id)
+        if record.kind == "images":
+            return None
+        loaded = self.load(principal.tenant, record.id)
+        if not isinstance(loaded, Table):
+            return None
+        head = loaded.frame.head(limit)
+        return Preview([str(name) for name in head.columns],
+                       [[_cell(value) for value in row]
+                        for row in head.itertuples(index=False, name=None)])
 
     def delete(self, principal: Principal, dataset_id: str) -> None:
         """Delete an upload (``models:write``); a built-in is a 409 and stays."""
