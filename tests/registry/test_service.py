@@ -387,3 +387,14 @@ def test_deleting_a_model_answers_what_was_deleted(services: Services) -> None:
     assert [v.key for v in deleted.versions] == [first.key, second.key]
     with pytest.raises(NotFound):
         registry.get_model(principal(), "iris")
+
+
+def test_model_names_by_tenant_are_for_admins(services: Services) -> None:
+    register(services.registry, iris_files(), name="iris")
+    register(services.registry, iris_files(), name="other", tenant="beta")
+    assert services.registry.model_names_by_tenant(Principal.system()) == {
+        "alpha": ["iris"], "beta": ["other"]}
+    assert services.registry.model_names_by_tenant(Principal.system(), "beta") == {
+        "beta": ["other"]}
+    with pytest.raises(Forbidden):
+        services.registry.model_names_by_tenant(principal())

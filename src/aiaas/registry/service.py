@@ -193,6 +193,20 @@ class Registry:
             )
             return [ModelInfo.of(model) for model in rows]
 
+    def model_names_by_tenant(self, principal: Principal,
+                              tenant: str | None = None) -> dict[str, list[str]]:
+        """Every tenant's own model names (or ``tenant``'s), for an operator's tenant pages
+        (admin only: other keys see their own tenant's through ``list_models``)."""
+        principal.require(Scope.ADMIN)
+        query = select(Model.tenant, Model.name).where(Model.tenant != BUILTIN_TENANT)
+        if tenant is not None:
+            query = query.where(Model.tenant == tenant)
+        names: dict[str, list[str]] = {}
+        with self.db.session() as session:
+            for owner, name in session.execute(query.order_by(Model.name)):
+                names.setdefault(owner, []).append(name)
+        return names
+
     def get_model(self, principal: Principal, name: str) -> ModelInfo:
         """One model with its versions and aliases (``models:read``)."""
         principal.require(Scope.MODELS_READ)

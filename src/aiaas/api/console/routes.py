@@ -6,12 +6,22 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from aiaas.api.console import auth_pages, models_pages, ops_pages, playground_pages, training_pages
+from aiaas.api.console import (
+    audit_pages,
+    auth_pages,
+    evaluation_pages,
+    governance_pages,
+    models_pages,
+    ops_pages,
+    playground_pages,
+    training_pages,
+)
 from aiaas.api.console.render import HERE
 from aiaas.api.console.security import SecurityHeaders
 
 ROUTERS = (auth_pages.router, models_pages.router, ops_pages.router, playground_pages.router,
-           training_pages.router)
+           training_pages.router, evaluation_pages.router, governance_pages.router,
+           audit_pages.router)
 
 
 def install(app: FastAPI) -> None:
