@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real server.
 
-One server per module (SQLite data dir with the built-in models), one browser per module (sync
+One server for the package (SQLite data dir with the built-in models), one browser per module (sync
 Playwright runs its own event loop, so it is kept out of the async tests' way). ``signed_in``
 opens a fresh browser context (its own cookies) and signs in with a key through the form.
 ``check_page`` runs axe-core in the page and fails on serious or critical violations, and saves
@@ -25,9 +25,11 @@ if not Path(CHROMIUM).exists():
                 allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("console") / "data")
+    """One server for every console test (starting one takes 20-40 s here), with the embedded
+    training worker so jobs run; tests name what they make uniquely."""
+    live = start_server(tmp_path_factory.mktemp("console") / "data", AIAAS_EMBEDDED_WORKER="true")
     yield live
     stop_server(live)
 

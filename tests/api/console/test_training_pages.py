@@ -6,27 +6,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.console.conftest import SignIn, check_page, playwright_api
-from tests.conftest import LiveServer, start_server, stop_server
+from tests.conftest import LiveServer
 
 expect = playwright_api.expect
 SLOW = {"task": "tabular-classification", "dataset": "builtin:breast_cancer", "name": "slow",
         "params": {"algorithm": "auto", "cv_folds": 10, "n_estimators": 2000}}
 """About a minute of cross-validation on two cores: still running when it is cancelled."""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The console's server with a worker of its own, so jobs run (``signed_in`` uses it)."""
-    live = start_server(tmp_path_factory.mktemp("training") / "data",
-                        AIAAS_EMBEDDED_WORKER="true")
-    yield live
-    stop_server(live)
 
 
 @pytest.fixture(scope="module")
