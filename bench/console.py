@@ -74,9 +74,11 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
 def first_byte_ms(client: httpx.Client, path: str) -> tuple[float, int]:
     start = time.perf_counter()
     with client.stream("GET", path) as response:
-        next(response.iter_raw(1), b"")
+        chunks = response.iter_raw()
+        next(chunks, b"")
         elapsed = (time.perf_counter() - start) * 1000
-        response.read()
+        for _ in chunks:
+            pass
     return elapsed, response.status_code
 
 
