@@ -204,3 +204,12 @@ def test_the_api_reference_opens_for_a_signed_in_browser(signed_in: SignIn) -> N
     page.get_by_role("link", name="API reference").click()
     expect(page.get_by_role("button", name="GET /api/v1/models List Models")).to_be_visible(
         timeout=60_000)
+
+
+def test_sign_in_returns_only_to_a_path_of_this_server(server: LiveServer) -> None:
+    for target, landing in (("/usage?days=30", "/usage?days=30"), ("//evil.example/x", "/"),
+                            ("/\\evil.example", "/"), ("https://evil.example", "/"),
+                            ("/\tevil", "/")):
+        answer = httpx.post(f"{server.url}/sign-in", headers={"Origin": server.url},
+                            data={"api_key": server.admin_key, "next": target})
+        assert answer.status_code == 303 and answer.headers["location"] == landing, target

@@ -27,8 +27,10 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this server (no scheme, no host, not ``//evil``) may be returned to."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """Only a path on this server (no scheme, no host, not ``//evil`` nor ``/\\evil``, which
+    browsers read as ``//evil``) may be returned to."""
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 32 for c in target)):
         return "/"
     parts = urlsplit(target)
     return "/" if parts.scheme or parts.netloc else target
