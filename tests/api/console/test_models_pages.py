@@ -52,7 +52,7 @@ def test_register_a_model_then_move_production_with_confirmation(
     page.goto("/models/iris-console")
     check_page(page, "model")
     expect(page.get_by_role("cell", name="v2", exact=True)).to_be_visible()
-    page.get_by_label("Version").select_option("2")
+    page.locator("#alias-form").get_by_label("Version").select_option("2")
     dialogs: list[str] = []
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Move alias").click()
@@ -64,6 +64,20 @@ def test_register_a_model_then_move_production_with_confirmation(
     expect(page.get_by_text("Alias production moved.")).to_be_visible()
     with server.client() as api:
         assert api.get("/api/v1/models/iris-console").json()["aliases"]["production"] == 2
+
+    serving = page.locator("#serving")
+    serving.get_by_label("Max batch size").fill("0")
+    serving.get_by_role("button", name="Apply").click()
+    expect(serving.get_by_role("alert")).to_contain_text("max_batch_size")
+    serving.get_by_label("Max batch size").fill("8")
+    serving.get_by_label("Preload at start").select_option("true")
+    serving.get_by_role("button", name="Apply").click()
+    expect(serving.get_by_role("status")).to_contain_text("v2 updated")
+    with server.client() as api:
+        version = api.get("/api/v1/models/iris-console/versions/2").json()
+    assert version["serving"]["max_batch_size"] == 8 and version["preload"] is True
+    page.wait_for_load_state("load")
+    expect(page.get_by_text("batch ≤ 8")).to_be_visible()
 
 
 def test_another_tenant_sees_none_of_it(signed_in: SignIn, server: LiveServer,
