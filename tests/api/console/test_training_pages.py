@@ -144,6 +144,9 @@ def test_cancel_a_running_job_from_its_page(signed_in: SignIn, server: LiveServe
     with server.client() as api:
         job_id = api.post("/api/v1/jobs", json=SLOW).json()["id"]
     _wait_status(server, job_id, "running")
+    listing = signed_in(path="/jobs")  # the list follows the running job without a reload
+    row = listing.get_by_role("row").filter(has=listing.get_by_role("link", name=job_id[:8]))
+    expect(row).to_contain_text("running")
     page = signed_in(path=f"/jobs/{job_id}")
     expect(page.locator("#status")).to_contain_text("running")
     expect(page.locator("#stage")).to_contain_text("cross_validation")
@@ -163,6 +166,7 @@ def test_cancel_a_running_job_from_its_page(signed_in: SignIn, server: LiveServe
     expect(page.locator("#results")).to_contain_text("no model was registered")
     with server.client() as api:
         assert api.get(f"/api/v1/jobs/{job_id}").json()["status"] == "cancelled"
+    expect(row).to_contain_text("cancelled", timeout=15_000)
 
 
 def test_evaluate_from_the_page_and_compare_two_side_by_side(signed_in: SignIn,

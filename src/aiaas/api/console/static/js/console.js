@@ -96,7 +96,26 @@ const aiaas = (() => {
     }));
   }
 
+  // An element with data-live="10000" and an id is re-rendered from the server's own page every
+  // 10 s while the tab is visible (the overview's traffic, the jobs list while a job runs).
+  function keepLive(element) {
+    const every = Number(element.dataset.live) || 10000;
+    const timer = setInterval(async () => {
+      if (document.hidden) return;
+      try {
+        const response = await call(location.pathname + location.search);
+        const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+        const replacement = fresh.getElementById(element.id);
+        if (!replacement) return;
+        const current = document.getElementById(element.id);
+        current.replaceWith(replacement);
+        if (!replacement.hasAttribute("data-live")) clearInterval(timer);
+      } catch (_) { /* the next tick tries again */ }
+    }, every);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    for (const element of document.querySelectorAll("[data-live][id]")) keepLive(element);
     for (const form of document.querySelectorAll("form[data-confirm]")) {
       form.addEventListener("submit", (event) => {
         if (!window.confirm(form.dataset.confirm)) event.preventDefault();
