@@ -6,6 +6,9 @@ from tests.api.console.conftest import SignIn, playwright_api
 from tests.conftest import LiveServer
 
 expect = playwright_api.expect
+WIDE = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 5).map(e => `${e.tagName}.${e.className}#${e.id}: ${e.textContent.slice(0, 40)}`)"""
 
 
 def test_sign_in_and_navigate_with_the_keyboard_alone(browser: playwright_api.Browser,
@@ -39,5 +42,5 @@ def test_pages_fit_a_phone(signed_in: SignIn, server: LiveServer) -> None:
         page.goto(path)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 1, (path, overflow)
+        assert overflow <= 1, (path, overflow, page.evaluate(WIDE))
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()

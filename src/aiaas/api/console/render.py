@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -28,6 +29,14 @@ from aiaas.errors import AiaasError, Unauthenticated
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["version"] = __version__
+
+
+def amount(value: Decimal | float | int | None) -> str:
+    """A money amount as people read it: exact, without the database's trailing zeros."""
+    return "" if value is None else f"{Decimal(value).normalize():f}"
+
+
+templates.env.filters["amount"] = amount
 
 
 class SignInNeeded(Exception):
