@@ -112,6 +112,7 @@ def test_pages_answer_with_a_strict_content_security_policy(server: LiveServer) 
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy and answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"  # once, not doubled
 
 
 def test_no_template_needs_an_inline_script_style_or_handler() -> None:

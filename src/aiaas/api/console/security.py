@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; media-src 'self' blob:; font-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+ALWAYS = [(b"referrer-policy", b"same-origin")]
+"""``nosniff`` is not here: ``RequestContext`` gives it to every response."""
 HTML = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"),
         (b"cross-origin-opener-policy", b"same-origin"),
         (b"permissions-policy", b"camera=(), geolocation=(), microphone=(self)"),
