@@ -113,6 +113,11 @@ def test_pages_answer_with_a_strict_content_security_policy(server: LiveServer) 
     assert "frame-ancestors 'none'" in policy and answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["cache-control"] == "no-store"
     assert answer.headers["x-content-type-options"] == "nosniff"  # once, not doubled
+    refused = httpx.post(f"{server.url}/sign-in", headers={"Origin": server.url},
+                         data={"api_key": "aiaas-0123456789abcdef-nope"})
+    assert refused.status_code == 401 and refused.headers["content-security-policy"] == policy
+    api = httpx.get(f"{server.url}/healthz")
+    assert "content-security-policy" not in api.headers  # JSON answers go without
 
 
 def test_no_template_needs_an_inline_script_style_or_handler() -> None:

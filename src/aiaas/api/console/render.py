@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from aiaas import __version__
+from aiaas.api.console.security import PAGE_HEADERS
 from aiaas.api.console.session import COOKIE
 from aiaas.api.errors import status_for
 from aiaas.auth.principal import Scope
@@ -63,7 +64,7 @@ def page(request: Request, view: ConsoleSessionView | None, template: str, *,
          status_code: int = 200, **context: Any) -> Response:
     """Render ``template`` with what every page shows: who is signed in and what they may open."""
     principal = view.principal if view is not None else None
-    return templates.TemplateResponse(request, template, {
+    response = templates.TemplateResponse(request, template, {
         "principal": principal,
         "csrf_token": view.csrf_token if view is not None else "",
         "is_admin": principal is not None and principal.allows(Scope.ADMIN),
@@ -71,6 +72,8 @@ def page(request: Request, view: ConsoleSessionView | None, template: str, *,
         "path": request.url.path,
         **context,
     }, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 class PageRoute(APIRoute):

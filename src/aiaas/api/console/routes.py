@@ -1,4 +1,4 @@
-"""Mounting the console on the app: its page routers, static files and security headers."""
+"""Mounting the console on the app: its page routers and static files."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from aiaas.api.console import (
     training_pages,
 )
 from aiaas.api.console.render import HERE
-from aiaas.api.console.security import SecurityHeaders
 
 ROUTERS = (auth_pages.router, models_pages.router, ops_pages.router, playground_pages.router,
            training_pages.router, evaluation_pages.router, governance_pages.router,
@@ -30,4 +29,3 @@ def install(app: FastAPI) -> None:
     # Compressed on the way out (the budget is 250 KB of JS+CSS per page, compressed).
     app.mount("/static/console", GZipMiddleware(StaticFiles(directory=HERE / "static"),
                                                 minimum_size=512), name="console-static")
-    app.add_middleware(SecurityHeaders)
