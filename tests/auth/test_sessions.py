@@ -56,7 +56,9 @@ def test_sign_out_revocation_and_expiry_end_a_session(services: Services) -> Non
     with pytest.raises(Unauthenticated, match="expired"):
         sessions.resolve(old.token)
     sessions.resolve(revoked.token)
+    assert sessions.cached(revoked.token) is not None  # no database on the next request
     services.keys.revoke(SYSTEM, created.info.id)  # drops the cached session at once
+    assert sessions.cached(revoked.token) is None
     with pytest.raises(Unauthenticated, match="revoked"):
         sessions.resolve(revoked.token)
 

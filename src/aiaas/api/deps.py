@@ -39,7 +39,9 @@ async def get_principal(
         token = request.cookies.get(session.COOKIE)
         if not token:
             raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-        view = await run_in_threadpool(services.sessions.resolve, token)
+        view = services.sessions.cached(token)
+        if view is None:
+            view = await run_in_threadpool(services.sessions.resolve, token)
         session.check_change(request, view)
         principal = view.principal
     else:

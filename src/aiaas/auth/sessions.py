@@ -87,14 +87,23 @@ class ConsoleSessions:
                                        csrf_token=csrf, expires_at=expires_at))
         return SignedIn(token, ConsoleSessionView(principal, csrf, expires_at))
 
+    def cached(self, token: str) -> ConsoleSessionView | None:
+        """The session behind a cookie checked less than ``cache_s`` ago, else None (then call
+        ``resolve``). Cheap enough for the event loop: one SHA-256, one dict lookup."""
+        entry = self._cache.get(_hash(token))
+        if entry is None:
+            return None
+        view, checked_at = entry
+        if time.monotonic() - checked_at <= self.cache_s and view.expires_at > utcnow():
+            return view
+        return None
+
     def resolve(self, token: str) -> ConsoleSessionView:
         """The session behind a cookie, or ``Unauthenticated`` saying why it no longer holds."""
-        digest = _hash(token)
-        cached = self._cache.get(digest)
+        cached = self.cached(token)
         if cached is not None:
-            view, checked_at = cached
-            if time.monotonic() - checked_at <= self.cache_s and view.expires_at > utcnow():
-                return view
+            return cached
+        digest = _hash(token)
         with self.db.session() as session:
             row = session.get(ConsoleSession, digest)
             key = session.get(ApiKey, row.key_id) if row is not None else None

@@ -24,7 +24,7 @@ from aiaas.api.console.security import PAGE_HEADERS
 from aiaas.api.console.session import COOKIE
 from aiaas.api.errors import status_for
 from aiaas.auth.principal import Scope
-from aiaas.auth.sessions import ConsoleSessionView
+from aiaas.auth.sessions import ConsoleSessions, ConsoleSessionView
 from aiaas.errors import AiaasError, Unauthenticated
 
 HERE = Path(__file__).parent
@@ -51,8 +51,12 @@ async def signed_in(request: Request) -> ConsoleSessionView:
     token = request.cookies.get(COOKIE)
     if not token:
         raise SignInNeeded("")
+    sessions: ConsoleSessions = request.app.state.services.sessions
+    view = sessions.cached(token)
+    if view is not None:
+        return view
     try:
-        return await asyncio.to_thread(request.app.state.services.sessions.resolve, token)
+        return await asyncio.to_thread(sessions.resolve, token)
     except Unauthenticated as exc:
         raise SignInNeeded(exc.message) from exc
 
