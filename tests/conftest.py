@@ -168,8 +168,8 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     env: dict[str, str]
 
-    def client(self, key: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60,
+    def client(self, key: str | None = None, *, timeout: float = 60) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout,
                             headers={"Authorization": f"Bearer {key or self.admin_key}"})
 
     def create_key(self, tenant: str = "default", *extra: str) -> str:

@@ -160,6 +160,15 @@ class Settings(BaseSettings):
     limits_fail_open: bool = Field(
         default=False, description="When the rate-limit store (Redis) cannot be reached, admit "
         "calls of limited tenants unlimited instead of answering 503 limits_unavailable.")
+    ray_address: str | None = Field(
+        default=None, description="A Ray cluster to run models on (ray://host:10001, host:6379, "
+        "or auto for the cluster this machine belongs to): each served version becomes a Ray "
+        "Serve deployment and this server the API tier. Unset: models run in this process and "
+        "Ray is never imported. Needs the ray extra (pip install 'aiaas[ray]').")
+    ray_deploy_timeout_s: float = Field(
+        default=300.0, gt=0, description="How long a model's first replica may take to start "
+        "on the cluster (scheduling and loading) before the call is answered 503; one whose "
+        "resources no live node has is refused (422) after 20 s.")
     pii_policy: Literal["off", "detect", "redact", "block", "pseudonymize"] = Field(
         default="off", description="The PII policy of calls whose tenant, key and model have "
         "none set (see `aiaas privacy`): off, detect, redact, block or pseudonymize.")

@@ -15,7 +15,8 @@
     ├── Unavailable             a dependency (database, model) cannot serve now (503, Retry-After)
     ├── InsufficientStorage     the data dir's disk (or the database's) is full (507)
     ├── StoredDataCorrupt       a sealed file failed its integrity check (500, never served)
-    ├── KeyProblem              the master key is missing or wrong: the server does not start
+    ├── NotStarting             a setting the server cannot start with (it says what to fix)
+    │   └── KeyProblem          the master key is missing or wrong
     └── BackendError            the model failed on valid input (500: always a bug to report)
 """
 
@@ -181,7 +182,14 @@ class StoredDataCorrupt(AiaasError):
     code = "integrity_check_failed"
 
 
-class KeyProblem(AiaasError):
+class NotStarting(AiaasError):
+    """A setting the server cannot start with (Ray asked for but not installed, say): nothing is
+    half-started, and the message says what to fix."""
+
+    code = "not_starting"
+
+
+class KeyProblem(NotStarting):
     """The master key is missing, unreadable or not the one the data was sealed with: the
     server must not start (nothing is half-started), and the message says what to fix."""
 

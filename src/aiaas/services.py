@@ -17,6 +17,7 @@ from aiaas.calls import FrontDoor, Meter
 from aiaas.calls.shutdown import ShutdownDeadline
 from aiaas.config import Settings
 from aiaas.db.engine import Database
+from aiaas.errors import NotStarting
 from aiaas.explain.queue import ExplainQueue
 from aiaas.explain.service import ExplainService
 from aiaas.limits import Counters, RateLimitCheck
@@ -28,7 +29,7 @@ from aiaas.registry.uploads import Uploads
 from aiaas.runtime import process
 from aiaas.runtime.idle_memory import IdleMemory
 from aiaas.runtime.placement import Placement
-from aiaas.runtime.replica import LocalReplicas
+from aiaas.runtime.replica import LocalReplicas, ReplicaFactory
 from aiaas.runtime.tuning import ServingTuner
 from aiaas.tenants import TenantService
 from aiaas.training import wiring
@@ -40,6 +41,19 @@ from aiaas.training.supervisor import WorkerSupervisor
 from aiaas.usage.service import UsageService
 
 log = logging.getLogger("aiaas")
+
+
+def _replica_factory(settings: Settings, metrics: Metrics, registry: Registry) -> ReplicaFactory:
+    """Replicas in this process, or on the Ray cluster when ``ray_address`` is set (the only
+    place Ray is imported: a server on one machine never loads it)."""
+    if settings.ray_address is None:
+        return LocalReplicas(settings, metrics, registry)
+    try:
+        from aiaas.cluster.replicas import RayReplicas
+    except ImportError as exc:
+        raise NotStarting("AIAAS_RAY_ADDRESS is set but Ray is not installed: "
+                         "pip install 'aiaas[ray]'") from exc
+    return RayReplicas(settings)
 
 
 @dataclass
@@ -85,8 +99,8 @@ class Services:
         usage = UsageService(db, journal_dir=settings.data_dir / "usage-journal"
                              if settings.usage_journal else None)
         metrics = Metrics()
-        placement = Placement(settings, registry,
-                              LocalReplicas(settings, metrics, registry), metrics)
+        placement = Placement(settings, registry, _replica_factory(settings, metrics, registry),
+                              metrics)
         billing = BillingService(db, registry, usage, metrics, currency=settings.currency,
                                  cache_s=settings.cache_ttl_s, sync_s=settings.budget_sync_s,
                                  audit=audit)

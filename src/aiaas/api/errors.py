@@ -31,7 +31,7 @@ STATUS: dict[type[errors.AiaasError], int] = {
     errors.Overloaded: 429,
     errors.BackendError: 500,
     errors.StoredDataCorrupt: 500,
-    errors.KeyProblem: 503,
+    errors.NotStarting: 503,
 }
 
 HTTP_CODES = {

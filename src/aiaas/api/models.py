@@ -78,7 +78,7 @@ async def delete_version(name: str, version: int, principal: PrincipalDep,
                          services: ServicesDep) -> Response:
     """Refused with 409 while an alias points at the version."""
     await asyncio.to_thread(services.registry.delete_version, principal, name, version)
-    await services.placement.release((principal.tenant, name, version))
+    await services.placement.release((principal.tenant, name, version), retire=True)
     return Response(status_code=204)
 
 
@@ -86,5 +86,5 @@ async def delete_version(name: str, version: int, principal: PrincipalDep,
 async def delete_model(name: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     deleted = await asyncio.to_thread(services.registry.delete_model, principal, name)
     for version in deleted.versions:
-        await services.placement.release(version.key)
+        await services.placement.release(version.key, retire=True)
     return Response(status_code=204)

@@ -84,6 +84,12 @@ def _generation_gauges(services: Services) -> None:
 async def runtime_status(principal: AdminDep, services: ServicesDep) -> dict[str, Any]:
     """Loaded model versions of every tenant: the engine each runs on (with the reason when it
     fell back), batching, queue depth, memory and, for generative models, ``generation``: the
-    sequences running (``prefilling`` among them) and waiting. Needs the admin scope."""
-    return {"loaded": services.placement.status(),
-            "memory_budget_mb": services.settings.memory_budget_mb}
+    sequences running (``prefilling`` among them) and waiting. Needs the admin scope. On a Ray
+    cluster also ``cluster``: its nodes and, per deployment, each replica's node, state and
+    calls served."""
+    answer: dict[str, Any] = {"loaded": services.placement.status(),
+                              "memory_budget_mb": services.settings.memory_budget_mb}
+    cluster = await services.placement.factory.cluster()
+    if cluster is not None:
+        answer["cluster"] = cluster
+    return answer

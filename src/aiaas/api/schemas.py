@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.auth.keys import KeyInfo, NewKey
 from aiaas.registry.records import ModelInfo
+from aiaas.registry.serving import Autoscaling, Resources
 
 
 class ErrorDetail(BaseModel):
@@ -70,6 +71,8 @@ class VersionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"preload": True}, {"max_batch_size": 32, "batch_wait_ms": 2},
         {"precision": "int8", "max_accuracy_delta": 0.02}, {"device": "cuda:0", "precision": "fp16"},
+        {"autoscaling": {"min_replicas": 0, "max_replicas": 4, "target_ongoing_requests": 8},
+         "resources": {"cpus": 2}},
     ]})
     preload: bool | None = Field(default=None, description="Load this version when the server starts.")
     max_batch_size: int | None = Field(default=None, description="Most items per batch.")
@@ -78,6 +81,12 @@ class VersionUpdate(BaseModel):
     precision: Literal["fp32", "fp16", "bf16", "int8"] | None = Field(
         default=None, description="int8 only within max_accuracy_delta; fp16/bf16 on a GPU.")
     max_accuracy_delta: float | None = Field(default=None, description="Bound for int8.")
+    replicas: int | None = Field(default=None, description="Ray cluster only: a fixed number of "
+                                 "replicas (replaces autoscaling).")
+    autoscaling: Autoscaling | None = Field(default=None, description="Ray cluster only: "
+                                            "replicas between two bounds (replaces replicas).")
+    resources: Resources | None = Field(default=None, description="Ray cluster only: CPUs, GPUs "
+                                        "and memory each replica reserves.")
 
 
 class KeyCreate(BaseModel):

@@ -82,6 +82,9 @@ def serve(
     database_url: DatabaseUrlOption = None,
     preload: Annotated[list[str] | None, typer.Option(
         help="Load this model at start (repeatable).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="Run models on this Ray cluster (auto, host:6379 or ray://host:10001; env "
+        "AIAAS_RAY_ADDRESS); needs the ray extra.")] = None,
 ) -> None:
     """Run the API server (until interrupted; shuts down gracefully within AIAAS_SHUTDOWN_GRACE_S,
     default 30 s: streams still open then end with an error event)."""
@@ -89,15 +92,15 @@ def serve(
     from aiaas.api.connections import uvicorn_options
     from aiaas.cli import server
     from aiaas.config import load_settings
-    from aiaas.errors import KeyProblem
+    from aiaas.errors import NotStarting
     from aiaas.logs import configure
 
     settings = load_settings(data_dir=data_dir, host=host, port=port, database_url=database_url,
-                             preload=preload or None)
+                             preload=preload or None, ray_address=ray_address)
     configure(settings.log_level, json_lines=settings.log_json)
     try:
         api = create_app(settings)
-    except KeyProblem as exc:
+    except NotStarting as exc:
         fail(f"not starting: {exc.message}")
     base = f"http://{settings.host}:{settings.port}"
     err.print(f"aiaas {__version__} serving on {base} (data dir {settings.data_dir}); console at "

@@ -79,6 +79,11 @@ class Batcher:
     def busy(self) -> bool:
         return bool(self._queue) or self.in_flight > 0
 
+    @property
+    def running(self) -> bool:
+        """Started and its loop still alive (a replica on a cluster reports this as health)."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"batcher-{self.name}")
 

@@ -5,7 +5,9 @@ starts it asks the factory what the load will take (ONNX lanes included: each op
 session) and evicts idle replicas, least recently used first, until that fits; a load never
 goes over the budget on the strength of a smaller guess. It also preloads at start
 (``AIAAS_PRELOAD`` and versions marked ``preload``), and unloads replicas idle for longer than
-``AIAAS_IDLE_UNLOAD_S``. A factory that starts replicas elsewhere plans 0 bytes here.
+``AIAAS_IDLE_UNLOAD_S``. A factory that starts replicas elsewhere plans 0 bytes here, and its
+replicas are neither evicted nor reaped for idleness: they hold nothing of this process, and
+their scale is the cluster's (Ray Serve's autoscaling) business.
 """
 
 from __future__ import annotations
@@ -115,20 +117,24 @@ class Placement:
         for candidate in sorted(self._replicas.values(), key=lambda r: r.last_used):
             if self.used_bytes() + needed <= budget:
                 return
-            if candidate.version.key != keep and not candidate.busy:
+            if candidate.version.key != keep and candidate.memory_bytes and not candidate.busy:
                 await self.release(candidate.version.key)
         if self.used_bytes() + needed > budget:
             raise Unavailable("every loaded model is busy and memory is at its budget; retry",
                               retry_after_s=2)
 
-    async def release(self, key: VersionKey, *, settle: bool = True) -> None:
+    async def release(self, key: VersionKey, *, settle: bool = True, retire: bool = False) -> None:
         """Close and drop a version's replica; ``settle=False`` skips re-freezing the heap (at
-        shutdown, where nobody waits for the next request)."""
+        shutdown, where nobody waits for the next request). ``retire``: the version is deleted
+        or its serving options changed, so a replica elsewhere goes too (not just this
+        process's handle on it); the next call starts it again with the new options."""
         replica = self._replicas.pop(key, None)
         if replica is None:
+            if retire:
+                await self.factory.retire(key)
             return
         self.metrics.loaded_models.set(len(self._replicas))
-        await replica.close()
+        await replica.close(retire=retire)
         if settle and self.settings.gc_freeze:
             heap.settle()
         log.info("unloaded %s:%s", replica.version.model, replica.version.version)
@@ -139,5 +145,6 @@ class Placement:
             await asyncio.sleep(period)
             now = time.monotonic()
             for key, replica in list(self._replicas.items()):
-                if now - replica.last_used > self.settings.idle_unload_s and not replica.busy:
+                idle = now - replica.last_used > self.settings.idle_unload_s
+                if idle and replica.memory_bytes and not replica.busy:
                     await self.release(key)

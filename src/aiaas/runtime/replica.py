@@ -61,8 +61,9 @@ class Replica(Protocol):
     def status(self) -> dict[str, Any]:
         """Engine, batching, queue and memory, for ``GET /api/v1/runtime``."""
 
-    async def close(self) -> None:
-        """Stop taking work, finish or fail what is queued, and free the model."""
+    async def close(self, *, retire: bool = False) -> None:
+        """Stop taking work, finish or fail what is queued, and free the model. ``retire``: the
+        version is deleted or reconfigured; a replica elsewhere removes itself there too."""
 
 
 class ReplicaFactory(Protocol):
@@ -74,6 +75,14 @@ class ReplicaFactory(Protocol):
 
     async def start(self, version: VersionInfo) -> Replica:
         """Load the version and return a replica ready for work; raises a domain error."""
+
+    async def retire(self, key: tuple[str, str, int]) -> None:
+        """Remove whatever runs the version elsewhere though this process holds no replica of
+        it (another API process started it); nothing to do for local replicas."""
+
+    async def cluster(self) -> dict[str, Any] | None:
+        """Where replicas run when that is not this process (nodes, replicas, their states),
+        for ``GET /api/v1/runtime``; ``None`` for local replicas."""
 
 
 class LocalReplica:
@@ -127,7 +136,7 @@ class LocalReplica:
                 "memory_bytes": self.memory_bytes, "loaded_s": round(now - self.loaded_at, 1),
                 "idle_s": round(now - self.last_used, 1)}
 
-    async def close(self) -> None:
+    async def close(self, *, retire: bool = False) -> None:
         await self.batcher.stop()
         self.backend.unload()
         if self._on_close is not None:
@@ -159,6 +168,12 @@ class LocalReplicas:
 
     def planned_bytes(self, version: VersionInfo) -> int:
         return self._backend(version).planned_bytes(version.size_bytes)
+
+    async def retire(self, key: tuple[str, str, int]) -> None:
+        return None
+
+    async def cluster(self) -> dict[str, Any] | None:
+        return None
 
     async def start(self, version: VersionInfo) -> LocalReplica:
         options = ServingOptions.of(version.serving)

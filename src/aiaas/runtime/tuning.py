@@ -81,13 +81,17 @@ class ServingTuner:
             options = await asyncio.to_thread(self._int8, info, options)
         updated = await asyncio.to_thread(self.registry.set_serving, owner, name, version,
                                           options.model_dump(exclude_defaults=True))
-        await self.placement.release(info.key)
+        await self.placement.release(info.key, retire=True)
         return updated
 
     @staticmethod
     def _merge(info: VersionInfo, changes: dict[str, Any]) -> ServingOptions:
+        stored = dict(info.serving)
+        for one, other in (("replicas", "autoscaling"), ("autoscaling", "replicas")):
+            if changes.get(one) is not None:
+                stored.pop(other, None)
         try:
-            return ServingOptions.model_validate({**info.serving, **changes})
+            return ServingOptions.model_validate({**stored, **changes})
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "serving"

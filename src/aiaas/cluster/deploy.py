@@ -1,0 +1,240 @@
+"""Ray and Ray Serve calls, in one module: connecting, deploying a version, removing it, and
+reading back where its replicas run.
+
+These block (Ray's client API is synchronous); ``RayReplicas`` runs them off the event loop.
+A deployment that cannot start is told apart by its cause, since "config or code?" is the first
+thing an operator needs to know: resources the cluster does not have (``Invalid`` naming the
+``resources`` asked for, after ``AIAAS_RAY_DEPLOY_TIMEOUT_S``) versus a model that failed to
+load on its node (``Unavailable`` with the replica's own error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from aiaas.cluster.server import ModelServer, replica_settings
+from aiaas.config import Settings
+from aiaas.errors import Invalid, Unavailable
+from aiaas.registry.records import VersionInfo
+from aiaas.registry.serving import Resources, ServingOptions
+
+if TYPE_CHECKING:
+    from ray.serve.deployment import Deployment
+    from ray.serve.handle import DeploymentHandle
+
+log = logging.getLogger("aiaas.cluster")
+DEPLOYMENT = "ModelServer"
+NAMESPACE = "aiaas"
+UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+INFEASIBLE_AFTER_S = 20.0
+"""A deployment still waiting this long for resources no live node has is refused (422): time
+for a node that was just starting to join, not for a cluster autoscaler to add one."""
+_connected = threading.Lock()
+_deploying = threading.Lock()
+
+
+def connect(settings: Settings) -> None:
+    """Join the cluster at ``settings.ray_address`` as a driver and start Serve there without
+    its HTTP proxy (calls come through this server, never straight to Ray)."""
+    import ray
+    from ray import serve
+
+    with _connected:
+        if not ray.is_initialized():
+            # ray.init replaces SIGTERM's handler with an immediate exit; the server's own
+            # graceful shutdown (finish requests, end streams cleanly) must keep it.
+            sigterm = signal.getsignal(signal.SIGTERM)
+            ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False,
+                     logging_level=logging.WARNING, configure_logging=False)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, sigterm)
+        serve.start(proxy_location="Disabled")
+
+
+def app_name(settings: Settings, key: tuple[str, str, int]) -> str:
+    """The Serve application of one version, unique per installation (two installations with
+    their own databases may share a cluster)."""
+    tenant, model, version = key
+    return f"{_prefix(settings)}{UNSAFE.sub('_', tenant)}-{UNSAFE.sub('_', model)}-v{version}"
+
+
+def _prefix(settings: Settings) -> str:
+    return f"aiaas-{hashlib.sha256(settings.sqlalchemy_url.encode()).hexdigest()[:6]}-"
+
+
+def deployment_options(settings: Settings, options: ServingOptions) -> dict[str, Any]:
+    """Ray Serve options from the version's serving options (replicas or autoscaling,
+    resources) and the server's batching and queue settings."""
+    resources = options.resources or Resources()
+    actor: dict[str, Any] = {"num_cpus": resources.cpus, "num_gpus": resources.gpus}
+    if resources.memory_mb is not None:
+        actor["memory"] = resources.memory_mb * 2**20
+    scale: dict[str, Any]
+    if options.autoscaling is not None:
+        scale = {"autoscaling_config": options.autoscaling.model_dump()}
+    else:
+        scale = {"num_replicas": options.replicas or 1}
+    return {"name": DEPLOYMENT, "ray_actor_options": actor,
+            "max_ongoing_requests": options.max_batch_size or settings.max_batch_size,
+            "max_queued_requests": settings.max_queue, "health_check_period_s": 5.0,
+            "health_check_timeout_s": 30.0,
+            "graceful_shutdown_timeout_s": settings.shutdown_grace_s, **scale}
+
+
+def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHandle[Any]:
+    """A handle on the version's deployment, deploying it first when the cluster has none
+    running (or its last deploy failed); waits until it can take calls."""
+    from ray import serve
+
+    with _deploying:
+        current = serve.status().applications.get(app)
+        if current is None or current.status in ("DEPLOY_FAILED", "UNHEALTHY", "DELETING"):
+            _deploy(settings, version, app)
+        try:
+            _wait_running(settings, app, version)
+        except (Invalid, Unavailable):
+            remove(app)
+            raise
+    return serve.get_deployment_handle(DEPLOYMENT, app)
+
+
+def _deploy(settings: Settings, version: VersionInfo, app: str) -> None:
+    from ray import serve
+
+    options = ServingOptions.of(version.serving)
+    cpus = (options.resources or Resources()).cpus
+    deployment = cast("Deployment", serve.deployment(ModelServer,
+                                                     **deployment_options(settings, options)))
+    target = serve.RunTarget(target=deployment.bind(replica_settings(settings, cpus), version),
+                             name=app, route_prefix=None)
+    serve.run_many([target], wait_for_ingress_deployment_creation=False,
+                   wait_for_applications_running=False)
+    log.info("deploying %s:%s as %s", version.model, version.version, app)
+
+
+def _wait_running(settings: Settings, app: str, version: VersionInfo) -> None:
+    from ray import serve
+
+    label = f"{version.model}:{version.version}"
+    started = time.monotonic()
+    while True:
+        status = serve.status().applications.get(app)
+        state = status.status if status is not None else "NOT_STARTED"
+        if state == "RUNNING":
+            return
+        message = _message(status)
+        if state == "DEPLOY_FAILED":
+            raise Unavailable(f"the cluster could not start {label}: {message}",
+                              retry_after_s=30)
+        waited = time.monotonic() - started
+        if waited > INFEASIBLE_AFTER_S:
+            wanted, nodes = _wanted(version), _alive_nodes()
+            if not any(_fits(wanted, node) for node in nodes):
+                raise Invalid(f"no node of the cluster has the resources one replica of {label} "
+                              f"asks for ({_spell(wanted)}; largest node: "
+                              f"{_spell(_largest(nodes))}): change serving.resources",
+                              field="resources")
+        if waited > settings.ray_deploy_timeout_s:
+            raise Unavailable(f"{label} did not start on the cluster within "
+                              f"{settings.ray_deploy_timeout_s:g} s ({state}): {message}",
+                              retry_after_s=30)
+        time.sleep(0.25)
+
+
+def _wanted(version: VersionInfo) -> dict[str, float]:
+    resources = ServingOptions.of(version.serving).resources or Resources()
+    wanted = {"CPU": resources.cpus, "GPU": resources.gpus}
+    if resources.memory_mb is not None:
+        wanted["memory"] = resources.memory_mb * 2**20
+    return {name: amount for name, amount in wanted.items() if amount}
+
+
+def _alive_nodes() -> list[dict[str, float]]:
+
+    return [node["Resources"] for node in _nodes() if node["Alive"]]
+
+
+def _nodes() -> list[dict[str, Any]]:
+    import ray
+
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return nodes
+
+
+def _fits(wanted: dict[str, float], node: dict[str, float]) -> bool:
+    return all(node.get(name, 0) >= amount for name, amount in wanted.items())
+
+
+def _largest(nodes: list[dict[str, float]]) -> dict[str, float]:
+    return max(nodes, key=lambda node: (node.get("GPU", 0), node.get("CPU", 0)), default={})
+
+
+def _spell(resources: dict[str, float]) -> str:
+    shown = {"CPU": "CPU", "GPU": "GPU", "memory": "memory"}
+    parts = [f"{label} {resources.get(name, 0) / (2**20 if name == 'memory' else 1):g}"
+             + (" MiB" if name == "memory" else "")
+             for name, label in shown.items() if name in resources or name != "memory"]
+    return ", ".join(parts)
+
+
+def _message(status: Any) -> str:
+    if status is None:
+        return ""
+    parts = [status.message] + [d.message for d in status.deployments.values()]
+    return " ".join(part.strip() for part in parts if part).strip()[:2000]
+
+
+def remove(app: str) -> None:
+    from ray import serve
+
+    serve.delete(app, _blocking=True)
+    log.info("removed %s from the cluster", app)
+
+
+async def describe(settings: Settings) -> dict[str, Any]:
+    """The cluster for ``GET /api/v1/runtime``: its nodes, and per deployment of this
+    installation its status and each replica's node, state and calls served."""
+    import asyncio
+
+    from ray import serve
+
+    prefix = _prefix(settings)
+    details = await asyncio.to_thread(_serve_details)
+    nodes = [{"node": node["NodeID"], "alive": node["Alive"], "address": node["NodeManagerAddress"],
+              "cpus": node["Resources"].get("CPU", 0), "gpus": node["Resources"].get("GPU", 0)}
+             for node in await asyncio.to_thread(_nodes)]
+    deployments = []
+    for name, app in details.get("applications", {}).items():
+        if not name.startswith(prefix):
+            continue
+        deployment = app.get("deployments", {}).get(DEPLOYMENT, {})
+        replicas = {r["replica_id"]: {"replica": r["replica_id"], "node": r.get("node_id"),
+                                      "state": r.get("state"), "pid": r.get("pid")}
+                    for r in deployment.get("replicas", [])}
+        if replicas:
+            answers = await serve.get_deployment_handle(DEPLOYMENT, name).broadcast(
+                "describe").results_async(return_exceptions=True)
+            for answer in answers:
+                if isinstance(answer, dict) and answer.get("replica") in replicas:
+                    replicas[answer["replica"]].update(answer)
+        deployments.append({"app": name, "status": app.get("status"),
+                            "message": app.get("message", ""),
+                            "target_replicas": deployment.get("target_num_replicas"),
+                            "replicas": list(replicas.values())})
+    return {"address": settings.ray_address, "nodes": nodes, "deployments": deployments}
+
+
+def _serve_details() -> dict[str, Any]:
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client()
+    if client is None:
+        raise Unavailable("Serve is not running on the cluster", retry_after_s=5)
+    details: dict[str, Any] = client.get_serve_details()
+    return details

@@ -1,0 +1,174 @@
+"""The API tier's side of the cluster: ``RayReplicas`` (a ``ReplicaFactory``) and ``RayReplica``.
+
+Each served version is one Ray Serve application (``deploy.app_name``) holding one deployment
+of ``ModelServer``. Several API processes may share it: ``start`` deploys only when the cluster
+has no running application of that name, so a second process just takes a handle. The handle
+spreads calls over the replicas; Ray Serve queues them while a scaled-to-zero deployment starts.
+
+A replica that dies takes its in-flight calls with it. A batch call is safe to send again (no
+model call changes anything), so it is retried once on another replica; a generation is retried
+only if it had sent nothing yet. When the retry fails too, or no replica is reachable, the call
+is answered ``Unavailable`` (503 with Retry-After), never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from aiaas.cluster import deploy
+from aiaas.config import Settings
+from aiaas.errors import AiaasError, Overloaded, Unavailable
+from aiaas.registry.records import VersionInfo
+from aiaas.tasks.base import Prediction, StreamEvent
+
+if TYPE_CHECKING:
+    from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+
+log = logging.getLogger("aiaas.cluster")
+RETRY_AFTER_S = 2
+T = TypeVar("T")
+
+
+def _translate(exc: BaseException) -> BaseException | None:
+    """A domain error for what Ray raised: the replica's own ``AiaasError`` unwrapped, 429 for
+    Serve's backpressure, 503 for a replica or deployment that is gone (``None``: not Ray's)."""
+    import ray.exceptions as ray_errors
+    from ray.serve import exceptions as serve_errors
+
+    if isinstance(exc, ray_errors.RayTaskError):
+        cause = exc.cause
+        if isinstance(cause, AiaasError):
+            return cause
+        return _translate(cause) if isinstance(cause, BaseException) else None
+    if isinstance(exc, serve_errors.BackPressureError):
+        return Overloaded(f"the model's replicas are full ({exc.message}); retry",
+                          retry_after_s=RETRY_AFTER_S)
+    if isinstance(exc, (ray_errors.RayActorError, serve_errors.ReplicaUnavailableError,
+                        serve_errors.DeploymentUnavailableError)):
+        return Unavailable(f"the model's replica is gone ({type(exc).__name__}); retry",
+                           retry_after_s=RETRY_AFTER_S)
+    return None
+
+
+def _retryable(error: BaseException | None) -> bool:
+    return isinstance(error, Unavailable)
+
+
+class RayReplica:
+    """This process's handle on a version's deployment: the ``Replica`` the front door sees."""
+
+    memory_bytes = 0
+
+    def __init__(self, version: VersionInfo, handle: DeploymentHandle[Any], app: str,
+                 factory: RayReplicas) -> None:
+        self.version = version
+        self.app = app
+        self._handle = handle
+        self._stream_handle = handle.options(stream=True)
+        self._factory = factory
+        self.in_flight = 0
+        self.retried = 0
+        self.last_used = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+    async def _call(self, send: Callable[[], Awaitable[T]]) -> T:
+        self.in_flight += 1
+        self.last_used = time.monotonic()
+        try:
+            for attempt in (1, 2):
+                try:
+                    return await send()
+                except Exception as exc:
+                    error = _translate(exc)
+                    if error is None:
+                        raise
+                    if attempt == 1 and _retryable(error):
+                        self.retried += 1
+                        log.warning("retrying a call to %s once: %s", self.app, exc)
+                        continue
+                    raise error from None
+            raise AssertionError("unreachable")
+        finally:
+            self.in_flight -= 1
+            self.last_used = time.monotonic()
+
+    async def submit(self, items: list[Any], parameters: dict[str, Any], *,
+                     exclusive: bool) -> list[Prediction]:
+        return await self._call(lambda: self._handle.submit.remote(items, parameters, exclusive))
+
+    async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
+        return await self._call(lambda: self._handle.prepare.remote(items, parameters))
+
+    async def stream(self, item: Any, parameters: dict[str, Any], *,
+                     tenant: str = "") -> AsyncIterator[StreamEvent]:
+        self.in_flight += 1
+        self.last_used = time.monotonic()
+        sent = False
+        try:
+            for attempt in (1, 2):
+                events = cast("DeploymentResponseGenerator[StreamEvent]",
+                              self._stream_handle.stream.remote(item, parameters, tenant))
+                try:
+                    async for event in events:
+                        sent = True
+                        yield event
+                    return
+                except Exception as exc:
+                    error = _translate(exc)
+                    if error is None:
+                        raise
+                    if attempt == 1 and not sent and _retryable(error):
+                        self.retried += 1
+                        log.warning("retrying a generation on %s once: %s", self.app, exc)
+                        continue
+                    raise error from None
+                finally:
+                    events.cancel()  # type: ignore[no-untyped-call]
+        finally:
+            self.in_flight -= 1
+            self.last_used = time.monotonic()
+
+    def status(self) -> dict[str, Any]:
+        version = self.version
+        return {"model": version.model, "tenant": version.tenant, "version": version.version,
+                "task": version.task, "engine": "ray-serve", "app": self.app,
+                "in_flight": self.in_flight, "retried": self.retried, "memory_bytes": 0,
+                "idle_s": round(time.monotonic() - self.last_used, 1)}
+
+    async def close(self, *, retire: bool = False) -> None:
+        if retire:
+            await self._factory.retire(self.version.key)
+
+
+class RayReplicas:
+    """Starts (or finds) a version's deployment on the cluster; plans nothing of this process's
+    memory budget."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        deploy.connect(settings)
+
+    def planned_bytes(self, version: VersionInfo) -> int:
+        return 0
+
+    async def start(self, version: VersionInfo) -> RayReplica:
+        app = deploy.app_name(self.settings, version.key)
+        handle = await asyncio.to_thread(deploy.ensure, self.settings, version, app)
+        return RayReplica(version, handle, app, self)
+
+    async def retire(self, key: tuple[str, str, int]) -> None:
+        app = deploy.app_name(self.settings, key)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(deploy.remove, app)
+
+    async def cluster(self) -> dict[str, Any]:
+        """Nodes, and every aiaas deployment with its replicas (node, state, calls served)."""
+        return await deploy.describe(self.settings)

@@ -1,0 +1,85 @@
+"""A real two-node Ray cluster on this machine (a head and a worker, each with its own logical
+CPUs) and an aiaas server that runs its models there, on the real PostgreSQL and Redis.
+
+The cluster and the server are shared by the package's tests: starting Ray and Serve takes
+tens of seconds on two cores. Tests that kill replicas or nodes leave the cluster as they found
+it (Ray replaces the replica; a killed worker node is added back).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import POSTGRES_SKIP, LiveServer, start_server, stop_server
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'aiaas[ray]')")
+
+from ray.cluster_utils import Cluster  # noqa: E402
+
+NODE_CPUS = 2
+
+
+@dataclass
+class RayCluster:
+    cluster: Cluster
+    worker: Any
+
+    @property
+    def address(self) -> str:
+        return str(self.cluster.address)
+
+    def replace_worker(self) -> None:
+        """Kill the worker node (its raylet and every process on it), then add a new one."""
+        self.cluster.remove_node(self.worker, allow_graceful=False)
+        self.worker = self.cluster.add_node(num_cpus=NODE_CPUS, resources={"worker": NODE_CPUS})
+
+
+@pytest.fixture(scope="package")
+def ray_cluster() -> Iterator[RayCluster]:
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": NODE_CPUS, "include_dashboard": False, "resources": {"head": NODE_CPUS}})
+    worker = cluster.add_node(num_cpus=NODE_CPUS, resources={"worker": NODE_CPUS})
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace="aiaas-tests", log_to_driver=False)
+    yield RayCluster(cluster, worker)
+    ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="package")
+def cluster_db() -> Iterator[str]:
+    """One PostgreSQL database for the package's server and every replica."""
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_HOST, PG_PORT
+
+    name = f"aiaas_ray_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="package")
+def ray_server(ray_cluster: RayCluster, cluster_db: str,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """aiaas as the API tier of the cluster: its models run as Ray Serve deployments."""
+    data_dir: Path = tmp_path_factory.mktemp("ray") / "data"
+    server = start_server(data_dir, AIAAS_RAY_ADDRESS=ray_cluster.address,
+                          AIAAS_DATABASE_URL=cluster_db, AIAAS_RAY_DEPLOY_TIMEOUT_S="300",
+                          AIAAS_REDIS_URL=os.environ.get("AIAAS_TEST_REDIS", "redis://127.0.0.1:6379/0"))
+    yield server
+    stop_server(server)

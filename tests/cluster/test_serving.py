@@ -1,0 +1,220 @@
+"""Models served through Ray Serve replicas on a real two-node cluster give the local path's
+outputs, spread over replicas, and survive a replica or a node dying under load."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.cluster.conftest import RayCluster, ray
+from tests.conftest import LiveServer
+
+EMBEDDER = "all-minilm-l6-v2"
+DIAGNOSIS = "breast-cancer-diagnosis"
+CHAT = "smollm2-135m-instruct"
+SPEECH = "whisper-tiny-en"
+COLD_S = 300
+"""A first call waits for its deployment: Ray schedules a replica, which loads the model."""
+TEXTS = ["Hospitals keep patient data on site.", "The bus is late again.", "A quiet morning."]
+
+
+def predict(client: httpx.Client, model: str, inputs: list[Any]) -> dict[str, Any]:
+    response = client.post(f"/api/v1/models/{model}/predict", json={"inputs": inputs})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def runtime_deployment(client: httpx.Client, model: str) -> dict[str, Any]:
+    body = client.get("/api/v1/runtime").json()
+    [deployment] = [d for d in body["cluster"]["deployments"] if d["app"].endswith(f"{model}-v1")]
+    return deployment
+
+
+def serving(client: httpx.Client, model: str, **changes: Any) -> None:
+    response = client.patch(f"/api/v1/models/{model}/versions/1", json=changes)
+    assert response.status_code == 200, response.text
+
+
+def test_embeddings_and_tabular_match_the_local_path(ray_server: LiveServer,
+                                                     live_server: LiveServer) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    rows = [dict(zip(load_breast_cancer().feature_names, row, strict=True))
+            for row in load_breast_cancer().data[:5].tolist()]
+    with ray_server.client(timeout=COLD_S) as remote, live_server.client() as local:
+        far = np.array([o["embedding"] for o in predict(remote, EMBEDDER, TEXTS)["outputs"]])
+        near = np.array([o["embedding"] for o in predict(local, EMBEDDER, TEXTS)["outputs"]])
+        np.testing.assert_allclose(far, near, atol=1e-5)
+        assert predict(remote, DIAGNOSIS, rows)["outputs"] == predict(local, DIAGNOSIS, rows)["outputs"]
+        deployment = runtime_deployment(remote, EMBEDDER)
+    assert deployment["status"] == "RUNNING"
+    [replica] = deployment["replicas"]
+    assert replica["state"] == "RUNNING" and replica["served"] >= 1 and replica["node"]
+
+
+def test_chat_streams_the_local_paths_tokens(ray_server: LiveServer,
+                                             live_server: LiveServer) -> None:
+    body = {"model": CHAT, "messages": [{"role": "user", "content": "What is the capital of France?"}],
+            "temperature": 0, "max_tokens": 12, "stream": True}
+
+    def stream(server: LiveServer) -> str:
+        text = []
+        with server.client() as client, client.stream("POST", "/v1/chat/completions",
+                                                      json=body) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    import json
+
+                    delta = json.loads(line[6:])["choices"][0]["delta"]
+                    text.append(delta.get("content") or "")
+        return "".join(text)
+
+    far = stream(ray_server)
+    assert far == stream(live_server) and "Paris" in far
+
+
+def test_speech_transcribes_as_the_local_path(ray_server: LiveServer, live_server: LiveServer,
+                                              tmp_path: Path) -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed, so there is no speech to transcribe")
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-s", "140", "-w", str(wav),
+                    "The weather is lovely today. Please open the window."], check=True)
+
+    def transcribe(server: LiveServer) -> str:
+        with server.client() as client, wav.open("rb") as audio:
+            response = client.post("/v1/audio/transcriptions", data={"model": SPEECH},
+                                   files={"file": ("speech.wav", audio, "audio/wav")})
+        assert response.status_code == 200, response.text
+        text: str = response.json()["text"]
+        return text
+
+    far = transcribe(ray_server)
+    assert far == transcribe(live_server) and "open the window" in far.lower()
+
+
+class Load:
+    """``clients`` threads posting embeddings back to back until stopped; every answer's status
+    (and Retry-After on a 503) is kept, so an unanswered or a 5xx request shows."""
+
+    def __init__(self, server: LiveServer, clients: int = 32) -> None:
+        self.server = server
+        self.stop = threading.Event()
+        self.answers: list[tuple[int, str | None]] = []
+        self.failures: list[str] = []
+        self.pool = concurrent.futures.ThreadPoolExecutor(clients)
+        self.futures = [self.pool.submit(self._client, n) for n in range(clients)]
+
+    def _client(self, n: int) -> None:
+        with self.server.client(timeout=COLD_S) as client:
+            while not self.stop.is_set():
+                try:
+                    response = client.post(f"/api/v1/models/{EMBEDDER}/predict",
+                                           json={"inputs": [f"client {n} says hello"]})
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                self.answers.append((response.status_code, response.headers.get("retry-after")))
+
+    def finish(self) -> None:
+        self.stop.set()
+        for future in self.futures:
+            future.result(timeout=120)
+        self.pool.shutdown()
+
+    def assert_no_loss(self) -> None:
+        assert not self.failures, self.failures[:3]
+        bad = [(status, retry) for status, retry in self.answers
+               if status != 200 and not (status == 503 and retry)]
+        assert not bad, bad[:5]
+        assert sum(status == 200 for status, _ in self.answers) > 0
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def replicas(client: httpx.Client, model: str, state: str = "RUNNING") -> list[dict[str, Any]]:
+    return [r for r in runtime_deployment(client, model)["replicas"] if r["state"] == state]
+
+
+def test_two_replicas_both_serve_and_a_killed_one_loses_no_request(ray_server: LiveServer) -> None:
+    with ray_server.client(timeout=COLD_S) as client:
+        serving(client, EMBEDDER, replicas=2)
+        predict(client, EMBEDDER, TEXTS)
+        wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
+        load = Load(ray_server)
+        try:
+            wait_for(lambda: len(load.answers) > 200, 120, "load to flow")
+            running = replicas(client, EMBEDDER)
+            assert all(r["served"] > 0 for r in running), running
+            app = runtime_deployment(client, EMBEDDER)["app"]
+            victim = running[0]["replica"]
+            ray.kill(ray.get_actor(f"SERVE_REPLICA::{app}#ModelServer#{victim}", namespace="serve"),
+                     no_restart=True)
+            seen = len(load.answers)
+            wait_for(lambda: len(load.answers) > seen + 200, 120, "load after the kill")
+            wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "a replacement replica")
+        finally:
+            load.finish()
+        load.assert_no_loss()
+        assert victim not in {r["replica"] for r in replicas(client, EMBEDDER)}
+
+
+def test_killing_the_worker_node_under_load_loses_no_request(ray_server: LiveServer,
+                                                             ray_cluster: RayCluster) -> None:
+    with ray_server.client(timeout=COLD_S) as client:
+        serving(client, EMBEDDER, replicas=2)
+        predict(client, EMBEDDER, TEXTS)
+        wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
+        load = Load(ray_server)
+        try:
+            wait_for(lambda: len(load.answers) > 100, 120, "load to flow")
+            ray_cluster.replace_worker()
+            seen = len(load.answers)
+            wait_for(lambda: len(load.answers) > seen + 200, 180, "load after the node died")
+        finally:
+            load.finish()
+        load.assert_no_loss()
+
+
+def test_a_model_scaled_to_zero_serves_the_next_call(ray_server: LiveServer,
+                                                     record_property: Any) -> None:
+    with ray_server.client(timeout=COLD_S) as client:
+        serving(client, DIAGNOSIS, autoscaling={"min_replicas": 0, "max_replicas": 1,
+                                                "downscale_delay_s": 1})
+        from sklearn.datasets import load_breast_cancer
+
+        data = load_breast_cancer()
+        row = dict(zip(data.feature_names, data.data[0].tolist(), strict=True))
+        predict(client, DIAGNOSIS, [row])
+        wait_for(lambda: not replicas(client, DIAGNOSIS), 120, "scale to zero")
+        started = time.perf_counter()
+        assert predict(client, DIAGNOSIS, [row])["outputs"]
+        cold_start_s = time.perf_counter() - started
+    record_property("cold_start_s", round(cold_start_s, 2))
+    print(f"cold start from zero replicas: {cold_start_s:.2f} s")
+
+
+def test_resources_no_node_has_are_named_as_a_config_error(ray_server: LiveServer) -> None:
+    with ray_server.client(timeout=COLD_S) as client:
+        serving(client, DIAGNOSIS, resources={"cpus": 1, "gpus": 4})
+        response = client.post(f"/api/v1/models/{DIAGNOSIS}/predict", json={"inputs": [{}]})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["details"]["field"] == "resources" and "GPU 4" in error["message"]
+        serving(client, DIAGNOSIS, resources={"cpus": 1})
