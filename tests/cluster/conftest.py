@@ -22,7 +22,9 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-NODE_CPUS = 2
+NODE_CPUS = 4
+"""Logical CPUs per node (Ray schedules on these, the machine has two cores): room for a replica
+of every built-in model, two of the embedder, and a GPU-less resource check."""
 
 
 @dataclass

@@ -126,7 +126,7 @@ def _wait_running(settings: Settings, app: str, version: VersionInfo) -> None:
     while True:
         status = serve.status().applications.get(app)
         state = status.status if status is not None else "NOT_STARTED"
-        if state == "RUNNING":
+        if state == "RUNNING" or (state == "DEPLOYING" and _running_replicas(app)):
             return
         message = _message(status)
         if state == "DEPLOY_FAILED":
@@ -144,7 +144,7 @@ def _wait_running(settings: Settings, app: str, version: VersionInfo) -> None:
             raise Unavailable(f"{label} did not start on the cluster within "
                               f"{settings.ray_deploy_timeout_s:g} s ({state}): {message}",
                               retry_after_s=30)
-        time.sleep(0.25)
+        time.sleep(0.5)
 
 
 def _wanted(version: VersionInfo) -> dict[str, float]:
@@ -183,6 +183,14 @@ def _spell(resources: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
+def _running_replicas(app: str) -> int:
+    """Replicas already taking calls while the rest still start (or wait for a node): the
+    deployment serves as soon as one runs."""
+    deployment = _serve_details().get("applications", {}).get(app, {}).get(
+        "deployments", {}).get(DEPLOYMENT, {})
+    return sum(replica.get("state") == "RUNNING" for replica in deployment.get("replicas", []))
+
+
 def _message(status: Any) -> str:
     if status is None:
         return ""
@@ -217,9 +225,13 @@ async def describe(settings: Settings) -> dict[str, Any]:
         replicas = {r["replica_id"]: {"replica": r["replica_id"], "node": r.get("node_id"),
                                       "state": r.get("state"), "pid": r.get("pid")}
                     for r in deployment.get("replicas", [])}
-        if replicas:
-            answers = await serve.get_deployment_handle(DEPLOYMENT, name).broadcast(
-                "describe").results_async(return_exceptions=True)
+        if any(replica["state"] == "RUNNING" for replica in replicas.values()):
+            try:
+                answers = await serve.get_deployment_handle(DEPLOYMENT, name).broadcast(
+                    "describe").results_async(return_exceptions=True)
+            except Exception as exc:  # the deployment changed under the call: states only
+                log.info("replicas of %s did not describe themselves: %r", name, exc)
+                answers = []
             for answer in answers:
                 if isinstance(answer, dict) and answer.get("replica") in replicas:
                     replicas[answer["replica"]].update(answer)
