@@ -3,9 +3,9 @@ reading back where its replicas run.
 
 These block (Ray's client API is synchronous); ``RayReplicas`` runs them off the event loop.
 A deployment that cannot start is told apart by its cause, since "config or code?" is the first
-thing an operator needs to know: resources the cluster does not have (``Invalid`` naming the
-``resources`` asked for, after ``AIAAS_RAY_DEPLOY_TIMEOUT_S``) versus a model that failed to
-load on its node (``Unavailable`` with the replica's own error).
+thing an operator needs to know: resources no node of the cluster has (``Invalid`` naming the
+``resources`` asked for, 422) versus a model that failed to load on its node (``Unavailable``
+with the replica's own error, 503) or took longer than ``AIAAS_RAY_DEPLOY_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ DEPLOYMENT = "ModelServer"
 NAMESPACE = "aiaas"
 UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 INFEASIBLE_AFTER_S = 20.0
-"""A deployment still waiting this long for resources no live node has is refused (422): time
+"""A version whose replica needs resources no live node has is refused (422) after this long:
 for a node that was just starting to join, not for a cluster autoscaler to add one."""
 _connected = threading.Lock()
 _deploying = threading.Lock()
@@ -95,6 +95,7 @@ def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHand
     with _deploying:
         current = serve.status().applications.get(app)
         if current is None or current.status in ("DEPLOY_FAILED", "UNHEALTHY", "DELETING"):
+            _check_feasible(version)
             _deploy(settings, version, app)
         try:
             _wait_running(settings, app, version)
@@ -132,19 +133,30 @@ def _wait_running(settings: Settings, app: str, version: VersionInfo) -> None:
         if state == "DEPLOY_FAILED":
             raise Unavailable(f"the cluster could not start {label}: {message}",
                               retry_after_s=30)
-        waited = time.monotonic() - started
-        if waited > INFEASIBLE_AFTER_S:
-            wanted, nodes = _wanted(version), _alive_nodes()
-            if not any(_fits(wanted, node) for node in nodes):
-                raise Invalid(f"no node of the cluster has the resources one replica of {label} "
-                              f"asks for ({_spell(wanted)}; largest node: "
-                              f"{_spell(_largest(nodes))}): change serving.resources",
-                              field="resources")
-        if waited > settings.ray_deploy_timeout_s:
+        if time.monotonic() - started > settings.ray_deploy_timeout_s:
             raise Unavailable(f"{label} did not start on the cluster within "
                               f"{settings.ray_deploy_timeout_s:g} s ({state}): {message}",
                               retry_after_s=30)
         time.sleep(0.5)
+
+
+def _check_feasible(version: VersionInfo) -> None:
+    """``Invalid`` naming ``resources`` when no live node could ever hold one replica (a node
+    that is just joining gets ``INFEASIBLE_AFTER_S``): a config error, told at once, rather
+    than calls queued for a replica that never starts (with ``min_replicas`` 0 the deployment
+    itself is "running" without one)."""
+    wanted = _wanted(version)
+    deadline = time.monotonic() + INFEASIBLE_AFTER_S
+    while True:
+        nodes = _alive_nodes()
+        if any(_fits(wanted, node) for node in nodes):
+            return
+        if time.monotonic() > deadline:
+            raise Invalid(f"no node of the cluster has the resources one replica of "
+                          f"{version.model}:{version.version} asks for ({_spell(wanted)}; "
+                          f"largest node: {_spell(_largest(nodes))}): change serving.resources",
+                          field="resources")
+        time.sleep(1.0)
 
 
 def _wanted(version: VersionInfo) -> dict[str, float]:
