@@ -37,6 +37,12 @@ async def _vectors(api: Api) -> np.ndarray:
     ({"precision": "int4"}, "precision"),
     ({"builds": {}}, "builds"),
     ({}, "nothing to change"),
+    ({"replicas": 0}, "replicas"),
+    ({"replicas": 2, "autoscaling": {"max_replicas": 3}}, "not both"),
+    ({"autoscaling": {"min_replicas": 3, "max_replicas": 2}}, "min_replicas"),
+    ({"autoscaling": {"target_ongoing_requests": 0}}, "target_ongoing_requests"),
+    ({"resources": {"cpus": 0}}, "cpus"),
+    ({"resources": {"gpu": 1}}, "gpu"),
 ])
 async def test_bad_options_are_422_and_change_nothing(api: Api, embedding: str,
                                                       body: dict[str, object], named: str) -> None:
@@ -100,3 +106,20 @@ async def test_the_runtime_view_shows_the_engine_and_needs_admin(api: Api, embed
     assert entry["model"] == embedding and entry["engine"] == "onnxruntime"
     assert entry["export_check"]["ok"] and entry["export_check"]["cosine_min"] >= 0.9999
     assert entry["max_batch_size"] == api.services.settings.max_batch_size
+
+
+async def test_cluster_options_are_stored_and_replicas_replace_autoscaling(
+        api: Api, embedding: str) -> None:
+    """On one machine the Ray options change nothing but are kept (a version can be set up
+    before the cluster exists); ``replicas`` and ``autoscaling`` replace each other."""
+    scaling = {"min_replicas": 0, "max_replicas": 4, "target_ongoing_requests": 8}
+    response = await api.client.patch(VERSION, json={"autoscaling": scaling,
+                                                     "resources": {"cpus": 2}}, headers=api.auth())
+    assert response.status_code == 200, response.text
+    stored = response.json()["serving"]
+    assert stored["autoscaling"]["max_replicas"] == 4 and stored["resources"]["cpus"] == 2
+    response = await api.client.patch(VERSION, json={"replicas": 3}, headers=api.auth())
+    stored = response.json()["serving"]
+    assert stored["replicas"] == 3 and "autoscaling" not in stored
+    assert stored["resources"]["cpus"] == 2
+    assert len(await _vectors(api)) == len(TEXTS)

@@ -18,6 +18,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+import ray
+from ray import serve
+
 from aiaas.cluster.server import ModelServer, replica_settings
 from aiaas.config import Settings
 from aiaas.errors import Invalid, Unavailable
@@ -42,9 +45,6 @@ _deploying = threading.Lock()
 def connect(settings: Settings) -> None:
     """Join the cluster at ``settings.ray_address`` as a driver and start Serve there without
     its HTTP proxy (calls come through this server, never straight to Ray)."""
-    import ray
-    from ray import serve
-
     with _connected:
         if not ray.is_initialized():
             # ray.init replaces SIGTERM's handler with an immediate exit; the server's own
@@ -90,8 +90,6 @@ def deployment_options(settings: Settings, options: ServingOptions) -> dict[str,
 def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHandle[Any]:
     """A handle on the version's deployment, deploying it first when the cluster has none
     running (or its last deploy failed); waits until it can take calls."""
-    from ray import serve
-
     with _deploying:
         current = serve.status().applications.get(app)
         if current is None or current.status in ("DEPLOY_FAILED", "UNHEALTHY", "DELETING"):
@@ -106,8 +104,6 @@ def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHand
 
 
 def _deploy(settings: Settings, version: VersionInfo, app: str) -> None:
-    from ray import serve
-
     options = ServingOptions.of(version.serving)
     cpus = (options.resources or Resources()).cpus
     deployment = cast("Deployment", serve.deployment(ModelServer,
@@ -120,8 +116,6 @@ def _deploy(settings: Settings, version: VersionInfo, app: str) -> None:
 
 
 def _wait_running(settings: Settings, app: str, version: VersionInfo) -> None:
-    from ray import serve
-
     label = f"{version.model}:{version.version}"
     started = time.monotonic()
     while True:
@@ -173,8 +167,6 @@ def _alive_nodes() -> list[dict[str, float]]:
 
 
 def _nodes() -> list[dict[str, Any]]:
-    import ray
-
     nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
     return nodes
 
@@ -211,8 +203,6 @@ def _message(status: Any) -> str:
 
 
 def remove(app: str) -> None:
-    from ray import serve
-
     serve.delete(app, _blocking=True)
     log.info("removed %s from the cluster", app)
 
@@ -221,8 +211,6 @@ async def describe(settings: Settings) -> dict[str, Any]:
     """The cluster for ``GET /api/v1/runtime``: its nodes, and per deployment of this
     installation its status and each replica's node, state and calls served."""
     import asyncio
-
-    from ray import serve
 
     prefix = _prefix(settings)
     details = await asyncio.to_thread(_serve_details)
