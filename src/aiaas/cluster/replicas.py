@@ -4,6 +4,8 @@ Each served version is one Ray Serve application (``deploy.app_name``) holding o
 of ``ModelServer``. Several API processes may share it: ``start`` deploys only when the cluster
 has no running application of that name, so a second process just takes a handle. The handle
 spreads calls over the replicas; Ray Serve queues them while a scaled-to-zero deployment starts.
+Batch calls go through a ``Batcher`` here first (``_RemoteBatches``): concurrent calls leave as
+one Ray call per batch, so Ray's per-call cost is paid per batch, not per request.
 
 A replica that dies takes its in-flight calls with it. A batch call is safe to send again (no
 model call changes anything), so it is retried once on another replica; a generation is retried
@@ -18,12 +20,16 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiaas.cluster import deploy
 from aiaas.config import Settings
 from aiaas.errors import AiaasError, Overloaded, Unavailable
 from aiaas.registry.records import VersionInfo
+from aiaas.registry.serving import ServingOptions
+from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.batcher import MAX_LANES, Batcher
 from aiaas.tasks.base import Prediction, StreamEvent
 
 if TYPE_CHECKING:
@@ -59,6 +65,33 @@ def _retryable(error: BaseException | None) -> bool:
     return isinstance(error, Unavailable)
 
 
+class _RemoteBatches(Backend):
+    """The cluster as the backend of a batcher in the API tier: calls to one version that arrive
+    together leave as one Ray call per batch, not one each (Ray's per-call cost, paid in this
+    process and on the replica, is what made the hop expensive). ``lanes`` batches are in
+    flight at once, enough to keep every replica busy; while all are out, calls queue and the
+    next batch grows. Runs on the batcher's worker threads, so it may block."""
+
+    def __init__(self, replica: RayReplica, lanes: int) -> None:
+        super().__init__(Path("."), {})
+        self._replica = replica
+        self._lanes = lanes
+        self.label = replica.app
+
+    def load(self) -> None:
+        return None
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    def memory_bytes(self) -> int:
+        return 0
+
+    def predict_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        return self._replica.send_batch(items, parameters)
+
+
 class RayReplica:
     """This process's handle on a version's deployment: the ``Replica`` the front door sees."""
 
@@ -74,10 +107,36 @@ class RayReplica:
         self.in_flight = 0
         self.retried = 0
         self.last_used = time.monotonic()
+        settings, options = factory.settings, ServingOptions.of(version.serving)
+        most = options.autoscaling.max_replicas if options.autoscaling else options.replicas or 1
+        self.batcher = Batcher(_RemoteBatches(self, lanes=min(2 * most, MAX_LANES)),
+                               name=app, max_batch=options.max_batch_size or settings.max_batch_size,
+                               max_queue=settings.max_queue, wait_s=0.0,
+                               timeout_s=settings.request_timeout_s)
+        self.batcher.start()
 
     @property
     def busy(self) -> bool:
-        return self.in_flight > 0
+        return self.in_flight > 0 or self.batcher.busy
+
+    def send_batch(self, items: list[Any], parameters: dict[str, Any]) -> list[Prediction]:
+        """One batch as one Ray call, from a worker thread; retried once on another replica
+        when its replica died (``Unavailable``), other errors as the domain errors they are."""
+        for attempt in (1, 2):
+            try:
+                predictions: list[Prediction] = self._handle.submit.remote(
+                    items, parameters, False).result()
+                return predictions
+            except Exception as exc:
+                error = _translate(exc)
+                if error is None:
+                    raise
+                if attempt == 1 and _retryable(error):
+                    self.retried += 1
+                    log.warning("retrying a batch to %s once: %s", self.app, exc)
+                    continue
+                raise error from None
+        raise AssertionError("unreachable")
 
     async def _call(self, send: Callable[[], Awaitable[T]]) -> T:
         self.in_flight += 1
@@ -102,6 +161,12 @@ class RayReplica:
 
     async def submit(self, items: list[Any], parameters: dict[str, Any], *,
                      exclusive: bool) -> list[Prediction]:
+        if not exclusive:
+            self.last_used = time.monotonic()
+            try:
+                return await self.batcher.submit(items, parameters)
+            finally:
+                self.last_used = time.monotonic()
         return await self._call(lambda: self._handle.submit.remote(items, parameters, exclusive))
 
     async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
@@ -140,10 +205,14 @@ class RayReplica:
         version = self.version
         return {"model": version.model, "tenant": version.tenant, "version": version.version,
                 "task": version.task, "engine": "ray-serve", "app": self.app,
-                "in_flight": self.in_flight, "retried": self.retried, "memory_bytes": 0,
+                "in_flight": self.in_flight + self.batcher.in_flight,
+                "queue_depth": self.batcher.depth, "max_batch_size": self.batcher.max_batch,
+                "batches_in_flight": self.batcher.backend.lanes, "retried": self.retried,
+                "memory_bytes": 0,
                 "idle_s": round(time.monotonic() - self.last_used, 1)}
 
     async def close(self, *, retire: bool = False) -> None:
+        await self.batcher.stop()
         if retire:
             await self._factory.retire(self.version.key)
 
