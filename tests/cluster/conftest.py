@@ -8,7 +8,7 @@ it (Ray replaces the replica; a killed worker node is added back).
 
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +78,13 @@ def cluster_db() -> Iterator[str]:
 @pytest.fixture(scope="package")
 def ray_server(ray_cluster: RayCluster, cluster_db: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """aiaas as the API tier of the cluster: its models run as Ray Serve deployments."""
+    """aiaas as the API tier of the cluster: its models run as Ray Serve deployments, its
+    training jobs as Ray tasks (from the embedded worker)."""
     data_dir: Path = tmp_path_factory.mktemp("ray") / "data"
     server = start_server(data_dir, AIAAS_RAY_ADDRESS=ray_cluster.address,
-                          AIAAS_DATABASE_URL=cluster_db, AIAAS_RAY_DEPLOY_TIMEOUT_S="300",
-                          AIAAS_REDIS_URL=os.environ.get("AIAAS_TEST_REDIS", "redis://127.0.0.1:6379/0"))
+                          AIAAS_EMBEDDED_WORKER="true", AIAAS_DATABASE_URL=cluster_db,
+                          AIAAS_RAY_DEPLOY_TIMEOUT_S="300",
+                          AIAAS_REDIS_URL="redis://127.0.0.1:6379/0",
+                          AIAAS_REDIS_KEY_PREFIX=f"aiaas-ray-{uuid.uuid4().hex[:8]}")
     yield server
     stop_server(server)

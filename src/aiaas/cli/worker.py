@@ -16,4 +16,10 @@ def worker(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = Non
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     note(f"training worker on data dir {settings.data_dir} ({settings.sqlalchemy_url.split('://')[0]}); "
          "Ctrl-C stops it")
+    if settings.ray_address:
+        from aiaas.cluster.worker import ClusterJobs
+
+        note(f"jobs train as Ray tasks on {settings.ray_address}")
+        training_worker.run(settings, run_job=ClusterJobs(settings))
+        return
     training_worker.run(settings)

@@ -42,9 +42,9 @@ _connected = threading.Lock()
 _deploying = threading.Lock()
 
 
-def connect(settings: Settings) -> None:
-    """Join the cluster at ``settings.ray_address`` as a driver and start Serve there without
-    its HTTP proxy (calls come through this server, never straight to Ray)."""
+def connect(settings: Settings, *, serving: bool = True) -> None:
+    """Join the cluster at ``settings.ray_address`` as a driver and (``serving``) start Serve
+    there without its HTTP proxy (calls come through this server, never straight to Ray)."""
     with _connected:
         if not ray.is_initialized():
             # ray.init replaces SIGTERM's handler with an immediate exit; the server's own
@@ -54,7 +54,8 @@ def connect(settings: Settings) -> None:
                      logging_level=logging.WARNING, configure_logging=False)
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, sigterm)
-        serve.start(proxy_location="Disabled")
+        if serving:
+            serve.start(proxy_location="Disabled")
 
 
 def app_name(settings: Settings, key: tuple[str, str, int]) -> str:
@@ -75,6 +76,8 @@ def deployment_options(settings: Settings, options: ServingOptions) -> dict[str,
     actor: dict[str, Any] = {"num_cpus": resources.cpus, "num_gpus": resources.gpus}
     if resources.memory_mb is not None:
         actor["memory"] = resources.memory_mb * 2**20
+    if resources.custom:
+        actor["resources"] = dict(resources.custom)
     scale: dict[str, Any]
     if options.autoscaling is not None:
         scale = {"autoscaling_config": options.autoscaling.model_dump()}
@@ -141,6 +144,7 @@ def _check_feasible(version: VersionInfo) -> None:
     than calls queued for a replica that never starts (with ``min_replicas`` 0 the deployment
     itself is "running" without one)."""
     wanted = _wanted(version)
+    custom = [name for name in wanted if name not in ("CPU", "GPU", "memory")]
     deadline = time.monotonic() + INFEASIBLE_AFTER_S
     while True:
         nodes = _alive_nodes()
@@ -148,8 +152,9 @@ def _check_feasible(version: VersionInfo) -> None:
             return
         if time.monotonic() > deadline:
             raise Invalid(f"no node of the cluster has the resources one replica of "
-                          f"{version.model}:{version.version} asks for ({_spell(wanted)}; "
-                          f"largest node: {_spell(_largest(nodes))}): change serving.resources",
+                          f"{version.model}:{version.version} asks for "
+                          f"({_spell(wanted, custom)}; largest node: "
+                          f"{_spell(_largest(nodes), custom)}): change serving.resources",
                           field="resources")
         time.sleep(1.0)
 
@@ -159,6 +164,7 @@ def _wanted(version: VersionInfo) -> dict[str, float]:
     wanted = {"CPU": resources.cpus, "GPU": resources.gpus}
     if resources.memory_mb is not None:
         wanted["memory"] = resources.memory_mb * 2**20
+    wanted.update(resources.custom)
     return {name: amount for name, amount in wanted.items() if amount}
 
 
@@ -180,11 +186,11 @@ def _largest(nodes: list[dict[str, float]]) -> dict[str, float]:
     return max(nodes, key=lambda node: (node.get("GPU", 0), node.get("CPU", 0)), default={})
 
 
-def _spell(resources: dict[str, float]) -> str:
-    shown = {"CPU": "CPU", "GPU": "GPU", "memory": "memory"}
-    parts = [f"{label} {resources.get(name, 0) / (2**20 if name == 'memory' else 1):g}"
-             + (" MiB" if name == "memory" else "")
-             for name, label in shown.items() if name in resources or name != "memory"]
+def _spell(resources: dict[str, float], custom: list[str]) -> str:
+    parts = [f"CPU {resources.get('CPU', 0):g}", f"GPU {resources.get('GPU', 0):g}"]
+    if "memory" in resources:
+        parts.append(f"memory {resources['memory'] / 2**20:g} MiB")
+    parts += [f"{name} {resources.get(name, 0):g}" for name in custom]
     return ", ".join(parts)
 
 

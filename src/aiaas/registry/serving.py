@@ -57,6 +57,18 @@ class Resources(BaseModel):
     gpus: float = Field(default=0.0, ge=0, le=16, description="GPUs per replica (fractions share one).")
     memory_mb: int | None = Field(default=None, ge=64, description="Memory reserved per replica "
                                   "(Ray schedules on it; unset = none reserved).")
+    custom: dict[str, float] = Field(default_factory=dict, description="Ray custom resources "
+                                     "the nodes declare (e.g. {\"trainer\": 1}): runs only "
+                                     "on nodes that have them.")
+
+    @field_validator("custom")
+    @classmethod
+    def _custom(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if not name or name in ("CPU", "GPU", "memory") or amount <= 0:
+                raise ValueError("custom resources are named, not CPU, GPU or memory, and "
+                                 "positive")
+        return value
 
 
 class ServingOptions(BaseModel):

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from sqlalchemy import ColumnElement, CursorResult, Executable, func, select, true, update
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, Job, JobEvent
 from aiaas.errors import Conflict, Invalid, NotFound
 from aiaas.registry.records import validate_name
+from aiaas.registry.serving import Resources
 from aiaas.training import gate
 from aiaas.training.datasets import Catalog
 from aiaas.training.trainers import spec_for
@@ -46,6 +47,9 @@ WORKER_STOPPED = "worker stopped"
 MAX_ATTEMPTS = 2
 """A retryable job whose worker died is requeued once; the second death fails it."""
 NOTIFY_CHANNEL = "aiaas_job_events"
+RESOURCES = "resources"
+"""``params.resources``: what the job reserves on a Ray cluster (``cpus``, ``gpus``, ``memory_mb``,
+``custom``); not a trainer's parameter, so every trainer sees its params without it."""
 
 
 # Also the API's response model: the owner's tenant and key stay on the server.
@@ -188,7 +192,8 @@ class JobService:
         tenant, key_id = principal.tenant, principal.key_id
         spec = spec_for(task)
         validate_name(name)
-        checked = spec.validate(params)
+        checked = spec.validate(trainer_params(params))
+        resources = job_resources(params)
         try:
             info = self.catalog.describe(tenant, dataset, task)
         except NotFound as exc:
@@ -200,7 +205,9 @@ class JobService:
         if promote_if is not None:
             gate.parse(promote_if, spec.metrics)
         job = Job(id=uuid.uuid4().hex, tenant=tenant, key_id=key_id, task=task, dataset=dataset,
-                  model_name=name, params=checked.model_dump(), promote_if=promote_if,
+                  model_name=name, promote_if=promote_if,
+                  params=checked.model_dump() | ({RESOURCES: resources.model_dump(
+                      exclude_none=True)} if resources is not None else {}),
                   status=QUEUED, cancel_requested=False, retryable=retryable, attempts=0,
                   metrics={}, result={}, created_at=utcnow())
         with self.db.session() as session:
@@ -299,3 +306,22 @@ class JobService:
         if not path.is_file():
             raise NotFound(f"plot {name!r} of job {job_id!r} is missing on disk")
         return self.vault.read_bytes(path, job.tenant, f"{PLOT_PURPOSE}/{name}.png")
+
+
+def trainer_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A job's params as its trainer takes them (without ``resources``)."""
+    return {name: value for name, value in params.items() if name != RESOURCES}
+
+
+def job_resources(params: dict[str, Any]) -> Resources | None:
+    """``params.resources`` checked (``Invalid`` naming the field), or None when not given."""
+    given = params.get(RESOURCES)
+    if given is None:
+        return None
+    try:
+        return Resources.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        field = f"params.{RESOURCES}" + (f".{where}" if where else "")
+        raise Invalid(f"{field}: {first['msg']}", details={"field": field}) from exc

@@ -17,7 +17,7 @@ from aiaas.registry.records import PRODUCTION
 from aiaas.registry.service import Registry
 from aiaas.training import evaluation, gate
 from aiaas.training.datasets import Catalog
-from aiaas.training.jobs import PLOT_PURPOSE, JobInfo, jobs_dir, work_dir
+from aiaas.training.jobs import PLOT_PURPOSE, JobInfo, jobs_dir, trainer_params, work_dir
 from aiaas.training.trainers import spec_for
 from aiaas.training.trainers.base import Progress, TrainContext
 
@@ -32,7 +32,7 @@ class Outcome:
 def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,
         catalog: Catalog | None = None, threads: int = 0) -> Outcome:
     spec = spec_for(job.task)
-    params = spec.validate(job.params)
+    params = spec.validate(trainer_params(job.params))
     dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset, job.task)
     vault, sealed = registry.vault, registry.vault.seals(job.tenant)
     scratch = vault.scratch(f"job-{job.id}") if sealed else work_dir(data_dir, job.id)

@@ -41,12 +41,13 @@ STOP_TIMEOUT_S = 15.0
 
 
 def start_worker(settings: Settings, name: str) -> subprocess.Popen[bytes]:
-    """Start a training worker (``aiaas.training.worker``) as a separate process; it exits by
+    """Start a training worker (``aiaas.training.worker``; on a Ray cluster
+    ``aiaas.cluster.worker``, which trains each job as a Ray task) as a separate process; it exits by
     itself when this process is gone. This server's settings travel as ``AIAAS_*`` variables
     (``wiring.child_environment``), the database URL among them: in the environment, not on the
     command line, where ``ps`` would show a password."""
-    command = [sys.executable, "-m", "aiaas.training.worker", "--parent-pid", str(os.getpid()),
-               "--name", name]
+    module = "aiaas.cluster.worker" if settings.ray_address else "aiaas.training.worker"
+    command = [sys.executable, "-m", module, "--parent-pid", str(os.getpid()), "--name", name]
     env = wiring.child_environment(settings)
     return subprocess.Popen(command, env=env)  # noqa: S603  (our own module, no shell)
 

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select, update
 
@@ -46,6 +46,9 @@ from aiaas.registry.service import Registry
 from aiaas.training.datasets import Catalog
 from aiaas.training.jobs import JobInfo, add_event, changed_rows, reclaim, reclaim_stale
 
+if TYPE_CHECKING:
+    from aiaas.training.runner import Outcome
+
 log = logging.getLogger("aiaas.training.worker")
 STALE_FACTOR = 5.0
 MAX_BACKOFF_S = 5.0
@@ -54,6 +57,9 @@ FINAL_WRITE_S = 60.0
 STOP_WRITE_S = 8.0
 """How long a stopping worker tries to requeue its job (its server waits 15 s before SIGKILL)."""
 T = TypeVar("T")
+RunJob = Callable[["Worker", JobInfo, threading.Event], "Outcome"]
+"""How a claimed job is trained: here (``run_here``), or elsewhere (a Ray task: ``aiaas.cluster``)
+with this worker keeping its heartbeat; ``lost`` is set when the job stops being this worker's."""
 
 
 class JobCancelled(Exception):
@@ -73,14 +79,16 @@ def default_name() -> str:
 class Worker:
     def __init__(self, db: Database, registry: Registry, data_dir: Path, *, heartbeat_s: float = 2.0,
                  poll_s: float = 0.5, catalog: Catalog | None = None, threads: int = 0,
-                 name: str | None = None) -> None:
+                 name: str | None = None, run_job: RunJob | None = None) -> None:
         """``threads``: the torch threads this process was started with (``wiring.start_torch``),
         0 when the caller set none; ``catalog``: the datasets' (the runner opens one when None);
-        ``name``: how jobs name this worker (the server names the one it supervises)."""
+        ``name``: how jobs name this worker (the server names the one it supervises);
+        ``run_job``: where jobs train (default: in this process)."""
         self.db, self.registry, self.data_dir = db, registry, data_dir
         self.heartbeat_s, self.poll_s = heartbeat_s, poll_s
         self.catalog, self.threads = catalog, threads
         self.name = name or default_name()
+        self.run_job: RunJob = run_job or run_here
 
     @property
     def stale_after_s(self) -> float:
@@ -138,14 +146,11 @@ class Worker:
             stop.wait(self.poll_s)
 
     def execute(self, job: JobInfo) -> None:
-        from aiaas.training import runner
-
         log.info("job %s: training %s on %s (attempt %d)", job.id, job.task, job.dataset, job.attempts)
         lost = threading.Event()
         try:
             with self._heartbeat(job.id, lost):
-                outcome = runner.run(job, self.registry, self.data_dir, self._progress(job.id, lost),
-                                     catalog=self.catalog, threads=self.threads)
+                outcome = self.run_job(self, job, lost)
         except JobLost:
             log.warning("job %s was reclaimed while worker %s was cut off; abandoned", job.id, self.name)
         except JobCancelled:
@@ -165,7 +170,10 @@ class Worker:
             self._finish(job.id, SUCCEEDED, version=outcome.version, metrics=outcome.metrics,
                          result=outcome.result)
 
-    def _progress(self, job_id: str, lost: threading.Event) -> Any:
+    def progress_of(self, job_id: str, lost: threading.Event) -> Any:
+        """The progress callback of one job: stores each point as an event, and raises
+        ``JobCancelled`` once a cancel was asked, ``JobLost`` once the job is not this
+        worker's any more (a worker of the same name may call it from another process)."""
         def progress(stage: str, **values: Any) -> None:
             if lost.is_set():
                 raise JobLost
@@ -259,6 +267,14 @@ class Worker:
             log.info("job %s %s%s", job_id, status, f": {error}" if error else "")
 
 
+def run_here(worker: Worker, job: JobInfo, lost: threading.Event) -> Outcome:
+    """Train ``job`` in this process (the default ``RunJob``)."""
+    from aiaas.training import runner
+
+    return runner.run(job, worker.registry, worker.data_dir, worker.progress_of(job.id, lost),
+                      catalog=worker.catalog, threads=worker.threads)
+
+
 def watch_parent(parent_pid: int, stop: threading.Event, every_s: float = 0.5) -> threading.Thread:
     """A thread that stops this process (SIGTERM to itself: the job in hand is requeued) once
     ``parent_pid`` is no longer its parent: a worker outlives no server, even mid-job."""
@@ -291,7 +307,7 @@ def _build(settings: Settings) -> Any:
 
 
 def run(settings: Settings, *, poll_s: float = 0.5, parent_pid: int | None = None,
-        name: str | None = None) -> None:
+        name: str | None = None, run_job: RunJob | None = None) -> None:
     """Run a worker on ``settings`` until SIGTERM (or until ``parent_pid`` is no longer the
     parent: the embedded worker ends with its server)."""
     from aiaas.logs import configure
@@ -308,14 +324,16 @@ def run(settings: Settings, *, poll_s: float = 0.5, parent_pid: int | None = Non
     try:
         Worker(core.db, core.registry, settings.data_dir, heartbeat_s=settings.job_heartbeat_s,
                poll_s=poll_s, catalog=core.catalog, threads=threads,
-               name=name).run_forever(stop, parent_pid)
+               name=name, run_job=run_job).run_forever(stop, parent_pid)
     finally:
         core.db.dispose()
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None,
+         jobs_for: Callable[[Settings], RunJob] | None = None) -> None:
     """The command line: the flags override the environment and the config file, as
-    ``aiaas serve``'s do."""
+    ``aiaas serve``'s do. ``jobs_for``: where jobs train, from the settings
+    (``aiaas.cluster.worker`` passes Ray's); default in this process."""
     from aiaas.config import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m aiaas.training.worker")
@@ -333,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings(data_dir=args.data_dir, database_url=args.database_url,
                              job_heartbeat_s=args.heartbeat_s)
-    run(settings, poll_s=args.poll_s, parent_pid=args.parent_pid, name=args.name)
+    run(settings, poll_s=args.poll_s, parent_pid=args.parent_pid, name=args.name,
+        run_job=jobs_for(settings) if jobs_for is not None else None)
 
 
 if __name__ == "__main__":
