@@ -2,10 +2,10 @@
 
 ``Placement`` asks a ``ReplicaFactory`` for a replica of a version and the front door talks to
 the replica only through ``Replica``: submit a batch of checked items, stream one generation,
-report status, close. ``LocalReplica`` (a backend plus its batcher, in this process) is today's
-only implementation; a replica on another machine (a Ray Serve deployment, say) implements the
-same four calls and reports ``memory_bytes`` = 0, since it takes nothing from this process's
-budget.
+report status, close. ``LocalReplica`` is a backend plus its batcher, in this process;
+``aiaas.cluster.replicas.RayReplica`` (with ``AIAAS_RAY_ADDRESS``) reaches a Ray Serve
+deployment whose replicas each run a ``LocalReplica``, and reports ``memory_bytes`` = 0, since
+it takes nothing from this process's budget.
 """
 
 from __future__ import annotations
