@@ -4,6 +4,7 @@ fast heartbeat), and a real server in a subprocess over real HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -64,21 +65,31 @@ def _postgres_reason() -> str | None:
 POSTGRES_SKIP = _postgres_reason()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty database on the real PostgreSQL server, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_postgres(prefix: str = "aiaas_test") -> Iterator[str]:
+    """A fresh, empty database on the real PostgreSQL server (its URL), dropped afterwards;
+    skips the test when the server does not answer."""
     if POSTGRES_SKIP:
         pytest.skip(POSTGRES_SKIP)
     import psycopg
 
-    name = f"aiaas_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
                          autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the real PostgreSQL server, dropped afterwards."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import POSTGRES_SKIP, LiveServer, start_server, stop_server
+from tests.conftest import LiveServer, fresh_postgres, start_server, stop_server
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'aiaas[ray]')")
 
@@ -57,22 +57,8 @@ def ray_cluster() -> Iterator[RayCluster]:
 @pytest.fixture(scope="package")
 def cluster_db() -> Iterator[str]:
     """One PostgreSQL database for the package's server and every replica."""
-    if POSTGRES_SKIP:
-        pytest.skip(POSTGRES_SKIP)
-    import uuid
-
-    import psycopg
-
-    from tests.conftest import PG_HOST, PG_PORT
-
-    name = f"aiaas_ray_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres("aiaas_ray") as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

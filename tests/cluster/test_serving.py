@@ -156,11 +156,15 @@ def replicas(client: httpx.Client, model: str, state: str = "RUNNING") -> list[d
     return [r for r in runtime_deployment(client, model)["replicas"] if r["state"] == state]
 
 
+def two_replicas(client: httpx.Client) -> None:
+    serving(client, EMBEDDER, replicas=2)
+    predict(client, EMBEDDER, TEXTS)
+    wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
+
+
 def test_two_replicas_both_serve_and_a_killed_one_loses_no_request(ray_server: LiveServer) -> None:
     with ray_server.client(timeout=COLD_S) as client:
-        serving(client, EMBEDDER, replicas=2)
-        predict(client, EMBEDDER, TEXTS)
-        wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
+        two_replicas(client)
         load = Load(ray_server)
         try:
             wait_for(lambda: len(load.answers) > 200, 120, "load to flow")
@@ -185,9 +189,7 @@ def test_two_replicas_both_serve_and_a_killed_one_loses_no_request(ray_server: L
 def test_killing_the_worker_node_under_load_loses_no_request(ray_server: LiveServer,
                                                              ray_cluster: RayCluster) -> None:
     with ray_server.client(timeout=COLD_S) as client:
-        serving(client, EMBEDDER, replicas=2)
-        predict(client, EMBEDDER, TEXTS)
-        wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
+        two_replicas(client)
         load = Load(ray_server)
         try:
             wait_for(lambda: len(load.answers) > 100, 120, "load to flow")

@@ -82,3 +82,25 @@ def test_a_job_whose_node_dies_fails_with_the_reason_and_the_next_runs(
         after = submit(client, task="tabular-classification", dataset="builtin:breast_cancer",
                        name="cancer-after", params={"seed": 1, "resources": ON_WORKER})
         assert wait_job(client, after, 300)["status"] == "succeeded"
+
+
+def test_two_data_parallel_workers_train_as_well_as_one(ray_server: LiveServer,
+                                                        record_property: Any) -> None:
+    """The digits CNN with ``workers: 2`` (Ray Train, gloo: each worker takes half of every
+    batch, gradients averaged) reaches the macro-F1 of one worker on the same data and seed."""
+    base = {"epochs": 4, "seed": 0, "resources": {"cpus": 1}}
+    with ray_server.client(timeout=COLD_S) as client:
+        one = submit(client, task="image-classification", dataset="builtin:digits",
+                     name="digits-one", params=base)
+        alone = wait_job(client, one, 600)
+        assert alone["status"] == "succeeded", alone
+        two = submit(client, task="image-classification", dataset="builtin:digits",
+                     name="digits-two", params={**base, "workers": 2})
+        pair = wait_job(client, two, 600)
+        assert pair["status"] == "succeeded", pair
+        logs = client.get(f"/api/v1/jobs/{two}/logs").text
+    assert logs.count("stage=placed") == 1 and logs.count("stage=epoch") == 4
+    f1_one, f1_two = alone["metrics"]["f1_macro"], pair["metrics"]["f1_macro"]
+    record_property("f1_macro", {"one": f1_one, "two": f1_two})
+    print(f"digits CNN macro-F1: one worker {f1_one:.4f}, two workers {f1_two:.4f}")
+    assert f1_one > 0.9 and abs(f1_one - f1_two) <= 0.02

@@ -211,3 +211,37 @@ def test_latest_progress_is_the_newest_progress_event_of_the_tenants_own_jobs(
     assert jobs.latest_progress(other, [ran]) == {} and jobs.latest_progress(CALLER, []) == {}
     with pytest.raises(Forbidden, match="'models:read' scope"):
         jobs.latest_progress(Principal("t", "k", frozenset({Scope.MODELS_WRITE})), [ran])
+
+
+@pytest.mark.parametrize(("params", "field", "says"), [
+    ({"resources": {"cpus": 0}}, "params.resources.cpus", "greater than 0"),
+    ({"resources": {"gpu": 1}}, "params.resources.gpu", "Extra inputs"),
+    ({"resources": {"custom": {"CPU": 2}}}, "params.resources.custom", "not CPU"),
+    ({"workers": 0}, "params.workers", "whole number from 1"),
+    ({"workers": "2"}, "params.workers", "whole number from 1"),
+    ({"workers": 2}, "params.workers", "trains on one worker"),
+])
+def test_placement_params_are_checked_and_named(quiet_services: Services, params: dict[str, object],
+                                                field: str, says: str) -> None:
+    from aiaas.errors import Invalid
+
+    with pytest.raises(Invalid) as caught:
+        _create(quiet_services, params={"algorithm": "logistic", **params})
+    assert caught.value.details["field"] == field and says in caught.value.message
+
+
+def test_placement_params_are_kept_beside_the_trainers(quiet_services: Services) -> None:
+    """``resources`` and ``workers`` travel with the job but never reach the trainer."""
+    from aiaas.training.jobs import job_resources, job_workers, trainer_params
+
+    job_id = _create(quiet_services, params={"algorithm": "logistic",
+                                             "resources": {"cpus": 2, "custom": {"trainer": 1}}})
+    params = quiet_services.jobs.get(CALLER, job_id).params
+    assert params["resources"] == {"cpus": 2.0, "gpus": 0.0, "custom": {"trainer": 1.0}}
+    assert "resources" not in trainer_params(params) and job_workers(params) == 1
+    resources = job_resources(params)
+    assert resources is not None and resources.custom == {"trainer": 1.0}
+    digits = quiet_services.jobs.create(CALLER, task="image-classification",
+                                        dataset="builtin:digits", name="digits",
+                                        params={"epochs": 1, "workers": 2})
+    assert job_workers(digits.params) == 2

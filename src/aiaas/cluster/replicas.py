@@ -128,15 +128,21 @@ class RayReplica:
                     items, parameters, False).result()
                 return predictions
             except Exception as exc:
-                error = _translate(exc)
-                if error is None:
-                    raise
-                if attempt == 1 and _retryable(error):
-                    self.retried += 1
-                    log.warning("retrying a batch to %s once: %s", self.app, exc)
-                    continue
-                raise error from None
+                self._after_failure(exc, "a batch", may_retry=attempt == 1)
         raise AssertionError("unreachable")
+
+    def _after_failure(self, exc: Exception, what: str, *, may_retry: bool) -> None:
+        """Returns when the call should be sent once more (its replica died and ``may_retry``);
+        otherwise raises the domain error Ray's exception stands for (or the exception itself,
+        when it is not Ray's). Called inside the ``except`` block."""
+        error = _translate(exc)
+        if error is None:
+            raise exc
+        if may_retry and _retryable(error):
+            self.retried += 1
+            log.warning("retrying %s to %s once: %s", what, self.app, exc)
+            return
+        raise error from None
 
     async def _call(self, send: Callable[[], Awaitable[T]]) -> T:
         self.in_flight += 1
@@ -146,14 +152,7 @@ class RayReplica:
                 try:
                     return await send()
                 except Exception as exc:
-                    error = _translate(exc)
-                    if error is None:
-                        raise
-                    if attempt == 1 and _retryable(error):
-                        self.retried += 1
-                        log.warning("retrying a call to %s once: %s", self.app, exc)
-                        continue
-                    raise error from None
+                    self._after_failure(exc, "a call", may_retry=attempt == 1)
             raise AssertionError("unreachable")
         finally:
             self.in_flight -= 1
@@ -187,14 +186,7 @@ class RayReplica:
                         yield event
                     return
                 except Exception as exc:
-                    error = _translate(exc)
-                    if error is None:
-                        raise
-                    if attempt == 1 and not sent and _retryable(error):
-                        self.retried += 1
-                        log.warning("retrying a generation on %s once: %s", self.app, exc)
-                        continue
-                    raise error from None
+                    self._after_failure(exc, "a generation", may_retry=attempt == 1 and not sent)
                 finally:
                     events.cancel()  # type: ignore[no-untyped-call]
         finally:
@@ -207,7 +199,7 @@ class RayReplica:
                 "task": version.task, "engine": "ray-serve", "app": self.app,
                 "in_flight": self.in_flight + self.batcher.in_flight,
                 "queue_depth": self.batcher.depth, "max_batch_size": self.batcher.max_batch,
-                "batches_in_flight": self.batcher.backend.lanes, "retried": self.retried,
+                "batch_lanes": self.batcher.backend.lanes, "retried": self.retried,
                 "memory_bytes": 0,
                 "idle_s": round(time.monotonic() - self.last_used, 1)}
 

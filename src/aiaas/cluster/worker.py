@@ -3,7 +3,8 @@ supervisor starts this one instead of ``aiaas.training.worker`` when ``AIAAS_RAY
 
 It is the same worker (claims, heartbeats, cancel, reclaim: ``training.worker``) with one
 difference: each claimed job trains as a Ray task on a node with the resources the job asks for
-(``params.resources``: ``cpus``, ``gpus``, ``memory_mb``, ``custom``; default one CPU). The task
+(``params.resources``: ``cpus``, ``gpus``, ``memory_mb``, ``custom``; default one CPU), or with
+``params.workers`` > 1 as that many data-parallel Ray Train workers (``data_parallel``). The task
 runs the same ``runner.run`` and writes its progress events to the database as a worker of the
 same name, so cancel and "this job is no longer yours" work as before; this process keeps the
 heartbeat while it waits.
@@ -31,7 +32,7 @@ from aiaas.errors import Unavailable
 from aiaas.registry.serving import Resources
 from aiaas.training import runner, wiring
 from aiaas.training import worker as training_worker
-from aiaas.training.jobs import JobInfo, job_resources
+from aiaas.training.jobs import JobInfo, job_resources, job_workers
 from aiaas.training.runner import Outcome
 
 log = logging.getLogger("aiaas.cluster")
@@ -82,6 +83,11 @@ class ClusterJobs:
         cpus = (resources or Resources()).cpus
         settings = self.settings.model_copy(update={
             "ray_address": None, "embedded_worker": False, "torch_threads": max(1, math.floor(cpus))})
+        workers = job_workers(job.params)
+        if workers > 1:
+            from aiaas.cluster import data_parallel
+
+            return data_parallel.train(settings, job, worker.name, workers, resources)
         ref = self._remote.options(**task_options(resources)).remote(settings, job, worker.name)
         try:
             while not ray.wait([ref], timeout=POLL_S)[0]:

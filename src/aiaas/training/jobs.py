@@ -47,6 +47,10 @@ WORKER_STOPPED = "worker stopped"
 MAX_ATTEMPTS = 2
 """A retryable job whose worker died is requeued once; the second death fails it."""
 NOTIFY_CHANNEL = "aiaas_job_events"
+WORKERS = "workers"
+"""``params.workers``: data-parallel workers on a Ray cluster (Ray Train), for trainers of
+networks (``TrainerSpec.data_parallel``); one worker elsewhere."""
+MAX_WORKERS = 64
 RESOURCES = "resources"
 """``params.resources``: what the job reserves on a Ray cluster (``cpus``, ``gpus``, ``memory_mb``,
 ``custom``); not a trainer's parameter, so every trainer sees its params without it."""
@@ -194,6 +198,7 @@ class JobService:
         validate_name(name)
         checked = spec.validate(trainer_params(params))
         resources = job_resources(params)
+        workers = job_workers(params, data_parallel=spec.data_parallel)
         try:
             info = self.catalog.describe(tenant, dataset, task)
         except NotFound as exc:
@@ -206,8 +211,9 @@ class JobService:
             gate.parse(promote_if, spec.metrics)
         job = Job(id=uuid.uuid4().hex, tenant=tenant, key_id=key_id, task=task, dataset=dataset,
                   model_name=name, promote_if=promote_if,
-                  params=checked.model_dump() | ({RESOURCES: resources.model_dump(
-                      exclude_none=True)} if resources is not None else {}),
+                  params=checked.model_dump()
+                  | ({RESOURCES: resources.model_dump(exclude_none=True)} if resources else {})
+                  | ({WORKERS: workers} if workers > 1 else {}),
                   status=QUEUED, cancel_requested=False, retryable=retryable, attempts=0,
                   metrics={}, result={}, created_at=utcnow())
         with self.db.session() as session:
@@ -309,8 +315,21 @@ class JobService:
 
 
 def trainer_params(params: dict[str, Any]) -> dict[str, Any]:
-    """A job's params as its trainer takes them (without ``resources``)."""
-    return {name: value for name, value in params.items() if name != RESOURCES}
+    """A job's params as its trainer takes them (without ``resources`` and ``workers``)."""
+    return {name: value for name, value in params.items() if name not in (RESOURCES, WORKERS)}
+
+
+def job_workers(params: dict[str, Any], *, data_parallel: bool = True) -> int:
+    """``params.workers`` checked (``Invalid`` naming it), 1 when not given."""
+    given = params.get(WORKERS, 1)
+    if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= MAX_WORKERS:
+        raise Invalid(f"params.{WORKERS}: a whole number from 1 to {MAX_WORKERS}",
+                      field=f"params.{WORKERS}")
+    if given > 1 and not data_parallel:
+        raise Invalid(f"params.{WORKERS}: this task trains on one worker (data-parallel "
+                      "training is for networks: image-classification, text-classification)",
+                      field=f"params.{WORKERS}")
+    return given
 
 
 def job_resources(params: dict[str, Any]) -> Resources | None:

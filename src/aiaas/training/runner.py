@@ -8,6 +8,7 @@ version too; without one the registry's rule stands (the first version gets it).
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,23 @@ class Outcome:
     version: int
     metrics: dict[str, Any]
     result: dict[str, Any] = field(default_factory=dict)
+
+
+def follow(job: JobInfo, registry: Registry, data_dir: Path, *, catalog: Catalog | None = None,
+           threads: int = 0) -> dict[str, Any]:
+    """Train ``job`` as a data-parallel follower (a rank other than 0 of ``params.workers``):
+    the same trainer on the same data, in a throwaway directory, reporting no progress and
+    registering nothing (rank 0 does). Returns the metrics its copy of the model reached."""
+    spec = spec_for(job.task)
+    params = spec.validate(trainer_params(job.params))
+    dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset, job.task)
+    with tempfile.TemporaryDirectory(prefix=f"aiaas-follow-{job.id}-") as scratch:
+        root = Path(scratch)
+        for part in ("staged", "plots", "work"):
+            (root / part).mkdir()
+        ctx = TrainContext(job, params, dataset, lambda stage, **values: None, root / "staged",
+                           root / "plots", root / "work", registry, threads)
+        return evaluation.scalars(spec.run(ctx).metrics)
 
 
 def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,

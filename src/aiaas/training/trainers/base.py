@@ -86,6 +86,9 @@ class TrainerSpec:
     """Called at job creation with the dataset's metadata and the validated params; raises
     ``Invalid`` when this trainer cannot use the dataset."""
     description: str = ""
+    data_parallel: bool = False
+    """Trains a network through ``torch_loop.fit``, so ``params.workers`` > 1 may split its
+    batches over data-parallel workers."""
 
     def validate(self, params: dict[str, Any]) -> Any:
         """The params as the spec's model; ``Invalid`` naming the parameter otherwise."""

@@ -188,5 +188,5 @@ def check(info: DatasetInfo, params: ImageParams) -> None:
 SPECS = [
     TrainerSpec(TASK, evaluation.SCALARS_CLASSIFICATION, ImageParams, run, check,
                 "a small CNN from scratch (exported to ONNX), or fine-tuning a registered "
-                "Hugging Face vision model"),
+                "Hugging Face vision model", data_parallel=True),
 ]

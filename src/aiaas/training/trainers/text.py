@@ -219,5 +219,5 @@ def run(ctx: TrainContext) -> TrainResult:
 SPECS = [
     TrainerSpec(TASK, evaluation.SCALARS_CLASSIFICATION, TextParams, run, check,
                 "a logistic-regression head on frozen sentence embeddings (embedding_head), or "
-                "full fine-tuning of a transformers encoder (fine_tune)"),
+                "full fine-tuning of a transformers encoder (fine_tune)", data_parallel=True),
 ]

@@ -11,6 +11,13 @@ the last epoch counts as the best. Training stops after ``patience`` epochs with
 
 Why one loop: a fix to how progress, cancellation or the best epoch work lands in every trainer
 at once, and a new trainer only says what differs (``Plan`` and a ``Trainee``).
+
+Data-parallel: when ``torch.distributed`` is initialised (a job with ``params.workers`` > 1 on a
+Ray cluster, through Ray Train with gloo), every worker draws the same seeded batches and takes
+its own share of each (``batch[rank::world]``); gradients are averaged before each step and
+batch-norm statistics after each epoch, and the parameters start from rank 0's. So every worker
+holds the same model, judges the same epochs best and stops at the same epoch, and one step
+sees the whole batch, as with one worker.
 """
 
 from __future__ import annotations
@@ -159,6 +166,9 @@ def fit(model: nn.Module, groups: list[dict[str, Any]], train: Indices, plan: Pl
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, plan.schedule(total))
     every = max(1, min(10, per_epoch // PROGRESS_POINTS))
     history, best, since_best = History(), None, 0
+    rank, world = _shares()
+    if world > 1:
+        _from_rank_zero(model)
     step, started = 0, time.monotonic()
 
     def eta() -> float:
@@ -168,9 +178,12 @@ def fit(model: nn.Module, groups: list[dict[str, Any]], train: Indices, plan: Pl
         model.train()
         losses: list[float] = []
         for batch, indices in enumerate(plan.batches(rng.permutation(train), plan.batch_size), 1):
-            loss = trainee.loss(indices)
+            share = indices[rank::world] if world > 1 else indices
+            loss = trainee.loss(share) if len(share) else _nothing(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
+            if world > 1:
+                _average(_gradients(model))
             if plan.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), plan.clip_norm)
             optimizer.step()
@@ -182,6 +195,8 @@ def fit(model: nn.Module, groups: list[dict[str, Any]], train: Indices, plan: Pl
                          batch=batch, batches=per_epoch,
                          loss=round(float(np.mean(losses[-every:])), 5), eta_s=eta())
         history.train_loss.append(float(np.mean(losses)))
+        if world > 1:
+            _average(b for b in model.buffers() if b.is_floating_point())
         judged = trainee.validate()
         if judged is None:
             history.best_epoch = epoch
@@ -202,3 +217,47 @@ def fit(model: nn.Module, groups: list[dict[str, Any]], train: Indices, plan: Pl
             break
     model.eval()
     return history
+
+
+def _shares() -> tuple[int, int]:
+    """This process's rank and the number of data-parallel workers (0, 1 when alone)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _nothing(model: nn.Module) -> torch.Tensor:
+    """A zero loss with zero gradients: this worker's share of a batch smaller than the number
+    of workers is empty, and it must still join the gradient average."""
+    return sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad),
+               torch.zeros(()))
+
+
+def _gradients(model: nn.Module) -> list[torch.Tensor]:
+    """Every trainable parameter's gradient, zeros where this worker's share did not reach it
+    (all workers must average the same tensors, in the same order)."""
+    grads = []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            if parameter.grad is None:
+                parameter.grad = torch.zeros_like(parameter)
+            grads.append(parameter.grad)
+    return grads
+
+
+def _from_rank_zero(model: nn.Module) -> None:
+    import torch.distributed as dist
+
+    for tensor in [*model.parameters(), *model.buffers()]:
+        dist.broadcast(tensor.data, src=0)
+
+
+def _average(tensors: Any) -> None:
+    import torch.distributed as dist
+
+    world = dist.get_world_size()
+    for tensor in tensors:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        tensor.div_(world)
