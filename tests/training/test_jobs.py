@@ -100,7 +100,7 @@ def test_a_stopped_worker_gives_its_job_back_without_counting_the_attempt(
     def stop(_stage: str, **_values: object) -> None:
         raise KeyboardInterrupt
 
-    worker._progress = lambda _job_id, _lost: stop  # type: ignore[method-assign]
+    worker.progress_of = lambda _job_id, _lost: stop  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         worker.execute(claimed)
     job = quiet_services.jobs.get(CALLER, job_id)

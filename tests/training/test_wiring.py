@@ -61,7 +61,7 @@ def test_the_child_gets_no_aiaas_variable_the_settings_were_built_past(
 def test_the_worker_command_line_reads_settings_as_the_server_does(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen: list[tuple[Settings, float, int | None]] = []
-    monkeypatch.setattr(worker, "run", lambda settings, *, poll_s, parent_pid, name: seen.append(
+    monkeypatch.setattr(worker, "run", lambda settings, *, poll_s, parent_pid, name, run_job: seen.append(
         (settings, poll_s, parent_pid)))
     clear_aiaas_env(monkeypatch)
     (tmp_path / "config.toml").write_text('job_heartbeat_s = 4.0\nmax_image_pixels = 500\n')
