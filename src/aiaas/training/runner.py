@@ -33,8 +33,11 @@ class Outcome:
 def follow(job: JobInfo, registry: Registry, data_dir: Path, *, catalog: Catalog | None = None,
            threads: int = 0) -> dict[str, Any]:
     """Train ``job`` as a data-parallel follower (a rank other than 0 of ``params.workers``):
-    the same trainer on the same data, in a throwaway directory, reporting no progress and
-    registering nothing (rank 0 does). Returns the metrics its copy of the model reached."""
+    the same trainer on the same data, in a throwaway directory, reporting no progress, until
+    its share of the training loop ends (``FollowerDone``); saving, evaluating and registering
+    are rank 0's. Returns the follower's training losses per epoch."""
+    from aiaas.training.trainers.torch_loop import FollowerDone
+
     spec = spec_for(job.task)
     params = spec.validate(trainer_params(job.params))
     dataset = (catalog or Catalog(registry.db, data_dir)).load(job.tenant, job.dataset, job.task)
@@ -44,7 +47,11 @@ def follow(job: JobInfo, registry: Registry, data_dir: Path, *, catalog: Catalog
             (root / part).mkdir()
         ctx = TrainContext(job, params, dataset, lambda stage, **values: None, root / "staged",
                            root / "plots", root / "work", registry, threads)
-        return evaluation.scalars(spec.run(ctx).metrics)
+        try:
+            spec.run(ctx)
+        except FollowerDone as done:
+            return {"train_loss": done.history.train_loss}
+    raise RuntimeError(f"the {job.task} trainer ended without data-parallel training")
 
 
 def run(job: JobInfo, registry: Registry, data_dir: Path, progress: Progress, *,

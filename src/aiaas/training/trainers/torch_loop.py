@@ -17,7 +17,7 @@ Ray cluster, through Ray Train with gloo), every worker draws the same seeded ba
 its own share of each (``batch[rank::world]``); gradients are averaged before each step and
 batch-norm statistics after each epoch, and the parameters start from rank 0's. So every worker
 holds the same model, judges the same epochs best and stops at the same epoch, and one step
-sees the whole batch, as with one worker.
+sees the whole batch, as with one worker. The other ranks end with ``FollowerDone``.
 """
 
 from __future__ import annotations
@@ -216,7 +216,19 @@ def fit(model: nn.Module, groups: list[dict[str, Any]], train: Indices, plan: Pl
             history.stopped_early = True
             break
     model.eval()
+    if rank > 0:
+        raise FollowerDone(history)
     return history
+
+
+class FollowerDone(Exception):
+    """Raised by ``fit`` on a data-parallel rank other than 0 once training ends: its share is
+    done, and what the trainer does next (save, evaluate, register) is rank 0's alone
+    (transformers only saves on rank 0 while ``torch.distributed`` is initialised)."""
+
+    def __init__(self, history: History) -> None:
+        super().__init__("data-parallel follower done")
+        self.history = history
 
 
 def _shares() -> tuple[int, int]:
