@@ -19,10 +19,10 @@ from tests.client.test_jobs import write_table
 from tests.conftest import LiveServer
 
 IRIS = ("--task", "tabular-classification", "--dataset", "builtin:iris", "--param", "algorithm=logistic")
-SLOW = ("--task", "tabular-classification", "--dataset", "builtin:breast_cancer", "--param",
-        "algorithm=auto", "--param", "cv_folds=10", "--param", "n_estimators=2000")
-"""About a minute of cross-validation on two cores (500 estimators took 15 s on a quiet machine,
-which a follower under load could miss): a job still running when it is cancelled."""
+SLOW = ("--task", "image-classification", "--dataset", "builtin:digits", "--param", "epochs=300")
+"""Minutes of CNN epochs, with progress every few batches: a job surely still running when the
+follower is interrupted and when it is cancelled (a minute of cross-validation once finished
+first on a quiet machine), and a cancel that lands within a few batches."""
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> None:

@@ -8,7 +8,11 @@ as lines above it, so a log file or a pipe gets them too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,6 +42,21 @@ def values(data: Mapping[str, Any], skip: tuple[str, ...] = ()) -> str:
                      if key not in skip and isinstance(value, int | float | str) and len(str(value)) < 40)
 
 
+@contextlib.contextmanager
+def _main_thread_takes_ctrl_c() -> Iterator[None]:
+    """Threads started inside block SIGINT, so Ctrl-C always reaches the main thread. Else the
+    kernel may hand it to the display's refresh thread while the main thread waits in a socket
+    read for the next event (minutes, for a quiet job), and the interrupt lands only then."""
+    if threading.current_thread() is not threading.main_thread() or os.name != "posix":
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 class JobProgress:
     """Draws one job's events as they come (call it with each ``JobEvent``); a context manager
     around the live display."""
@@ -51,7 +70,8 @@ class JobProgress:
         self._stage: str | None = None
 
     def __enter__(self) -> Self:
-        self.progress.start()
+        with _main_thread_takes_ctrl_c():
+            self.progress.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
