@@ -151,8 +151,11 @@ def test_ctrl_c_stops_following_and_cancel_stops_the_job(live_server: LiveServer
             time.sleep(0.2)
 
         env = {**live_server.env, "AIAAS_URL": live_server.url, "AIAAS_API_KEY": train_key}
+        # A shell that started the suite in the background leaves SIGINT ignored, and children
+        # inherit that (Python then installs no Ctrl-C handler): give the follower the default.
         follower = subprocess.Popen([sys.executable, "-m", "aiaas", "jobs", "follow", job_id], env=env,
-                                    text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                    text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         watchdog = threading.Timer(150, follower.kill)
         watchdog.start()
         try:
