@@ -167,8 +167,11 @@ class Settings(BaseSettings):
         "Ray is never imported. Needs the ray extra (pip install 'aiaas[ray]').")
     ray_deploy_timeout_s: float = Field(
         default=300.0, gt=0, description="How long a model's first replica may take to start "
-        "on the cluster (scheduling and loading) before the call is answered 503; one whose "
-        "resources no live node has is refused (422) after 20 s.")
+        "on the cluster (scheduling and loading) before the call is answered 503.")
+    ray_infeasible_after_s: float = Field(
+        default=20.0, ge=0, description="How long a version whose replica needs resources no "
+        "live node of the cluster has waits for such a node to join before it is refused (422 "
+        "naming resources). Raise it when a cluster autoscaler adds nodes on demand.")
     pii_policy: Literal["off", "detect", "redact", "block", "pseudonymize"] = Field(
         default="off", description="The PII policy of calls whose tenant, key and model have "
         "none set (see `aiaas privacy`): off, detect, redact, block or pseudonymize.")

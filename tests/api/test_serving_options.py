@@ -59,6 +59,19 @@ async def test_only_an_admin_tunes_a_builtin(api: Api, embedding: str) -> None:
     assert response.status_code == 403 and "admin" in response.text
 
 
+async def test_a_change_to_nothing_keeps_the_loaded_replica(api: Api, embedding: str) -> None:
+    body = {"max_batch_size": 8}
+    first = await api.client.patch(VERSION, json=body, headers=api.auth())
+    assert first.status_code == 200, first.text
+    await _vectors(api)
+    [loaded] = api.services.placement.replicas()
+    again = await api.client.patch(VERSION, json=body, headers=api.auth())
+    assert again.status_code == 200 and again.json()["serving"] == first.json()["serving"]
+    assert api.services.placement.replicas() == [loaded]
+    changed = await api.client.patch(VERSION, json={"max_batch_size": 4}, headers=api.auth())
+    assert changed.status_code == 200 and api.services.placement.replicas() == []
+
+
 async def test_batching_options_apply_on_the_next_load(api: Api, embedding: str) -> None:
     before = await _vectors(api)
     response = await api.client.patch(VERSION, json={"max_batch_size": 8, "batch_wait_ms": 1},

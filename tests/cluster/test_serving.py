@@ -17,6 +17,15 @@ import pytest
 
 from tests.cluster.conftest import RayCluster, ray
 from tests.conftest import LiveServer
+from tests.runtime.forecasters import build_forecaster
+from tests.runtime.tiny_models import (
+    build_image_classifier,
+    build_onnx_image_classifier,
+    build_seq2seq,
+    build_text_classifier,
+    picture,
+    tar_gz,
+)
 
 EMBEDDER = "all-minilm-l6-v2"
 DIAGNOSIS = "breast-cancer-diagnosis"
@@ -108,6 +117,64 @@ def test_speech_transcribes_as_the_local_path(ray_server: LiveServer, live_serve
     assert far == transcribe(live_server) and "open the window" in far.lower()
 
 
+def b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+UPLOADED: list[tuple[str, Any, list[Any]]] = [
+    ("ray-reviews", build_text_classifier, ["A fine film.", "Dull and far too long."]),
+    ("ray-translator", build_seq2seq, ["translate English to German: The house is small."]),
+    ("ray-pets", build_image_classifier, [b64(picture("PNG", seed=s)) for s in range(3)]),
+    ("ray-colours", build_onnx_image_classifier, [b64(picture("JPEG", seed=s)) for s in range(3)]),
+    ("ray-load", build_forecaster, [{"horizon": 3}, {"horizon": 1}]),
+]
+"""The families that need an upload: transformers text classification and text-to-text,
+transformers and ONNX image classification, forecasting."""
+
+
+def upload(client: httpx.Client, name: str, archive: bytes) -> None:
+    response = client.post(f"/api/v1/models/{name}/versions", content=archive,
+                           headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(("name", "build", "inputs"), UPLOADED, ids=[u[0] for u in UPLOADED])
+def test_uploaded_families_match_the_local_path(ray_server: LiveServer, live_server: LiveServer,
+                                                tmp_path: Path, name: str, build: Any,
+                                                inputs: list[Any]) -> None:
+    archive = tar_gz(build(tmp_path / name))
+    with ray_server.client(timeout=COLD_S) as remote, live_server.client() as local:
+        upload(remote, name, archive)
+        upload(local, name, archive)
+        try:
+            far = predict(remote, name, inputs)["outputs"]
+            near = predict(local, name, inputs)["outputs"]
+            assert runtime_deployment(remote, name)["status"] == "RUNNING"
+        finally:
+            assert remote.delete(f"/api/v1/models/{name}").status_code == 204
+            assert local.delete(f"/api/v1/models/{name}").status_code == 204
+    assert len(far) == len(inputs)
+    assert_close(far, near)
+
+
+def assert_close(far: Any, near: Any) -> None:
+    """Equal, but for float noise between two processes (a replica's threads differ)."""
+    if isinstance(far, float) and isinstance(near, float):
+        assert far == pytest.approx(near, rel=1e-4, abs=1e-5)
+    elif isinstance(far, dict) and isinstance(near, dict):
+        assert far.keys() == near.keys()
+        for key in far:
+            assert_close(far[key], near[key])
+    elif isinstance(far, list) and isinstance(near, list):
+        assert len(far) == len(near)
+        for one, other in zip(far, near, strict=True):
+            assert_close(one, other)
+    else:
+        assert far == near
+
+
 class Load:
     """``clients`` threads posting embeddings back to back until stopped; every answer's status
     (and Retry-After on a 503) is kept, so an unanswered or a 5xx request shows."""
@@ -162,12 +229,20 @@ def two_replicas(client: httpx.Client) -> None:
     wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
 
 
-def test_two_replicas_both_serve_and_a_killed_one_loses_no_request(ray_server: LiveServer) -> None:
+def test_scaling_up_under_load_keeps_the_running_replica_and_both_serve_until_one_is_killed(
+        ray_server: LiveServer) -> None:
     with ray_server.client(timeout=COLD_S) as client:
-        two_replicas(client)
+        predict(client, EMBEDDER, TEXTS)
+        [first] = replicas(client, EMBEDDER)
         load = Load(ray_server)
         try:
-            wait_for(lambda: len(load.answers) > 200, 120, "load to flow")
+            wait_for(lambda: len(load.answers) > 100, 120, "load to flow")
+            serving(client, EMBEDDER, replicas=2)
+            wait_for(lambda: len(replicas(client, EMBEDDER)) == 2, 180, "two replicas")
+            running = replicas(client, EMBEDDER)
+            assert first["replica"] in {r["replica"] for r in running}, "scaled in place"
+            seen = len(load.answers)
+            wait_for(lambda: len(load.answers) > seen + 200, 120, "load on two replicas")
             running = replicas(client, EMBEDDER)
             assert all(r["served"] > 0 for r in running), running
             app = runtime_deployment(client, EMBEDDER)["app"]
@@ -216,12 +291,27 @@ def test_a_model_scaled_to_zero_serves_the_next_call(ray_server: LiveServer,
     print(f"cold start from zero replicas: {cold_start_s:.2f} s")
 
 
-def test_resources_no_node_has_are_named_as_a_config_error(ray_server: LiveServer) -> None:
+def test_resources_no_node_has_are_named_as_a_config_error(ray_server: LiveServer,
+                                                           tmp_path: Path) -> None:
+    gpus = {"cpus": 1, "gpus": 4}
     with ray_server.client(timeout=COLD_S) as client:
-        serving(client, DIAGNOSIS, resources={"cpus": 1, "gpus": 4})
-        response = client.post(f"/api/v1/models/{DIAGNOSIS}/predict",
-                               json={"inputs": [patient()]})
-        assert response.status_code == 422, response.text
-        error = response.json()["error"]
-        assert error["details"]["field"] == "resources" and "GPU 4" in error["message"]
-        serving(client, DIAGNOSIS, resources={"cpus": 1})
+        predict(client, DIAGNOSIS, [patient()])
+        before = client.get(f"/api/v1/models/{DIAGNOSIS}/versions/1").json()["serving"]
+        refused = client.patch(f"/api/v1/models/{DIAGNOSIS}/versions/1", json={"resources": gpus})
+        assert_names_resources(refused)
+        assert client.get(f"/api/v1/models/{DIAGNOSIS}/versions/1").json()["serving"] == before
+        assert predict(client, DIAGNOSIS, [patient()])["outputs"]
+        # Not deployed yet: the options are stored, and the first call is the one refused.
+        upload(client, "ray-gpu", tar_gz(build_forecaster(tmp_path / "ray-gpu")))
+        try:
+            serving(client, "ray-gpu", resources=gpus)
+            assert_names_resources(client.post("/api/v1/models/ray-gpu/predict",
+                                               json={"inputs": [{"horizon": 1}]}))
+        finally:
+            client.delete("/api/v1/models/ray-gpu")
+
+
+def assert_names_resources(response: httpx.Response) -> None:
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"]["field"] == "resources" and "GPU 4" in error["message"]

@@ -11,6 +11,7 @@ with the replica's own error, 503) or took longer than ``AIAAS_RAY_DEPLOY_TIMEOU
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import signal
@@ -35,9 +36,6 @@ log = logging.getLogger("aiaas.cluster")
 DEPLOYMENT = "ModelServer"
 NAMESPACE = "aiaas"
 UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-INFEASIBLE_AFTER_S = 20.0
-"""A version whose replica needs resources no live node has is refused (422) after this long:
-for a node that was just starting to join, not for a cluster autoscaler to add one."""
 _connected = threading.Lock()
 _deploying = threading.Lock()
 
@@ -97,7 +95,7 @@ def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHand
     with _deploying:
         current = serve.status().applications.get(app)
         if current is None or current.status in ("DEPLOY_FAILED", "UNHEALTHY", "DELETING"):
-            _check_feasible(version)
+            _check_feasible(settings, version)
             _deploy(settings, version, app)
         try:
             _wait_running(settings, app, version)
@@ -107,11 +105,39 @@ def ensure(settings: Settings, version: VersionInfo, app: str) -> DeploymentHand
     return serve.get_deployment_handle(DEPLOYMENT, app)
 
 
+def update(settings: Settings, version: VersionInfo, app: str) -> None:
+    """Apply the version's changed serving options to its deployment in place, if the cluster
+    runs one (else the next call deploys it): Serve scales a change of replicas or autoscaling
+    without touching a running replica, and rolls any other change over the replicas one by
+    one, so calls keep being served. ``Invalid`` (and nothing changed) when no node could hold
+    a replica with the new resources."""
+    with _deploying:
+        current = serve.status().applications.get(app)
+        if current is None or current.status == "DELETING":
+            return
+        _check_feasible(settings, version)
+        _deploy(settings, version, app)
+
+
+def code_version(version: VersionInfo) -> str:
+    """What a replica is built from, apart from how many there are: the version and every
+    serving option but ``replicas`` and ``autoscaling``. Serve restarts replicas only when this
+    changes."""
+    options = ServingOptions.of(version.serving).model_dump(
+        exclude={"replicas", "autoscaling"}, exclude_defaults=True, mode="json")
+    digest = hashlib.sha256(json.dumps([version.ref, version.sha256, options],
+                                       sort_keys=True).encode()).hexdigest()
+    return digest[:16]
+
+
 def _deploy(settings: Settings, version: VersionInfo, app: str) -> None:
     options = ServingOptions.of(version.serving)
     cpus = (options.resources or Resources()).cpus
     deployment = cast("Deployment", serve.deployment(ModelServer,
                                                      **deployment_options(settings, options)))
+    # Serve stamps an imperatively deployed class with a random version (so every redeploy
+    # restarts every replica) unless it is given one; `_internal` is how its own builder does.
+    deployment = deployment.options(version=code_version(version), _internal=True)
     target = serve.RunTarget(target=deployment.bind(replica_settings(settings, cpus), version),
                              name=app, route_prefix=None)
     serve.run_many([target], wait_for_ingress_deployment_creation=False,
@@ -138,14 +164,15 @@ def _wait_running(settings: Settings, app: str, version: VersionInfo) -> None:
         time.sleep(0.5)
 
 
-def _check_feasible(version: VersionInfo) -> None:
+def _check_feasible(settings: Settings, version: VersionInfo) -> None:
     """``Invalid`` naming ``resources`` when no live node could ever hold one replica (a node
-    that is just joining gets ``INFEASIBLE_AFTER_S``): a config error, told at once, rather
+    that is joining, or that an autoscaler adds, gets ``AIAAS_RAY_INFEASIBLE_AFTER_S``): a
+    config error, told at once, rather
     than calls queued for a replica that never starts (with ``min_replicas`` 0 the deployment
     itself is "running" without one)."""
     wanted = _wanted(version)
     custom = [name for name in wanted if name not in ("CPU", "GPU", "memory")]
-    deadline = time.monotonic() + INFEASIBLE_AFTER_S
+    deadline = time.monotonic() + settings.ray_infeasible_after_s
     while True:
         nodes = _alive_nodes()
         if any(_fits(wanted, node) for node in nodes):

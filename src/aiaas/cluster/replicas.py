@@ -29,7 +29,7 @@ from aiaas.errors import AiaasError, Overloaded, Unavailable
 from aiaas.registry.records import VersionInfo
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.batcher import MAX_LANES, Batcher
+from aiaas.runtime.batcher import Batcher
 from aiaas.tasks.base import Prediction, StreamEvent
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aiaas.cluster")
 RETRY_AFTER_S = 2
+REMOTE_LANES = 64
+"""The most batches of one version in flight from one API process: two per replica (one
+running, one on its way) up to this many replicas' worth of threads."""
 T = TypeVar("T")
 
 
@@ -109,10 +112,11 @@ class RayReplica:
         self.last_used = time.monotonic()
         settings, options = factory.settings, ServingOptions.of(version.serving)
         most = options.autoscaling.max_replicas if options.autoscaling else options.replicas or 1
-        self.batcher = Batcher(_RemoteBatches(self, lanes=min(2 * most, MAX_LANES)),
-                               name=app, max_batch=options.max_batch_size or settings.max_batch_size,
+        lanes = min(2 * most, REMOTE_LANES)
+        self.batcher = Batcher(_RemoteBatches(self, lanes=lanes), name=app,
+                               max_batch=options.max_batch_size or settings.max_batch_size,
                                max_queue=settings.max_queue, wait_s=0.0,
-                               timeout_s=settings.request_timeout_s)
+                               timeout_s=settings.request_timeout_s, max_lanes=lanes)
         self.batcher.start()
 
     @property
@@ -229,6 +233,10 @@ class RayReplicas:
         app = deploy.app_name(self.settings, key)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(deploy.remove, app)
+
+    async def reconfigure(self, version: VersionInfo) -> None:
+        await asyncio.to_thread(deploy.update, self.settings, version,
+                                deploy.app_name(self.settings, version.key))
 
     async def cluster(self) -> dict[str, Any]:
         """Nodes, and every aiaas deployment with its replicas (node, state, calls served)."""

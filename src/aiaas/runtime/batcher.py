@@ -30,7 +30,8 @@ from aiaas.runtime.backends.base import Backend
 from aiaas.tasks.base import Prediction
 
 MAX_LANES = 8
-"""Worker threads per model: the most batches one model runs at once."""
+"""Worker threads per model: the most batches one model runs at once in this process (a
+backend whose batches run elsewhere, on a cluster's replicas, may ask for more)."""
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class Batcher:
         timeout_s: float,
         on_batch: Callable[[int], None] = lambda size: None,
         on_depth: Callable[[int], None] = lambda depth: None,
+        max_lanes: int = MAX_LANES,
     ) -> None:
         self.backend = backend
         self.name = name
@@ -63,9 +65,10 @@ class Batcher:
         self.timeout_s = timeout_s
         self._on_batch = on_batch
         self._on_depth = on_depth
+        self.max_lanes = max_lanes
         self._queue: deque[_Request] = deque()
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=MAX_LANES,
+        self._executor = ThreadPoolExecutor(max_workers=max_lanes,
                                             thread_name_prefix=f"model-{name}")
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -124,7 +127,7 @@ class Batcher:
 
     async def _loop(self) -> None:
         while True:
-            lanes = min(self.backend.lanes, MAX_LANES)
+            lanes = min(self.backend.lanes, self.max_lanes)
             if not self._queue or len(self._running) >= lanes:
                 self._wake.clear()
                 await self._wake.wait()

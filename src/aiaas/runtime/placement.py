@@ -139,6 +139,15 @@ class Placement:
             heap.settle()
         log.info("unloaded %s:%s", replica.version.model, replica.version.version)
 
+    async def reconfigure(self, version: VersionInfo) -> None:
+        """``version``'s serving options changed (it carries the new ones): the factory applies
+        them in place to replicas elsewhere (on a cluster, a rolling update rather than a cold
+        start), then this process drops its replica, finishing what it queued; the next call
+        starts one with the new options. Raises what the factory refuses (options no node can
+        hold), before anything is dropped."""
+        await self.factory.reconfigure(version)
+        await self.release(version.key)
+
     async def _reap_idle(self) -> None:
         period = min(self.settings.idle_unload_s / 2, 30.0)
         while True:

@@ -80,6 +80,11 @@ class ReplicaFactory(Protocol):
         """Remove whatever runs the version elsewhere though this process holds no replica of
         it (another API process started it); nothing to do for local replicas."""
 
+    async def reconfigure(self, version: VersionInfo) -> None:
+        """Apply ``version``'s new serving options to whatever runs it elsewhere, in place
+        (``Invalid`` when they cannot be met); nothing to do for local replicas, which are
+        dropped and started again."""
+
     async def cluster(self) -> dict[str, Any] | None:
         """Where replicas run when that is not this process (nodes, replicas, their states),
         for ``GET /api/v1/runtime``; ``None`` for local replicas."""
@@ -170,6 +175,9 @@ class LocalReplicas:
         return self._backend(version).planned_bytes(version.size_bytes)
 
     async def retire(self, key: tuple[str, str, int]) -> None:
+        return None
+
+    async def reconfigure(self, version: VersionInfo) -> None:
         return None
 
     async def cluster(self) -> dict[str, Any] | None:

@@ -1,7 +1,9 @@
 """Changing how a version is served (``PATCH /api/v1/models/{name}/versions/{v}``): batching,
 device, precision. Every option is checked before anything is stored (a GPU that is not there,
 fp16 on the CPU, int8 for a model with no int8 build, an int8 build over the caller's accuracy
-bound are all ``Invalid``); an accepted change reloads the version on its next call.
+bound are all ``Invalid``); an accepted change reloads the version on its next call (on a
+cluster, its replicas are updated in place: see ``Placement.reconfigure``). A change to nothing
+changes nothing.
 
 int8 is built and measured here, when it is asked for, so the measured delta is stored on the
 version (``serving.builds.int8``) and shown before any request is served with it. What the delta
@@ -79,9 +81,15 @@ class ServingTuner:
                           details={"field": "precision"})
         if options.precision == "int8":
             options = await asyncio.to_thread(self._int8, info, options)
-        updated = await asyncio.to_thread(self.registry.set_serving, owner, name, version,
-                                          options.model_dump(exclude_defaults=True))
-        await self.placement.release(info.key, retire=True)
+        stored = options.model_dump(exclude_defaults=True)
+        if stored == ServingOptions.of(info.serving).model_dump(exclude_defaults=True):
+            return info
+        updated = await asyncio.to_thread(self.registry.set_serving, owner, name, version, stored)
+        try:
+            await self.placement.reconfigure(updated)
+        except Invalid:
+            await asyncio.to_thread(self.registry.set_serving, owner, name, version, info.serving)
+            raise
         return updated
 
     @staticmethod
