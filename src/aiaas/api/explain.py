@@ -2,7 +2,8 @@
 
 Same inputs as predict; ``parameters`` are the explanation's own (``ExplainParameters``). The
 answer keeps each item's prediction and adds why: per feature (tabular) or per word (text),
-values that add up with ``base_value`` to ``output_value``.
+values that add up with ``base_value`` to ``output_value``; per step (forecasting), the value
+split into ``trend``, ``base_value`` and the residual model's inputs (``lags``, ``season``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class ExplainResponse(BaseModel):
     version: int
     explanations: list[dict[str, Any]] = Field(description="Per item: prediction, method, "
                                                "target, base_value, output_value, and "
-                                               "features (tabular) or words (text).")
+                                               "features (tabular) or words (text); a "
+                                               "forecast's base_value, output_value and "
+                                               "features are per step, in steps.")
     usage: dict[str, Any]
 
 

@@ -80,16 +80,18 @@ class Attributions:
     """What each value belongs to: feature names, or the text's words (tabular, text)."""
 
 
-def tabular(scorer: Scorer, rows: list[list[float]], background: list[list[float]], *,
-            method: str, samples: int | None, features: list[str]) -> list[Attributions]:
-    """SHAP values of each row's features against ``background``."""
+def tabular(scorer: Callable[[Any], np.ndarray[Any, Any]], rows: list[list[float]],
+            background: list[list[float]], *, method: str, samples: int | None,
+            features: list[str]) -> list[Attributions]:
+    """SHAP values of each row's features against ``background``. ``scorer``: a ``Scorer``, or
+    any function of float rows (a forecaster's residual model)."""
     shap = _shap()
     data = np.asarray(rows, dtype=np.float64)
     masker = shap.maskers.Independent(np.asarray(background, dtype=np.float64),
                                       max_samples=len(background))
     if method == "exact":
         explainer: Any = shap.explainers.Exact(scorer, masker, feature_names=features)
-        result = explainer(data)
+        result = explainer(data, silent=True)
     else:
         explainer = shap.explainers.Permutation(scorer, masker, feature_names=features)
         width = data.shape[1]

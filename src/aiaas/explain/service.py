@@ -11,7 +11,10 @@ Tasks and methods (``method: auto`` picks the first):
   (``background.json``, which training jobs write), else ``parameters.background`` (rows like
   ``inputs``), else a 422 saying so;
 - ``text-classification``: ``partition`` SHAP over the words;
-- ``image-classification``: ``partition`` SHAP over the pixels (a heat map and a PNG overlay).
+- ``image-classification``: ``partition`` SHAP over the pixels (a heat map and a PNG overlay);
+- ``forecasting``: per forecast step, its trend plus ``exact`` (or ``permutation``, past 10
+  inputs) SHAP of the residual model's inputs (lags, calendar) against the rows of the model's
+  stored series (``aiaas.explain.forecast``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
 from aiaas.calls.call import CallResult
 from aiaas.errors import Invalid
-from aiaas.explain import methods
+from aiaas.explain import forecast, methods
 from aiaas.explain.queue import ExplainQueue
 from aiaas.registry.service import Registry
 from aiaas.tasks.base import Prediction
@@ -38,9 +41,11 @@ from aiaas.tasks.units import Units
 TABULAR = ("tabular-classification", "tabular-regression")
 TEXT = "text-classification"
 IMAGE = "image-classification"
+FORECASTING = "forecasting"
 METHODS: dict[str, tuple[str, ...]] = {TABULAR[0]: ("exact", "permutation"),
                                        TABULAR[1]: ("exact", "permutation"),
-                                       TEXT: ("partition",), IMAGE: ("partition",)}
+                                       TEXT: ("partition",), IMAGE: ("partition",),
+                                       FORECASTING: ("exact", "permutation")}
 MAX_ITEMS = 16
 MAX_SAMPLES = 20_000
 MAX_BACKGROUND = 500
@@ -59,7 +64,8 @@ class ExplainParameters(BaseModel):
                                 "item (permutation, partition); more is slower and steadier.")
     background: list[Any] | None = Field(None, min_length=1, max_length=MAX_BACKGROUND,
                                          description="Tabular: rows like inputs, for a model "
-                                         "stored without a background sample.")
+                                         "stored without a background sample (a forecaster's "
+                                         "is its stored series).")
 
 
 class ExplainService:
@@ -94,6 +100,8 @@ class ExplainService:
         if classes and parameters.target is not None and parameters.target not in classes:
             raise Invalid.at("parameters.target", f"unknown label {parameters.target!r}; the "
                              f"model's labels are: {', '.join(map(str, classes))}")
+        if version.task == FORECASTING:
+            return self._forecast(resolved, items, predict, method, parameters)
         background = self._background(resolved, parameters) if version.task in TABULAR else []
         predictions = predict(items)
         answers, evaluations = [], len(items)
@@ -128,6 +136,22 @@ class ExplainService:
                             "base_value": base_value, "output_value": output_value, **detail})
         return answers, Units(items=evaluations)
 
+    def _forecast(self, resolved: ResolvedCall, items: list[Any],
+                  predict: Callable[[list[Any]], list[Prediction]], method: str,
+                  parameters: ExplainParameters) -> tuple[list[Any], Units]:
+        """A forecaster's steps explained; its residual model is loaded here for SHAP's rows."""
+        if parameters.background is not None:
+            raise Invalid.at("parameters.background", "a forecaster is explained against the "
+                             "rows of its own stored series; send newer points as "
+                             "inputs[i].history instead")
+        model = forecast.Forecaster.open(Path(self.registry.artifact_path(resolved.version)),
+                                         resolved.version.config)
+        try:
+            return model.explain(items, predict, method=_by_width(method, len(model.features)),
+                                 samples=parameters.samples)
+        finally:
+            model.close()
+
     def _background(self, resolved: ResolvedCall, parameters: ExplainParameters
                     ) -> list[list[float]]:
         config, task = resolved.version.config, resolved.task
@@ -156,17 +180,23 @@ def _method(resolved: ResolvedCall, parameters: ExplainParameters) -> str:
     if offered is None:
         raise Invalid(f"explanations are not available for {task} models; they cover "
                       f"{', '.join(METHODS)}", details={"field": "model"})
-    if parameters.method == "auto":
-        if task in TABULAR and len(resolved.version.config["feature_names"]) > \
-                methods.EXACT_MAX_FEATURES:
-            return "permutation"
-        return offered[0]
-    if parameters.method not in offered:
+    if parameters.method != "auto" and parameters.method not in offered:
         raise Invalid.at("parameters.method", f"{parameters.method!r} does not apply to {task}; "
                          f"use one of: auto, {', '.join(offered)}")
-    if parameters.method == "exact" and len(resolved.version.config["feature_names"]) > \
-            methods.EXACT_MAX_FEATURES:
+    if task in TABULAR:
+        return _by_width(parameters.method, len(resolved.version.config["feature_names"]))
+    if task == FORECASTING:
+        return parameters.method  # its inputs are known once its spec is read (_forecast)
+    return offered[0] if parameters.method == "auto" else parameters.method
+
+
+def _by_width(method: str, width: int) -> str:
+    """``auto``: exact SHAP up to ``EXACT_MAX_FEATURES`` inputs (2^n model evaluations per row
+    and background row), permutation past them, where ``exact`` is refused."""
+    if method == "auto":
+        return "exact" if width <= methods.EXACT_MAX_FEATURES else "permutation"
+    if method == "exact" and width > methods.EXACT_MAX_FEATURES:
         raise Invalid.at("parameters.method", f"exact SHAP takes up to "
                          f"{methods.EXACT_MAX_FEATURES} features; use permutation")
-    return parameters.method
+    return method
 
