@@ -1,14 +1,18 @@
 """``aiaas explain`` against a real server: the built-in diagnosis model's features ranked, the
-same as JSON, and a clear error for a model explanations do not cover."""
+same as JSON, a clear error for a model explanations do not cover, and a tenant's forecaster
+step by step."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sklearn.datasets import load_breast_cancer
 
 from tests.cli.conftest import RunCli
 from tests.conftest import LiveServer
+from tests.runtime.forecasters import build_forecaster
+from tests.runtime.tiny_models import tar_gz
 
 
 def test_explain_ranks_features_and_refuses_other_tasks(live_server: LiveServer,
@@ -25,3 +29,20 @@ def test_explain_ranks_features_and_refuses_other_tasks(live_server: LiveServer,
     assert explained["output"] == "log_odds" and len(explained["features"]) == 30
     refused = aiaas("explain", "all-minilm-l6-v2", "hello")
     assert refused.returncode == 1 and "not available for embedding" in refused.stderr
+
+
+def test_explain_shows_a_forecast_step_by_step(live_server: LiveServer, aiaas: RunCli,
+                                               cli_key: str, tmp_path: Path) -> None:
+    with live_server.client(cli_key) as api:
+        uploaded = api.post("/api/v1/models/load/versions",
+                            content=tar_gz(build_forecaster(tmp_path / "load")))
+        assert uploaded.status_code == 201, uploaded.text
+    shown = aiaas("explain", "load", '{"horizon": 2}')
+    assert shown.returncode == 0, shown.stderr
+    assert "exact" in shown.stdout and "model evaluations" in shown.stdout
+    for heading in ("step", "value", "trend", "base", "lags", "season"):
+        assert heading in shown.stdout
+    assert "2000-03-11" in shown.stdout and "2000-03-18" in shown.stdout
+    as_json = aiaas("explain", "load", '{"horizon": 2}', "--json")
+    [step, _] = json.loads(as_json.stdout)["explanations"][0]["steps"]
+    assert {"lag_1", "month"} == {feature["name"] for feature in step["features"]}

@@ -1,7 +1,9 @@
 """``aiaas explain MODEL INPUT``: why a model answered as it did.
 
 Tabular models print their features ranked by attribution; text models print the text with each
-word coloured by how much it pushed towards (green) or away from (red) the explained label.
+word coloured by how much it pushed towards (green) or away from (red) the explained label;
+forecasters print a row per step: its value, trend, base value, and what the lags and the
+calendar (season) added.
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ def _features(explained: Any, limit: int) -> Table:
     return table
 
 
+def _signed(value: float) -> str:
+    return f"[{'green' if value >= 0 else 'red'}]{value:+.4f}[/]"
+
+
+def _steps(explained: Any) -> Table:
+    table = Table("step", "value", "trend", "base", "lags", "season")
+    for step in explained.steps:
+        table.add_row(step.timestamp, f"{step.value:.4f}", f"{step.trend:.4f}",
+                      f"{step.base_value:.4f}", _signed(step.lags), _signed(step.season))
+    return table
+
+
 def _words(text: str, explained: Any) -> Text:
     coloured = Text()
     largest = max((abs(word.attribution) for word in explained.words), default=0.0) or 1.0
@@ -43,9 +57,11 @@ def _words(text: str, explained: Any) -> Text:
 
 
 def explain(
-    model: Annotated[str, typer.Argument(help="A tabular or text classification model, or a "
-                                              "tabular regression model.")],
-    item: Annotated[str, typer.Argument(metavar="INPUT", help="A JSON record, or a text.")],
+    model: Annotated[str, typer.Argument(help="A tabular or text classification model, a "
+                                              "tabular regression model or a forecaster.")],
+    item: Annotated[str, typer.Argument(metavar="INPUT", help="A JSON record, a text, or a "
+                                                              "forecast such as "
+                                                              "'{\"horizon\": 3}'.")],
     method: Annotated[str, typer.Option(help="auto, exact, permutation or partition.")] = "auto",
     target: Annotated[str | None, typer.Option(help="The label to explain (default: the "
                                                     "predicted one).")] = None,
@@ -57,7 +73,8 @@ def explain(
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Explain one input: features ranked (tabular) or words coloured (text)."""
+    """Explain one input: features ranked (tabular), words coloured (text) or forecast steps
+    split into trend, lags and season."""
     value = parse_value(item)
     with client(url, api_key) as api:
         result = api.explain(model, [value], method=method, target=target, samples=samples,
@@ -66,10 +83,16 @@ def explain(
         print_json(result)
         return
     [explained] = result.explanations
+    evaluations = f"{result.usage.get('items', 0)} model evaluations"
+    if explained.steps is not None:
+        out.print(f"[bold]{model}[/] v{result.version} · {explained.method} · "
+                  f"value = trend + base + lags + season · {evaluations}")
+        out.print(_steps(explained))
+        return
     label = f" · explaining {explained.target!r}" if explained.target else ""
     out.print(f"[bold]{model}[/] v{result.version} · {explained.method}{label} · "
               f"base {explained.base_value:.4f} -> {explained.output} "
-              f"{explained.output_value:.4f} · {result.usage.get('items', 0)} model evaluations")
+              f"{explained.output_value:.4f} · {evaluations}")
     if explained.features is not None:
         out.print(_features(explained, top))
     elif explained.words is not None and isinstance(value, str):

@@ -40,7 +40,13 @@ from aiaas.client._errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from aiaas.client._explain import Explanation, Explanations, FeatureAttribution, WordAttribution
+from aiaas.client._explain import (
+    Explanation,
+    Explanations,
+    FeatureAttribution,
+    ForecastStep,
+    WordAttribution,
+)
 from aiaas.client._jobs import EventCallback
 from aiaas.client._models import (
     ApiKey,
@@ -101,6 +107,7 @@ __all__ = [
     "Explanation",
     "Explanations",
     "FeatureAttribution",
+    "ForecastStep",
     "Health",
     "InternalServerError",
     "Job",

@@ -23,19 +23,36 @@ class WordAttribution(_Result):
     attribution: float
 
 
+class ForecastStep(_Result):
+    """One forecast step: ``value`` is ``trend`` plus ``output_value`` (the residual model's
+    output), which is ``base_value`` plus the ``features``' attributions; ``lags`` and
+    ``season`` are those of the lag and the calendar features."""
+
+    timestamp: str
+    value: float
+    trend: float
+    base_value: float
+    output_value: float
+    lags: float
+    season: float
+    features: list[FeatureAttribution]
+
+
 class Explanation(_Result):
     """Why one item got its answer: ``base_value`` plus the attributions is ``output_value``
     (the ``target`` label's probability or log-odds, or a regression's value). ``features``
-    (tabular, largest magnitude first) or ``words`` (text, in text order)."""
+    (tabular, largest magnitude first) or ``words`` (text, in text order); a forecast has
+    ``steps`` instead, each with its own base and output value."""
 
     prediction: dict[str, Any]
     method: str
     target: str | None = None
     output: str
-    base_value: float
-    output_value: float
+    base_value: float | None = None
+    output_value: float | None = None
     features: list[FeatureAttribution] | None = None
     words: list[WordAttribution] | None = None
+    steps: list[ForecastStep] | None = None
 
 
 class Explanations(_Result):
