@@ -69,7 +69,7 @@ def ray_server(ray_cluster: RayCluster, cluster_db: str,
     data_dir: Path = tmp_path_factory.mktemp("ray") / "data"
     server = start_server(data_dir, AIAAS_RAY_ADDRESS=ray_cluster.address,
                           AIAAS_EMBEDDED_WORKER="true", AIAAS_DATABASE_URL=cluster_db,
-                          AIAAS_RAY_DEPLOY_TIMEOUT_S="300",
+                          AIAAS_RAY_DEPLOY_TIMEOUT_S="300", AIAAS_RAY_INFEASIBLE_AFTER_S="3",
                           AIAAS_REDIS_URL="redis://127.0.0.1:6379/0",
                           AIAAS_REDIS_KEY_PREFIX=f"aiaas-ray-{uuid.uuid4().hex[:8]}")
     yield server
