@@ -51,8 +51,7 @@ def start_once(src: Path, data: Path, log: Path) -> float:
     first ready answer; the server is stopped afterwards."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(src), "AIAAS_DATA_DIR": str(data),
-           "AIAAS_EMBEDDED_WORKER": "false", "AIAAS_LOG_LEVEL": "warning",
-           "AIAAS_MASTER_KEY_FILE": str(data.parent / f"{data.name}-master-key.json")}
+           "AIAAS_EMBEDDED_WORKER": "false", "AIAAS_LOG_LEVEL": "warning"}
     env.pop("AIAAS_RAY_ADDRESS", None)
     started = time.perf_counter()
     with log.open("ab") as out:
