@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.cluster.conftest import RayCluster, ray
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, start_server, stop_server
 from tests.runtime.forecasters import build_forecaster
 from tests.runtime.tiny_models import (
     build_image_classifier,
@@ -274,6 +274,24 @@ def test_killing_the_worker_node_under_load_loses_no_request(ray_server: LiveSer
         finally:
             load.finish()
         load.assert_no_loss()
+
+
+def test_a_second_api_process_shares_the_deployments(ray_server: LiveServer) -> None:
+    shared = {name: value for name, value in ray_server.env.items() if name.startswith(
+        ("AIAAS_RAY_", "AIAAS_DATABASE_URL", "AIAAS_REDIS_"))}
+    second = start_server(ray_server.data_dir, **shared)
+    try:
+        with ray_server.client(timeout=COLD_S) as one, second.client(timeout=COLD_S) as other:
+            near = predict(one, EMBEDDER, TEXTS)["outputs"]
+            before = runtime_deployment(one, EMBEDDER)
+            assert predict(other, EMBEDDER, TEXTS)["outputs"] == near
+            after = runtime_deployment(other, EMBEDDER)
+            apps = [d["app"] for d in other.get("/api/v1/runtime").json()["cluster"]["deployments"]]
+    finally:
+        stop_server(second)
+    assert after["app"] == before["app"] and apps.count(before["app"]) == 1
+    running = {r["replica"] for r in before["replicas"] if r["state"] == "RUNNING"}
+    assert running and running <= {r["replica"] for r in after["replicas"]}, "the same replicas"
 
 
 def test_a_model_scaled_to_zero_serves_the_next_call(ray_server: LiveServer,
