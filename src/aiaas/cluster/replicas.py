@@ -111,6 +111,9 @@ class RayReplica:
         self.retried = 0
         self.last_used = time.monotonic()
         settings, options = factory.settings, ServingOptions.of(version.serving)
+        # No call waits longer: a replica may first have to start (a deployment scaled to
+        # zero, or one whose replicas all died), then answer.
+        self.deadline_s = settings.ray_deploy_timeout_s + settings.request_timeout_s
         most = options.autoscaling.max_replicas if options.autoscaling else options.replicas or 1
         lanes = min(2 * most, REMOTE_LANES)
         self.batcher = Batcher(_RemoteBatches(self, lanes=lanes), name=app,
@@ -127,13 +130,21 @@ class RayReplica:
         """One batch as one Ray call, from a worker thread; retried once on another replica
         when its replica died (``Unavailable``), other errors as the domain errors they are."""
         for attempt in (1, 2):
+            response = self._handle.submit.remote(items, parameters, False)
             try:
-                predictions: list[Prediction] = self._handle.submit.remote(
-                    items, parameters, False).result()
+                predictions: list[Prediction] = response.result(timeout_s=self.deadline_s)
                 return predictions
+            except TimeoutError:
+                response.cancel()  # type: ignore[no-untyped-call]
+                raise self._late() from None
             except Exception as exc:
                 self._after_failure(exc, "a batch", may_retry=attempt == 1)
         raise AssertionError("unreachable")
+
+    def _late(self) -> Unavailable:
+        return Unavailable(f"the model's replicas did not answer within {self.deadline_s:g} s "
+                           "(AIAAS_RAY_DEPLOY_TIMEOUT_S for a replica to start plus "
+                           "AIAAS_REQUEST_TIMEOUT_S to answer)", retry_after_s=RETRY_AFTER_S)
 
     def _after_failure(self, exc: Exception, what: str, *, may_retry: bool) -> None:
         """Returns when the call should be sent once more (its replica died and ``may_retry``);
@@ -154,7 +165,9 @@ class RayReplica:
         try:
             for attempt in (1, 2):
                 try:
-                    return await send()
+                    return await asyncio.wait_for(send(), self.deadline_s)
+                except TimeoutError:
+                    raise self._late() from None
                 except Exception as exc:
                     self._after_failure(exc, "a call", may_retry=attempt == 1)
             raise AssertionError("unreachable")
