@@ -25,7 +25,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from aiaas.config import Settings
 from aiaas.errors import AiaasError, Unavailable
 from aiaas.registry.serving import Resources
-from aiaas.training import runner, wiring
+from aiaas.training import runner
 from aiaas.training.jobs import JobInfo
 from aiaas.training.runner import Outcome
 
@@ -36,7 +36,7 @@ Train V2 keeps the metrics of a report only with a checkpoint."""
 
 def _loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: rank 0 trains and registers the job, the others follow."""
-    from aiaas.cluster.worker import _train
+    from aiaas.cluster.worker import _train, on_this_node
 
     settings: Settings = config["settings"]
     job: JobInfo = config["job"]
@@ -47,13 +47,9 @@ def _loop(config: dict[str, Any]) -> None:
             ray.train.report({"version": outcome.version},
                              checkpoint=ray.train.Checkpoint.from_directory(kept))
         return
-    threads = wiring.start_torch(settings)
-    core = wiring.build(settings)
-    try:
+    with on_this_node(settings) as (core, threads):
         runner.follow(job, core.registry, settings.data_dir, catalog=core.catalog,
                       threads=threads)
-    finally:
-        core.db.dispose()
     ray.train.report({})
 
 

@@ -21,6 +21,7 @@ import logging
 import math
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import ray
@@ -52,11 +53,21 @@ def task_options(resources: Resources | None) -> dict[str, Any]:
     return options
 
 
-def _train(settings: Settings, job: JobInfo, worker_name: str) -> Outcome:
-    """The Ray task: one job, trained on whichever node Ray placed it."""
+@contextlib.contextmanager
+def on_this_node(settings: Settings) -> Iterator[tuple[wiring.Core, int]]:
+    """What a training process on a cluster node needs, as the local worker has it: torch's
+    threads set, the database, registry and catalog opened (and closed after)."""
     threads = wiring.start_torch(settings)
     core = wiring.build(settings)
     try:
+        yield core, threads
+    finally:
+        core.db.dispose()
+
+
+def _train(settings: Settings, job: JobInfo, worker_name: str) -> Outcome:
+    """The Ray task: one job, trained on whichever node Ray placed it."""
+    with on_this_node(settings) as (core, threads):
         here = training_worker.Worker(core.db, core.registry, settings.data_dir,
                                       heartbeat_s=settings.job_heartbeat_s, catalog=core.catalog,
                                       threads=threads, name=worker_name)
@@ -65,8 +76,6 @@ def _train(settings: Settings, job: JobInfo, worker_name: str) -> Outcome:
                  host=socket.gethostname(), threads=threads)
         return runner.run(job, core.registry, settings.data_dir, progress, catalog=core.catalog,
                           threads=threads)
-    finally:
-        core.db.dispose()
 
 
 class ClusterJobs:
