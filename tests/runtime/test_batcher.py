@@ -232,3 +232,35 @@ async def test_a_backend_with_lanes_runs_that_many_batches_at_once(lanes: int) -
     assert [[p.output for p in r] for r in results] == [[2 * i, -2 * i] for i in range(24)]
     assert backend.most == lanes
     assert max(len(b) for b in backend.batches) <= 4
+
+
+async def test_a_call_waits_its_turn_and_runs_alone() -> None:
+    """Work on the loaded model (an explanation) queues with the batches: it runs after the
+    requests queued before it, on the model's worker, alone; its errors are the caller's."""
+    backend = SlowDoubler(delay=0.05)
+    batcher = make(backend, max_batch=8)
+    order: list[str] = []
+
+    def work() -> list[Any]:
+        order.append(f"call after {len(backend.batches)} batches")
+        return ["explained", threading.current_thread().name]
+
+    first = asyncio.create_task(batcher.submit([1, 2], {}))
+    await asyncio.sleep(0.01)  # the first batch is running
+    queued = asyncio.create_task(batcher.submit([3], {}))
+    called = asyncio.create_task(batcher.call(work))
+    later = asyncio.create_task(batcher.submit([4], {}))
+    assert [p.output for p in await first] == [2, 4]
+    result = await called
+    assert result[0] == "explained" and result[1].startswith("model-test")
+    # [1, 2], then [3] with [4] (a later request joins the oldest batch it can), then the call.
+    assert order == ["call after 2 batches"]
+    assert [p.output for p in await queued] == [6] and [p.output for p in await later] == [8]
+    assert backend.batches == [[1, 2], [3, 4]]
+
+    def broken() -> list[Any]:
+        raise RuntimeError("boom")
+
+    with pytest.raises(BackendError, match="boom"):
+        await batcher.call(broken)
+    await batcher.stop()

@@ -31,6 +31,7 @@ from aiaas.registry.serving import ServingOptions
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.batcher import Batcher
 from aiaas.tasks.base import Prediction, StreamEvent
+from aiaas.tasks.outputs import Explanation
 
 if TYPE_CHECKING:
     from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
@@ -187,6 +188,17 @@ class RayReplica:
 
     async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
         return await self._call(lambda: self._handle.prepare.remote(items, parameters))
+
+    async def explain_methods(self) -> tuple[str, ...]:
+        methods: tuple[str, ...] = await self._call(lambda: self._handle.explain_methods.remote())
+        return methods
+
+    async def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        """On one replica, in its model's queue (``ModelServer.explain``); retried once on
+        another when its replica died, like a batch (explaining changes nothing)."""
+        explained: list[Explanation] = await self._call(
+            lambda: self._handle.explain.remote(items, parameters))
+        return explained
 
     async def stream(self, item: Any, parameters: dict[str, Any], *,
                      tenant: str = "") -> AsyncIterator[StreamEvent]:

@@ -27,6 +27,7 @@ from aiaas.registry.records import VersionInfo
 from aiaas.runtime import process
 from aiaas.runtime.replica import LocalReplica, LocalReplicas
 from aiaas.tasks.base import Prediction, StreamEvent
+from aiaas.tasks.outputs import Explanation
 from aiaas.training import wiring
 
 log = logging.getLogger("aiaas.cluster")
@@ -65,6 +66,13 @@ class ModelServer:
 
     async def prepare(self, items: list[Any], parameters: dict[str, Any]) -> list[Any]:
         return await self.replica.prepare(items, parameters)
+
+    async def explain_methods(self) -> tuple[str, ...]:
+        return await self.replica.explain_methods()
+
+    async def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        self.served += 1
+        return await self.replica.explain(items, parameters)
 
     async def stream(self, item: Any, parameters: dict[str, Any],
                      tenant: str) -> AsyncIterator[StreamEvent]:

@@ -12,6 +12,9 @@ are put back together in order, and a failure of any chunk fails the request.
 A backend that offers more than one lane (``Backend.lanes``: ONNX models on the CPU) gets up to
 that many batches in flight at once, each on its own worker thread; the next batch is taken
 only when a lane is free, so batches still grow while every lane is busy.
+
+``call`` queues other work on the loaded model (an explanation, ``Explainable``) as a request of
+its own: it waits its turn behind the batches queued before it and runs alone on a worker.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ class _Request:
     items: list[Any]
     parameters: dict[str, Any]
     key: tuple[tuple[str, Any], ...]
-    future: asyncio.Future[list[Prediction]]
+    future: asyncio.Future[list[Any]]
     enqueued: float = field(default_factory=time.monotonic)
+    work: Callable[[], list[Any]] | None = None
+    """Run instead of ``predict_batch`` (``call``); such a request is a batch of its own."""
 
 
 class Batcher:
@@ -119,6 +124,20 @@ class Batcher:
             raise
         return [prediction for part in parts for prediction in part]
 
+    async def call(self, work: Callable[[], list[Any]]) -> list[Any]:
+        """Run ``work`` on a model worker in its turn, as one request of its own (it counts
+        against ``max_queue`` and the request timeout like any other)."""
+        if len(self._queue) + 1 > self.max_queue:
+            raise Overloaded(
+                f"model {self.name!r} has {len(self._queue)} requests queued; try again shortly",
+                retry_after_s=1.0,
+            )
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request([], {}, (("#call", str(id(future))),), future, work=work))
+        self._on_depth(len(self._queue))
+        self._wake.set()
+        return await future
+
     def _enqueue(self, items: list[Any], parameters: dict[str, Any],
                  key: tuple[tuple[str, Any], ...]) -> asyncio.Future[list[Prediction]]:
         future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
@@ -132,7 +151,8 @@ class Batcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self.wait_s and self._count(self._queue[0].key) < self.max_batch:
+            if (self.wait_s and self._queue[0].work is None
+                    and self._count(self._queue[0].key) < self.max_batch):
                 await asyncio.sleep(self.wait_s)
             batch = self._take()
             self._on_depth(len(self._queue))
@@ -179,6 +199,9 @@ class Batcher:
         return batch
 
     async def _run(self, batch: list[_Request]) -> None:
+        if batch[0].work is not None:
+            await self._run_call(batch[0], batch[0].work)
+            return
         items = [item for request in batch for item in request.items]
         self.in_flight += len(batch)
         self._on_batch(len(items))
@@ -203,6 +226,20 @@ class Batcher:
                 start = end
         finally:
             self.in_flight -= len(batch)
+
+    async def _run_call(self, request: _Request, work: Callable[[], list[Any]]) -> None:
+        self.in_flight += 1
+        try:
+            result = await self.run_in_worker(work)
+        except AiaasError as exc:
+            self._fail([request], exc)
+        except Exception as exc:
+            self._fail([request], self.backend.failure(exc, f"model {self.name!r} failed"))
+        else:
+            if not request.future.done():
+                request.future.set_result(result)
+        finally:
+            self.in_flight -= 1
 
     @staticmethod
     def _fail(batch: list[_Request], error: AiaasError) -> None:

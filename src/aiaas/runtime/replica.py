@@ -2,10 +2,11 @@
 
 ``Placement`` asks a ``ReplicaFactory`` for a replica of a version and the front door talks to
 the replica only through ``Replica``: submit a batch of checked items, stream one generation,
-report status, close. ``LocalReplica`` is a backend plus its batcher, in this process;
-``aiaas.cluster.replicas.RayReplica`` (with ``AIAAS_RAY_ADDRESS``) reaches a Ray Serve
-deployment whose replicas each run a ``LocalReplica``, and reports ``memory_bytes`` = 0, since
-it takes nothing from this process's budget.
+explain items with the loaded model's gradients, report status, close. ``LocalReplica`` is a
+backend plus its batcher, in this process; ``aiaas.cluster.replicas.RayReplica`` (with
+``AIAAS_RAY_ADDRESS``) reaches a Ray Serve deployment whose replicas each run a
+``LocalReplica``, and reports ``memory_bytes`` = 0, since it takes nothing from this process's
+budget.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from typing import Any, Protocol
 
 from aiaas.config import Settings
 from aiaas.crypto.checkouts import materialize
-from aiaas.errors import AiaasError, BackendError, Unavailable
+from aiaas.errors import AiaasError, BackendError, Invalid, Unavailable
 from aiaas.metrics import Metrics
 from aiaas.registry.service import Registry, VersionInfo
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices, heap, sealed_compile
 from aiaas.runtime.backends import Backend, backend_for
-from aiaas.runtime.backends.base import StreamingBackend
+from aiaas.runtime.backends.base import Explainable, StreamingBackend
 from aiaas.runtime.batcher import Batcher
 from aiaas.tasks.base import Prediction, StreamEvent
+from aiaas.tasks.outputs import Explanation
 
 log = logging.getLogger("aiaas.runtime")
 GPU_BATCH_FACTOR = 4
@@ -57,6 +59,14 @@ class Replica(Protocol):
                tenant: str = "") -> AsyncIterator[StreamEvent]:
         """One generation, event by event, scheduled fairly between ``tenant``s; closing the
         iterator stops it."""
+
+    async def explain_methods(self) -> tuple[str, ...]:
+        """The gradient methods the loaded model answers (``Explainable.explain_methods``);
+        empty when its backend has no gradients."""
+
+    async def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        """One explanation per checked item from the loaded model (``Explainable.explain``),
+        run on the model's worker in its turn with the batches (``Batcher.call``)."""
 
     def status(self) -> dict[str, Any]:
         """Engine, batching, queue and memory, for ``GET /api/v1/runtime``."""
@@ -130,6 +140,26 @@ class LocalReplica:
                 yield event
         finally:
             self.last_used = time.monotonic()
+
+    async def explain_methods(self) -> tuple[str, ...]:
+        backend = self.backend
+        return tuple(backend.explain_methods) if isinstance(backend, Explainable) else ()
+
+    async def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        backend = self.backend
+        if not isinstance(backend, Explainable) or not backend.explain_methods:
+            raise Invalid.at("parameters.method", f"model {self.version.model!r} has no "
+                             "gradients to explain with")
+        self.last_used = time.monotonic()
+        try:
+            explained: list[Explanation] = await self.batcher.call(
+                lambda: backend.explain(items, parameters))
+        finally:
+            self.last_used = time.monotonic()
+        if len(explained) != len(items):
+            raise BackendError(f"backend returned {len(explained)} explanations for "
+                               f"{len(items)} inputs")
+        return explained
 
     def status(self) -> dict[str, Any]:
         now = time.monotonic()

@@ -44,11 +44,28 @@ class Attribution:
 
     name: str
     weight: float
+    start: int | None = None
+    """Where ``name`` begins in the text it came from (a word's character offset), else None."""
+    end: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """Why one item got ``label``: the attributions of its parts, largest magnitude first."""
+    """Why one item got ``label``, as a gradient method on the loaded model says it
+    (``runtime.backends.base.Explainable``): per word of a text, in the text's order, or a heat
+    map over an image. ``output_value`` is the label's output (probability or log-odds) on the
+    item; ``base_value`` the same on the method's baseline, so that with Integrated Gradients
+    ``base_value`` + the attributions = ``output_value`` up to ``delta`` (captum's convergence
+    delta); Grad-CAM has no baseline and does not add up (``base_value`` and ``delta`` None)."""
 
     label: str
-    attributions: tuple[Attribution, ...]
+    method: str
+    output_value: float
+    base_value: float | None
+    delta: float | None
+    attributions: tuple[Attribution, ...] = ()
+    heatmap: tuple[tuple[float, ...], ...] = ()
+    """Image rows of the explained grid (the image shrunk to the side asked for), one value per
+    pixel; empty for texts."""
+    evaluations: int = 0
+    """Model evaluations spent (forward and backward passes count once each per input)."""

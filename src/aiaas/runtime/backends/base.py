@@ -103,15 +103,20 @@ class StreamingBackend(Backend):
 
 @runtime_checkable
 class Explainable(Protocol):
-    """An optional capability of a classifier backend: saying why it chose a label.
+    """An optional capability of a classifier backend: saying why it chose a label with the
+    gradients of the model it holds (``aiaas.runtime.gradients``: captum's Integrated Gradients
+    and Grad-CAM), so no second copy is loaded to explain. The model-agnostic methods
+    (``aiaas.explain``: SHAP over the served outputs) need nothing from the backend.
 
-    Explanations today are model-agnostic (``aiaas.explain``: SHAP over the served outputs);
-    this is where gradient methods (Integrated Gradients, Grad-CAM) plug in, one method on the
-    backend that already holds the loaded model, so no second copy is loaded to explain. Whoever serves
-    explanations checks ``isinstance(backend, Explainable)`` and answers "not available" for a
-    backend without it. The contract is that of ``predict_batch``: it runs on a worker thread,
-    ``items`` are already checked by the task, and it returns exactly one ``Explanation`` per
-    item, in order. ``parameters`` are the explanation's own (checked by the caller), e.g. which
-    label to explain (default: the predicted one) and how many attributions to return."""
+    ``explain_methods`` says which gradient methods the loaded model answers (empty when it is
+    served without its PyTorch form, e.g. through an ONNX export); the replica asks it before
+    sending work. ``explain`` has the contract of ``predict_batch``: it runs on the model's
+    worker thread, queued with its batches; ``items`` are already checked by the task; it
+    returns exactly one ``Explanation`` per item, in order. ``parameters`` are the explanation's
+    own, checked by the caller (``gradients.Request``: method, one target label per item,
+    output, steps, baseline, the heat map's side)."""
+
+    @property
+    def explain_methods(self) -> tuple[str, ...]: ...
 
     def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]: ...
