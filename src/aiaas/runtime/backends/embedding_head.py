@@ -14,6 +14,9 @@ transformers' built-in classes, the head is two tensors read with safetensors.
 The directory is recognised by ``aiaas.formats.sentence.detect_embedding_head``; ``write_head``
 is what the trainer uses to save a head, so the file a job writes is the file detection checks
 and this backend reads.
+
+Explanations (``Explainable``): Integrated Gradients on the encoder's input embeddings through
+the same pooling and head (``aiaas.runtime.gradients``), queued on the model's worker.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import numpy as np
 from aiaas.errors import BackendError
 from aiaas.formats import read_json
 from aiaas.formats.sentence import HEAD_FILE, HEAD_FORMAT, encoder_folder
+from aiaas.runtime import gradients
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.backends.hf_sequence import prepare_torch, release
 from aiaas.runtime.loaders import max_length
 from aiaas.tasks.base import Prediction
+from aiaas.tasks.outputs import Explanation
 from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
@@ -145,6 +150,38 @@ class EmbeddingHeadBackend(Backend):
         return [Prediction(classification_output(labels, row.tolist(), parameters.get("top_k")),
                            tokens=count)
                 for row, count in zip(scores, tokens, strict=True)]
+
+    @property
+    def explain_methods(self) -> tuple[str, ...]:
+        return gradients.TEXT_METHODS if self.weight is not None else ()
+
+    def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        request = gradients.Request.of(parameters, len(items))
+        try:
+            return gradients.explain_texts(
+                items, request, labels=self.config["labels"], multi_label=False,
+                tokenizer=self.tokenizer, max_length=self.max_length,
+                embeddings=self.model.get_input_embeddings(), logits_of=self._logits,
+                device=self.device, lowercase=self.lowercase)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise self.failure(exc, "explaining the text classifier failed") from exc
+
+    def _logits(self, ids: Any, mask: Any) -> Any:
+        """``features`` then the head, in torch so gradients flow (the head in float64, as
+        ``probabilities`` computes it)."""
+        import torch
+
+        if self.weight is None or self.bias is None:
+            raise BackendError("the classifier head is not loaded")
+        states = self.model(input_ids=ids, attention_mask=mask,
+                            output_hidden_states=True).hidden_states[1:]
+        weights = mask.unsqueeze(-1).float()
+        counts = weights.sum(dim=1)
+        pooled = torch.cat([(state.float() * weights).sum(dim=1) / counts for state in states],
+                           dim=1)
+        head = torch.from_numpy(self.weight).to(self.device, torch.float64)
+        bias = torch.from_numpy(self.bias).to(self.device, torch.float64)
+        return pooled.double() @ head.T + bias
 
     def unload(self) -> None:
         self.model = self.tokenizer = None

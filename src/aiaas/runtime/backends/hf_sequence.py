@@ -6,6 +6,9 @@ padding and truncation to the model's maximum length, in length-sorted chunks of
 so short texts are not padded to the longest one in a large batch. ``Prediction.tokens`` is each
 text's token count after truncation (special tokens included).
 
+Explanations (``Explainable``): Integrated Gradients on the input embeddings of the loaded model
+(``aiaas.runtime.gradients``), queued on the model's worker like a batch.
+
 ``prepare_torch`` is shared with the other transformers backends.
 """
 
@@ -15,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from aiaas.errors import BackendError
-from aiaas.runtime import process
+from aiaas.runtime import gradients, process
 from aiaas.runtime.backends.base import Backend
 from aiaas.runtime.loaders import FALLBACK_MAX_LENGTH, max_length
 from aiaas.tasks.base import Prediction
+from aiaas.tasks.outputs import Explanation
 from aiaas.tasks.text_classification import classification_output
 
 CHUNK = 32
@@ -107,6 +111,23 @@ class HFSequenceBackend(Backend):
                 results[index] = Prediction(classification_output(labels, row, top_k),
                                             tokens=int(count))
         return [result for result in results if result is not None]
+
+    @property
+    def explain_methods(self) -> tuple[str, ...]:
+        return gradients.TEXT_METHODS if self.model is not None else ()
+
+    def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        request = gradients.Request.of(parameters, len(items))
+        try:
+            return gradients.explain_texts(
+                items, request, labels=self.config["labels"],
+                multi_label=bool(self.config.get("multi_label")), tokenizer=self.tokenizer,
+                max_length=self.max_length, embeddings=self.model.get_input_embeddings(),
+                logits_of=lambda ids, mask: self.model(input_ids=ids,
+                                                       attention_mask=mask).logits.float(),
+                device=self.device)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise self.failure(exc, "explaining the text classifier failed") from exc
 
     def unload(self) -> None:
         self.model = None

@@ -6,7 +6,8 @@ use; ``open`` opens a graph) and ``_framework`` (the framework backend to fall b
 loaded); ``_predict_onnx`` runs on the session ``lease`` hands out, since with ``lanes`` > 1
 several batches run at once (``onnx_lanes``). With precision
 int8 it passes its kind's int8 build to ``int8_model``, which serves it only within the version's
-``max_accuracy_delta`` (else fp32, with the reason logged and shown).
+``max_accuracy_delta`` (else fp32, with the reason logged and shown). Gradient explanations
+(``Explainable``) are the framework backend's, so only while it serves.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from aiaas.crypto.checkouts import materialize
-from aiaas.errors import AiaasError
+from aiaas.errors import AiaasError, Invalid
 from aiaas.registry.serving import ServingOptions
 from aiaas.runtime import devices
-from aiaas.runtime.backends.base import Backend
+from aiaas.runtime.backends.base import Backend, Explainable
 from aiaas.runtime.backends.framework_errors import framework_error
 from aiaas.runtime.backends.onnx_lanes import SessionLanes
 from aiaas.runtime.compile.cache import Compiled
 from aiaas.runtime.loaders import open_session
 from aiaas.tasks.base import Prediction
+from aiaas.tasks.outputs import Explanation
 
 log = logging.getLogger("aiaas.runtime")
 REPORT_KEYS = ("ok", "cosine_min", "max_abs_error")
@@ -153,6 +155,19 @@ class OnnxWithFallback(Backend):
         if self.fallback is not None:
             return self.fallback.predict_batch(items, parameters)
         return self._predict_onnx(items, parameters)
+
+    @property
+    def explain_methods(self) -> tuple[str, ...]:
+        """The framework backend's gradient methods while it serves; none for the export, which
+        has no gradients (explaining it would need a second, PyTorch copy of the model)."""
+        return self.fallback.explain_methods if isinstance(self.fallback, Explainable) else ()
+
+    def explain(self, items: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+        if isinstance(self.fallback, Explainable):
+            return self.fallback.explain(items, parameters)
+        raise Invalid.at("parameters.method", "gradient methods need the model's PyTorch form, "
+                         "and it is served through its ONNX export (server setting engine "
+                         "pytorch, or a GPU device, serves it on PyTorch)")
 
     def describe(self) -> dict[str, Any]:
         precision = self.options.precision

@@ -1,11 +1,14 @@
 """``cnn``: a small convolutional network trained from scratch, for small images (digits).
 
-Three stages of two 3x3 convolutions with batch norm (32, 64, 128 channels), 2x2 max pooling
-while the feature map is at least 4 pixels wide, global average pooling, dropout and a linear
-head. Greyscale data trains a one-channel network, anything else RGB. Inputs are built with the
-ONNX image backend's own ``image_pixels`` and normalised with the training split's per-channel
-mean and std, which go into ``aiaas.json`` with the size and labels: the exported graph
-(``model.onnx``, dynamic batch) is served by that backend exactly as it was trained.
+``SmallCNN``: three stages of two 3x3 convolutions with batch norm (16, 32, 64 channels), 2x2
+max pooling while the feature map is at least 4 pixels wide, global average pooling, dropout and
+a linear head. Greyscale data trains a one-channel network, anything else RGB. Inputs are built
+with the ONNX image backend's own ``image_pixels`` and normalised with the training split's
+per-channel mean and std, which go into ``aiaas.json`` with the size and labels: the exported graph
+(``model.onnx``, dynamic batch) is served by that backend exactly as it was trained. The weights
+are stored beside it too (``cnn.safetensors``, ``runtime/backends/small_cnn.py``, where the
+architecture lives): the backend loads them for gradient explanations (Grad-CAM, Integrated
+Gradients), which the graph cannot give.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from aiaas.runtime.backends import small_cnn
 from aiaas.runtime.backends.onnx_image import image_pixels
+from aiaas.runtime.backends.small_cnn import SmallCNN
 from aiaas.training import evaluation
 from aiaas.training.datasets import ImageSet
 from aiaas.training.trainers import image_loop, torch_loop
@@ -32,30 +37,6 @@ from aiaas.training.trainers.images import (
     served_evaluation,
     served_outputs,
 )
-
-WIDTHS = (16, 32, 64)
-
-
-class SmallCNN(nn.Module):
-    def __init__(self, channels: int, classes: int, size: tuple[int, int]) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        side, width_in = min(size), channels
-        for width in WIDTHS:
-            for first in (True, False):
-                layers += [nn.Conv2d(width_in if first else width, width, 3, padding=1, bias=False),
-                           nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
-            if side >= 4:
-                layers.append(nn.MaxPool2d(2))
-                side //= 2
-            width_in = width
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
-                                  nn.Linear(width_in, classes))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.head(self.features(pixels))
-        return logits
 
 
 def input_size(images: ImageSet, params: ImageParams) -> tuple[int, int]:
@@ -111,6 +92,7 @@ def train(ctx: TrainContext, images: ImageSet, parts: ImageSplit) -> TrainResult
         model, lambda m, x: m(x), inputs, y, parts.train, parts.validation,
         image_loop.Schedule.of(params), ctx.progress, ctx.work_dir)
     _export(model, channels, size, ctx.staged / "model.onnx")
+    small_cnn.save(model, ctx.staged, channels=channels, classes=len(labels), size=size)
     manifest: dict[str, Any] = {
         "task": TASK, "labels": labels, "image_size": list(size), "image_mean": mean,
         "image_std": std,
