@@ -1,9 +1,11 @@
 """Explanations: ``POST /api/v1/models/{name}[/versions/{ref}]/explain``.
 
 Same inputs as predict; ``parameters`` are the explanation's own (``ExplainParameters``). The
-answer keeps each item's prediction and adds why: per feature (tabular) or per word (text),
-values that add up with ``base_value`` to ``output_value``; per step (forecasting), the value
-split into ``trend``, ``base_value`` and the residual model's inputs (``lags``, ``season``).
+answer keeps each item's prediction and adds why: per feature (tabular), per word (text) or per
+pixel (images: ``heatmap``), values that add up with ``base_value`` to ``output_value`` (within
+``delta`` for Integrated Gradients; Grad-CAM maps do not add up); per step (forecasting), the
+value split into ``trend``, ``base_value`` and the residual model's inputs (``lags``,
+``season``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ class ExplainResponse(BaseModel):
     version: int
     explanations: list[dict[str, Any]] = Field(description="Per item: prediction, method, "
                                                "target, base_value, output_value, and "
-                                               "features (tabular) or words (text); a "
+                                               "features (tabular), words (text) or heatmap "
+                                               "and overlay_png (images), with delta, steps "
+                                               "and baseline for integrated_gradients; a "
                                                "forecast's base_value, output_value and "
                                                "features are per step, in steps.")
     usage: dict[str, Any]

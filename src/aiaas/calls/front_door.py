@@ -30,12 +30,28 @@ from aiaas.runtime.placement import Placement
 from aiaas.runtime.replica import Replica
 from aiaas.tasks import get_task
 from aiaas.tasks.base import Limits, Prediction, StreamEvent
+from aiaas.tasks.outputs import Explanation
 from aiaas.tasks.units import Units
 
 Predict = Callable[[list[Any]], list[Prediction]]
 """A blocking predict of checked items, for a worker thread."""
-Explain = Callable[[ResolvedCall, list[Any], Predict], Awaitable[tuple[list[Any], Units]]]
-"""Computes one explanation per checked item with ``Predict``; returns them and the units."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnModel:
+    """The loaded model as an explanation running on a worker thread reaches it, blocking."""
+
+    predict: Predict
+    """Checked items through the version's batcher, one batch at a time."""
+    explain: Callable[[list[Any], dict[str, Any]], list[Explanation]]
+    """Checked items explained by the model's backend with its gradients, on the model's own
+    worker in its turn (``Replica.explain``)."""
+    methods: tuple[str, ...]
+    """The gradient methods ``explain`` answers (``Replica.explain_methods``); empty: none."""
+
+
+Explain = Callable[[ResolvedCall, list[Any], OnModel], Awaitable[tuple[list[Any], Units]]]
+"""Computes one explanation per checked item with ``OnModel``; returns them and the units."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +126,9 @@ class FrontDoor:
     async def explain(self, call: ModelCall | ResolvedCall, run: Explain) -> CallResult:
         """Explain the call's inputs: resolved, admitted, checked and metered like ``predict``
         (usage rows count the model evaluations spent as items), with ``run`` doing the work
-        given a blocking ``predict`` that sends one batch at a time through the version's
-        batcher, so explanations queue behind predictions instead of crowding them out."""
+        given blocking access to the model (``OnModel``): a ``predict`` that sends one batch at
+        a time through the version's batcher and an ``explain`` that queues there too, so
+        explanations queue behind predictions instead of crowding them out."""
         resolved = call if isinstance(call, ResolvedCall) else await self.resolve(call)
         tickets = await self._admit(resolved)
         started = time.perf_counter()
@@ -126,7 +143,12 @@ class FrontDoor:
                     replica.submit(batch, {}, exclusive=False), loop)
                 return future.result()
 
-            outputs, units = await run(resolved, items, predict)
+            def explain(batch: list[Any], parameters: dict[str, Any]) -> list[Explanation]:
+                return asyncio.run_coroutine_threadsafe(replica.explain(batch, parameters),
+                                                        loop).result()
+
+            model = OnModel(predict, explain, await replica.explain_methods())
+            outputs, units = await run(resolved, items, model)
         except BaseException as exc:
             status = self.meter.status_of(exc)
             raise

@@ -5,13 +5,16 @@ answer per item.
 admission checks, the task's input checks, usage with surface ``explain`` counting the model
 evaluations spent) and runs the method on its own queue (``ExplainQueue``).
 
-Tasks and methods (``method: auto`` picks the first):
+Tasks and methods (``method: auto`` picks the first, or a gradient method where
+``gradients.AUTO`` says so and the model has gradients):
 - ``tabular-classification`` / ``tabular-regression``: ``exact`` (up to 10 features) or
   ``permutation`` SHAP against a background sample: the one stored with the model
   (``background.json``, which training jobs write), else ``parameters.background`` (rows like
   ``inputs``), else a 422 saying so;
-- ``text-classification``: ``partition`` SHAP over the words;
-- ``image-classification``: ``partition`` SHAP over the pixels (a heat map and a PNG overlay);
+- ``text-classification``: ``partition`` SHAP over the words, or ``integrated_gradients`` on the
+  input embeddings of a model served on PyTorch (``aiaas.explain.gradients``);
+- ``image-classification``: ``partition`` SHAP over the pixels (a heat map and a PNG overlay), or
+  for a model served on PyTorch ``integrated_gradients`` on its input pixels or ``grad_cam``;
 - ``forecasting``: per forecast step, its trend plus ``exact`` (or ``permutation``, past 10
   inputs) SHAP of the residual model's inputs (lags, calendar) against the rows of the model's
   stored series (``aiaas.explain.forecast``).
@@ -30,10 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
 from aiaas.calls.call import CallResult
+from aiaas.calls.front_door import OnModel
 from aiaas.errors import Invalid
-from aiaas.explain import forecast, methods
+from aiaas.explain import forecast, gradients, methods
 from aiaas.explain.queue import ExplainQueue
 from aiaas.registry.service import Registry
+from aiaas.runtime.gradients import MAX_STEPS
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.tabular import BACKGROUND_FILE
 from aiaas.tasks.units import Units
@@ -44,7 +49,8 @@ IMAGE = "image-classification"
 FORECASTING = "forecasting"
 METHODS: dict[str, tuple[str, ...]] = {TABULAR[0]: ("exact", "permutation"),
                                        TABULAR[1]: ("exact", "permutation"),
-                                       TEXT: ("partition",), IMAGE: ("partition",),
+                                       TEXT: ("partition", *gradients.METHODS[TEXT]),
+                                       IMAGE: ("partition", *gradients.METHODS[IMAGE]),
                                        FORECASTING: ("exact", "permutation")}
 MAX_ITEMS = 16
 MAX_SAMPLES = 20_000
@@ -55,13 +61,21 @@ SURFACE = "explain"
 class ExplainParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["auto", "exact", "permutation", "partition"] = "auto"
+    method: Literal["auto", "exact", "permutation", "partition", "integrated_gradients",
+                    "grad_cam"] = "auto"
     target: str | None = Field(None, description="The label to explain; default: the predicted "
                                "one. Not for regression.")
     output: Literal["probability", "log_odds"] = Field(
         "probability", description="What the attributions add up to for a classifier.")
     samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="Model evaluations per "
                                 "item (permutation, partition); more is slower and steadier.")
+    steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="integrated_gradients: "
+                              "interpolation steps from the baseline (default 32); more is "
+                              "slower and closer (a smaller delta).")
+    baseline: Literal["pad", "mask", "black", "mean", "blur"] | None = Field(
+        None, description="integrated_gradients: what the input is compared with; text: pad "
+        "(default) or mask tokens in place of its tokens; image: a black (default), mean-colour "
+        "or blurred image.")
     background: list[Any] | None = Field(None, min_length=1, max_length=MAX_BACKGROUND,
                                          description="Tabular: rows like inputs, for a model "
                                          "stored without a background sample (a forecaster's "
@@ -82,28 +96,37 @@ class ExplainService:
         resolved = await self.calls.resolve(replace(call, surface=SURFACE))
         method = _method(resolved, parameters)
 
-        async def run(resolved: ResolvedCall, items: list[Any],
-                      predict: Callable[[list[Any]], list[Prediction]]
+        async def run(resolved: ResolvedCall, items: list[Any], model: OnModel
                       ) -> tuple[list[Any], Units]:
-            return await self.queue.run(lambda: self._explain(resolved, items, predict,
+            return await self.queue.run(lambda: self._explain(resolved, items, model,
                                                               method, parameters))
 
         return await self.calls.explain(resolved, run)
 
-    def _explain(self, resolved: ResolvedCall, items: list[Any],
-                 predict: Callable[[list[Any]], list[Prediction]], method: str,
+    def _explain(self, resolved: ResolvedCall, items: list[Any], model: OnModel, method: str,
                  parameters: ExplainParameters) -> tuple[list[Any], Units]:
-        version = resolved.version
+        version, predict = resolved.version, model.predict
         classes = version.config.get("labels") if version.task != TABULAR[1] else None
         if parameters.target is not None and not classes:
             raise Invalid.at("parameters.target", f"{version.task} has no labels to pick from")
         if classes and parameters.target is not None and parameters.target not in classes:
             raise Invalid.at("parameters.target", f"unknown label {parameters.target!r}; the "
                              f"model's labels are: {', '.join(map(str, classes))}")
+        given = parameters.model_dump(exclude_unset=True)
+        if version.task in (TEXT, IMAGE):
+            method = gradients.choose(version.task, method, model.methods,
+                                      METHODS[version.task])
+            gradients.check(version.task, method, given)
+        elif given.get("steps") is not None or given.get("baseline") is not None:
+            field = "steps" if given.get("steps") is not None else "baseline"
+            raise Invalid.at(f"parameters.{field}", f"{field} is a setting of "
+                             "integrated_gradients, for text and image classifiers")
         if version.task == FORECASTING:
             return self._forecast(resolved, items, predict, method, parameters)
         background = self._background(resolved, parameters) if version.task in TABULAR else []
         predictions = predict(items)
+        if method in gradients.METHODS.get(version.task, ()):
+            return self._gradients(resolved, items, predictions, model, method, given)
         answers, evaluations = [], len(items)
         for item, prediction in zip(items, predictions, strict=True):
             target = (parameters.target or str(prediction.output.label)) if classes else None
@@ -135,6 +158,20 @@ class ExplainService:
                             "output": parameters.output if classes else "value",
                             "base_value": base_value, "output_value": output_value, **detail})
         return answers, Units(items=evaluations)
+
+    def _gradients(self, resolved: ResolvedCall, items: list[Any],
+                   predictions: list[Prediction], model: OnModel, method: str,
+                   given: dict[str, Any]) -> tuple[list[Any], Units]:
+        """The model's backend explains the items where it is loaded (``OnModel.explain``)."""
+        task = resolved.version.task
+        targets = [given.get("target") or str(p.output.label) for p in predictions]
+        settings = gradients.request(task, method, targets, given)
+        found = model.explain(items, settings)
+        answers = [{"prediction": prediction.output, "method": method, "target": target,
+                    "output": settings["output"], **gradients.answer(task, item, one, settings)}
+                   for item, prediction, target, one in zip(items, predictions, targets, found,
+                                                            strict=True)]
+        return answers, Units(items=len(items) + sum(one.evaluations for one in found))
 
     def _forecast(self, resolved: ResolvedCall, items: list[Any],
                   predict: Callable[[list[Any]], list[Prediction]], method: str,
@@ -187,7 +224,7 @@ def _method(resolved: ResolvedCall, parameters: ExplainParameters) -> str:
         return _by_width(parameters.method, len(resolved.version.config["feature_names"]))
     if task == FORECASTING:
         return parameters.method  # its inputs are known once its spec is read (_forecast)
-    return offered[0] if parameters.method == "auto" else parameters.method
+    return parameters.method  # text and images: auto needs the model's gradients (_explain)
 
 
 def _by_width(method: str, width: int) -> str:
