@@ -9,6 +9,7 @@ it (Ray replaces the replica; a killed worker node is added back).
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, fresh_postgres, start_server, stop_server
+from tests.conftest import LiveServer, free_port, fresh_postgres, start_server, stop_server
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'aiaas[ray]')")
 
 from ray.cluster_utils import Cluster  # noqa: E402
+
+with warnings.catch_warnings():
+    # Ray Serve's own pydantic models use keywords pydantic 2 deprecates (at import only).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from ray import serve
 
 NODE_CPUS = 4
 """Logical CPUs per node (Ray schedules on these, the machine has two cores): room for a replica
@@ -31,6 +37,9 @@ of every built-in model, two of the embedder, and a GPU-less resource check."""
 class RayCluster:
     cluster: Cluster
     worker: Any
+    proxy_port: int
+    """Serve's HTTP proxy on the head: unused by the API-tier server (it calls replicas
+    through handles), the front door when the API tier itself runs as a Serve application."""
 
     @property
     def address(self) -> str:
@@ -49,7 +58,9 @@ def ray_cluster() -> Iterator[RayCluster]:
     worker = cluster.add_node(num_cpus=NODE_CPUS, resources={"worker": NODE_CPUS})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace="aiaas-tests", log_to_driver=False)
-    yield RayCluster(cluster, worker)
+    port = free_port()
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    yield RayCluster(cluster, worker, port)
     ray.shutdown()
     cluster.shutdown()
 

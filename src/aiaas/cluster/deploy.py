@@ -60,10 +60,11 @@ def app_name(settings: Settings, key: tuple[str, str, int]) -> str:
     """The Serve application of one version, unique per installation (two installations with
     their own databases may share a cluster)."""
     tenant, model, version = key
-    return f"{_prefix(settings)}{UNSAFE.sub('_', tenant)}-{UNSAFE.sub('_', model)}-v{version}"
+    return f"{installation_prefix(settings)}{UNSAFE.sub('_', tenant)}-{UNSAFE.sub('_', model)}-v{version}"
 
 
-def _prefix(settings: Settings) -> str:
+def installation_prefix(settings: Settings) -> str:
+    """What the names of this installation's Serve applications start with (its database)."""
     return f"aiaas-{hashlib.sha256(settings.sqlalchemy_url.encode()).hexdigest()[:6]}-"
 
 
@@ -246,7 +247,7 @@ async def describe(settings: Settings) -> dict[str, Any]:
     installation its status and each replica's node, state and calls served."""
     import asyncio
 
-    prefix = _prefix(settings)
+    prefix = installation_prefix(settings)
     details = await asyncio.to_thread(_serve_details)
     nodes = [{"node": node["NodeID"], "alive": node["Alive"], "address": node["NodeManagerAddress"],
               "cpus": node["Resources"].get("CPU", 0), "gpus": node["Resources"].get("GPU", 0)}
