@@ -118,7 +118,7 @@ async def test_image_integrated_gradients_and_grad_cam(api: Api, pets: str) -> N
     wide = Image.open(io.BytesIO(picture("PNG", (100, 80), seed=3))).convert("RGB")
     small = Image.open(io.BytesIO(picture("PNG", (50, 40), seed=4))).convert("RGB")
     grids = [(51, 64), (40, 50)]  # shrunk to at most 64 a side, as the SHAP heat maps are
-    for baseline in ("black", "mean", "blur"):
+    for baseline in ("mean", "black", "blur"):
         response = await explain(api, pets, [b64_png(wide), b64_png(small)],
                                  method="integrated_gradients", baseline=baseline, steps=128)
         assert response.status_code == 200, response.text
@@ -151,7 +151,7 @@ async def test_image_integrated_gradients_and_grad_cam(api: Api, pets: str) -> N
     ("reviews", {"method": "integrated_gradients", "baseline": "black"}, "parameters.baseline",
      "use one of: pad, mask"),
     ("pets", {"method": "integrated_gradients", "baseline": "pad"}, "parameters.baseline",
-     "use one of: black, mean, blur"),
+     "use one of: mean, black, blur"),
     ("reviews", {"method": "grad_cam"}, "parameters.method",
      "does not apply to text-classification"),
     ("reviews", {"method": "partition", "steps": 16}, "parameters.steps", "integrated_gradients"),
@@ -248,7 +248,7 @@ async def test_the_digits_cnn_trained_here_is_explained_by_its_gradients(train_a
     assert gradients.status_code == 200, gradients.text
     explained = gradients.json()["explanations"][0]
     heat = np.asarray(explained["heatmap"])
-    assert heat.shape == (8, 8) and explained["baseline"] == "black"
+    assert heat.shape == (8, 8) and explained["baseline"] == "mean"
     assert explained["output_value"] == pytest.approx(explained["prediction"]["score"], abs=1e-4)
     assert_adds_up(explained, [float(heat.sum())])
     cam = await explain(train_api, "digits", [image], method="grad_cam")

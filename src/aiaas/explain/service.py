@@ -72,10 +72,10 @@ class ExplainParameters(BaseModel):
     steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="integrated_gradients: "
                               "interpolation steps from the baseline (default 32); more is "
                               "slower and closer (a smaller delta).")
-    baseline: Literal["pad", "mask", "black", "mean", "blur"] | None = Field(
+    baseline: Literal["pad", "mask", "mean", "black", "blur"] | None = Field(
         None, description="integrated_gradients: what the input is compared with; text: pad "
-        "(default) or mask tokens in place of its tokens; image: a black (default), mean-colour "
-        "or blurred image.")
+        "(default) or mask tokens in place of its tokens; image: the image's mean colour "
+        "(default), black, or the image blurred.")
     background: list[Any] | None = Field(None, min_length=1, max_length=MAX_BACKGROUND,
                                          description="Tabular: rows like inputs, for a model "
                                          "stored without a background sample (a forecaster's "

@@ -8,8 +8,9 @@ only how a model is wired to them and how their answers are put in the task's te
   embedding dimension per token, then per word of the text as sent (tokens merged back with
   their character offsets).
 - ``integrated_gradients`` on images: ``IntegratedGradients`` on the model's input pixels (what
-  its processor makes of the image) from a baseline image (``black``, the image's ``mean``
-  colour, or a strong ``blur`` of it) made the same way, summed over channels.
+  its processor makes of the image) from a baseline image made the same way (the image's
+  ``mean`` colour, as SHAP hides pixels; ``black``; or a strong ``blur`` of it), summed over
+  channels.
 - ``grad_cam``: ``LayerGradCam`` on the last convolution of a CNN, or for a ViT on the patch
   tokens of its last block's first layer norm laid out as the patch grid (a ViT's last output
   feeds the classifier through its class token only, so its patches have no gradient).
@@ -38,7 +39,7 @@ from aiaas.tasks.outputs import Attribution, Explanation
 TEXT_METHODS = ("integrated_gradients",)
 IMAGE_METHODS = ("integrated_gradients", "grad_cam")
 TEXT_BASELINES = ("pad", "mask")
-IMAGE_BASELINES = ("black", "mean", "blur")
+IMAGE_BASELINES = ("mean", "black", "blur")
 DEFAULT_STEPS = 32
 MAX_STEPS = 256
 INTERNAL_BATCH = 16
@@ -184,10 +185,10 @@ def baseline_image(image: Any, baseline: str) -> Any:
     """The image the baseline stands for, as a picture the model's own preprocessing takes."""
     from PIL import Image, ImageFilter, ImageStat
 
-    if baseline in ("", "black"):
-        return Image.new(image.mode, image.size)
-    if baseline == "mean":
+    if baseline in ("", "mean"):
         return Image.new(image.mode, image.size, tuple(round(v) for v in ImageStat.Stat(image).mean))
+    if baseline == "black":
+        return Image.new(image.mode, image.size)
     if baseline == "blur":
         return image.filter(ImageFilter.GaussianBlur(radius=max(1.0, max(image.size) / 8)))
     raise Invalid.at("parameters.baseline", f"{baseline!r} is not an image baseline; use one "
