@@ -9,16 +9,23 @@
   Pearson correlation per row, averaged (target >= 0.99).
 - **Text**: a sentiment classifier trained in the service (``builtin:sentiment``, embedding
   head, seed 7), explained on its own held-out test split (rows the job never trained on, drawn
-  with the trainer's own split). *Comprehensiveness*: the drop in the predicted label's
+  with the trainer's own split), once per method (``TEXT_METHODS``: partition SHAP, Integrated
+  Gradients from the pad baseline). *Comprehensiveness*: the drop in the predicted label's
   probability after deleting the top 20% of words by attribution, against the drop after
   deleting as many random words (mean of 5 draws); target: ratio >= 2.
 - **Images**: the digits CNN trained in the service (``builtin:digits``, seed 0), on its
-  held-out test images (at most ``--images``). *Deletion curve*: pixels set to the image's mean
-  in the order of their attribution (most positive first), 10% at a time; the area under the
-  predicted label's probability curve, against the same for a random order (mean of 3 draws).
-  Target: below the random curve.
+  held-out test images (at most ``--images``), once per method (``IMAGE_METHODS``: partition
+  SHAP, Integrated Gradients from the image's mean colour (the default) and from black,
+  Grad-CAM).
+  *Deletion curve*: pixels set to the image's mean in the order of their attribution (most
+  positive first), 10% at a time; the area under the predicted label's probability curve,
+  against the same for a random order (mean of 3 draws, the same for every method). Target:
+  below the random curve.
 - **Cost**: explain latency per item, p50 and p95, per method; predict p99 of the diagnosis model
   with 32 clients for ``--seconds``, alone and with 2 clients explaining at the same time.
+
+``auto`` is whatever the service picks (``aiaas.explain.gradients.AUTO``); each method is asked
+for by name here, and the result says which one ``auto`` runs for each model.
 
 Prints JSON, also written to bench/results/explain.json.
 """
@@ -45,6 +52,16 @@ import httpx
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results" / "explain.json"
+TEXT_METHODS: dict[str, dict[str, Any]] = {
+    "partition": {"method": "partition"},
+    "integrated_gradients": {"method": "integrated_gradients"},
+}
+IMAGE_METHODS: dict[str, dict[str, Any]] = {
+    "partition": {"method": "partition"},
+    "integrated_gradients": {"method": "integrated_gradients"},
+    "integrated_gradients_black": {"method": "integrated_gradients", "baseline": "black"},
+    "grad_cam": {"method": "grad_cam"},
+}
 DIAGNOSIS = "breast-cancer-diagnosis"
 WORD = re.compile(r"\w+")
 
@@ -175,36 +192,59 @@ def without(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def text(url: str, key: str, limit: int) -> dict[str, Any]:
-    rng = random.Random(11)
-    top_drops, random_drops, latencies = [], [], []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
                       timeout=300) as client:
         train(client, {"task": "text-classification", "dataset": "builtin:sentiment",
                        "name": "sentiment", "params": {"seed": 7}})
         texts = test_texts()[:limit]
-        for review in texts:
-            started = time.perf_counter()
-            answer = client.post("/api/v1/models/sentiment/explain", json={"inputs": [review]})
-            latencies.append(time.perf_counter() - started)
-            answer.raise_for_status()
-            explained = answer.json()["explanations"][0]
-            words = [w for w in explained["words"] if WORD.fullmatch(w["word"])]
-            k = max(1, round(0.2 * len(words)))
-            top = sorted(words, key=lambda w: -w["attribution"])[:k]
-            draws = [rng.sample(words, k) for _ in range(5)]
-            variants = [without(review, [(w["start"], w["end"]) for w in top])] + [
-                without(review, [(w["start"], w["end"]) for w in draw]) for draw in draws]
-            scored = client.post("/api/v1/models/sentiment/predict",
-                                 json={"inputs": variants}).json()["outputs"]
-            target, before = explained["target"], explained["output_value"]
-            top_drops.append(before - scored[0]["probabilities"][target])
-            random_drops.append(statistics.fmean(before - s["probabilities"][target]
-                                                 for s in scored[1:]))
+        result: dict[str, Any] = {"texts": len(texts), "auto": auto_method(client, "sentiment",
+                                                                           texts[0])}
+        for name, parameters in TEXT_METHODS.items():
+            result[name] = text_method(client, texts, parameters)
+    return result
+
+
+def auto_method(client: httpx.Client, model: str, item: str) -> str:
+    answer = client.post(f"/api/v1/models/{model}/explain", json={"inputs": [item]})
+    answer.raise_for_status()
+    method: str = answer.json()["explanations"][0]["method"]
+    return method
+
+
+def text_method(client: httpx.Client, texts: list[str], parameters: dict[str, Any]
+                ) -> dict[str, Any]:
+    rng = random.Random(11)
+    top_drops, random_drops, latencies, deltas = [], [], [], []
+    for review in texts:
+        started = time.perf_counter()
+        answer = client.post("/api/v1/models/sentiment/explain",
+                             json={"inputs": [review], "parameters": parameters})
+        latencies.append(time.perf_counter() - started)
+        answer.raise_for_status()
+        explained = answer.json()["explanations"][0]
+        if explained.get("delta") is not None:
+            deltas.append(abs(explained["delta"]))
+        words = [w for w in explained["words"] if WORD.fullmatch(w["word"])]
+        k = max(1, round(0.2 * len(words)))
+        top = sorted(words, key=lambda w: -w["attribution"])[:k]
+        draws = [rng.sample(words, k) for _ in range(5)]
+        variants = [without(review, [(w["start"], w["end"]) for w in top])] + [
+            without(review, [(w["start"], w["end"]) for w in draw]) for draw in draws]
+        scored = client.post("/api/v1/models/sentiment/predict",
+                             json={"inputs": variants}).json()["outputs"]
+        target = explained["target"]
+        before = explained["prediction"]["probabilities"][target]
+        top_drops.append(before - scored[0]["probabilities"][target])
+        random_drops.append(statistics.fmean(before - s["probabilities"][target]
+                                             for s in scored[1:]))
     top_mean, random_mean = statistics.fmean(top_drops), statistics.fmean(random_drops)
-    return {"texts": len(texts), "comprehensiveness_top20": round(top_mean, 4),
-            "random20": round(random_mean, 4),
-            "ratio": round(top_mean / random_mean, 2) if random_mean > 0 else None,
-            "latency": quantiles(latencies)}
+    measured: dict[str, Any] = {
+        "comprehensiveness_top20": round(top_mean, 4), "random20": round(random_mean, 4),
+        "ratio": round(top_mean / random_mean, 2) if random_mean > 0 else None,
+        "latency": quantiles(latencies)}
+    if deltas:
+        measured["abs_delta_mean"] = round(statistics.fmean(deltas), 5)
+    return measured
 
 
 def png(image: Any) -> str:
@@ -238,30 +278,44 @@ def images(url: str, key: str, limit: int) -> dict[str, Any]:
     from aiaas.training.trainers.images import split_images
 
     rng = random.Random(5)
-    by_attribution, by_chance, latencies = [], [], []
+    by_chance: list[float] = []
+    by_method: dict[str, list[float]] = {name: [] for name in IMAGE_METHODS}
+    latencies: dict[str, list[float]] = {name: [] for name in IMAGE_METHODS}
+    deltas: dict[str, list[float]] = {name: [] for name in IMAGE_METHODS}
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
                       timeout=300) as client:
         train(client, {"task": "image-classification", "dataset": "builtin:digits",
                        "name": "digits", "params": {"seed": 0}})
         digits = Catalog().load("default", "builtin:digits", "image-classification")
         parts = split_images(digits.labels, seed=0, test_fraction=0.2, validation_fraction=0.1)
-        for index in parts.test[:limit]:
-            image = digits.images[index]
-            started = time.perf_counter()
-            answer = client.post("/api/v1/models/digits/explain", json={"inputs": [png(image)]})
-            latencies.append(time.perf_counter() - started)
-            answer.raise_for_status()
-            explained = answer.json()["explanations"][0]
-            heat = np.asarray(explained["heatmap"]).ravel()
-            order = [int(i) for i in np.argsort(-heat, kind="stable")]
-            by_attribution.append(deletion_area(client, image, order, explained["target"]))
+        tested = [digits.images[index] for index in parts.test[:limit]]
+        auto = auto_method(client, "digits", png(tested[0]))
+        for image in tested:
+            label, pixels = "", 0
+            for name, parameters in IMAGE_METHODS.items():
+                started = time.perf_counter()
+                answer = client.post("/api/v1/models/digits/explain",
+                                     json={"inputs": [png(image)], "parameters": parameters})
+                latencies[name].append(time.perf_counter() - started)
+                answer.raise_for_status()
+                explained = answer.json()["explanations"][0]
+                if explained.get("delta") is not None:
+                    deltas[name].append(abs(explained["delta"]))
+                heat = np.asarray(explained["heatmap"]).ravel()
+                label, pixels = explained["target"], len(heat)
+                order = [int(i) for i in np.argsort(-heat, kind="stable")]
+                by_method[name].append(deletion_area(client, image, order, label))
             by_chance.append(statistics.fmean(
-                deletion_area(client, image, rng.sample(range(len(order)), len(order)),
-                              explained["target"]) for _ in range(3)))
-    return {"images": len(by_attribution),
-            "deletion_area_attribution": round(statistics.fmean(by_attribution), 4),
-            "deletion_area_random": round(statistics.fmean(by_chance), 4),
-            "latency": quantiles(latencies)}
+                deletion_area(client, image, rng.sample(range(pixels), pixels), label)
+                for _ in range(3)))
+    result: dict[str, Any] = {"images": len(by_chance), "auto": auto,
+                              "deletion_area_random": round(statistics.fmean(by_chance), 4)}
+    for name in IMAGE_METHODS:
+        result[name] = {"deletion_area": round(statistics.fmean(by_method[name]), 4),
+                        "latency": quantiles(latencies[name])}
+        if deltas[name]:
+            result[name]["abs_delta_mean"] = round(statistics.fmean(deltas[name]), 5)
+    return result
 
 
 async def predict_p99(url: str, key: str, seconds: float, explainers: int) -> dict[str, Any]:
