@@ -98,7 +98,7 @@ async def test_text_integrated_gradients_add_up_per_word(api: Api, reviews: str,
     body = response.json()
     for text, explained in zip([TEXT, "awful"], body["explanations"], strict=True):
         assert explained["method"] == "integrated_gradients" and explained["target"] == "positive"
-        assert explained["output"] == output and explained["steps"] == 64
+        assert explained["output"] == output
         assert explained["baseline"] == (baseline or "pad")
         words = explained["words"]
         # Sub-word tokens merged back into the words as sent, with their offsets.
@@ -117,7 +117,7 @@ async def test_text_integrated_gradients_add_up_per_word(api: Api, reviews: str,
 async def test_image_integrated_gradients_and_grad_cam(api: Api, pets: str) -> None:
     wide = Image.open(io.BytesIO(picture("PNG", (100, 80), seed=3))).convert("RGB")
     small = Image.open(io.BytesIO(picture("PNG", (50, 40), seed=4))).convert("RGB")
-    grids = [(51, 64), (40, 50)]  # shrunk to at most 64 a side, as the SHAP heat maps are
+    grids = [(80, 100), (40, 50)]  # each image's own size
     for baseline in ("mean", "black", "blur"):
         response = await explain(api, pets, [b64_png(wide), b64_png(small)],
                                  method="integrated_gradients", baseline=baseline, steps=128)
@@ -130,7 +130,8 @@ async def test_image_integrated_gradients_and_grad_cam(api: Api, pets: str) -> N
                                                               abs=1e-4)
             assert_adds_up(explained, [float(heat.sum())])
 
-    cam = await explain(api, pets, [b64_png(wide)], method="grad_cam", target="bird")
+    cam = await explain(api, pets, [b64_png(wide)], method="grad_cam", target="bird",
+                        heatmap_side=64)
     assert cam.status_code == 200, cam.text
     explained = cam.json()["explanations"][0]
     heat = np.asarray(explained["heatmap"])
@@ -143,7 +144,27 @@ async def test_image_integrated_gradients_and_grad_cam(api: Api, pets: str) -> N
         assert overlay.size == (64, 51)
 
 
+async def test_shap_heat_maps_at_the_image_size_or_the_side_asked(api: Api, pets: str) -> None:
+    """SHAP explains a coarser grid (64 a side at most); its map is shared out onto the image's
+    own size, or shrunk to the side asked for, and still adds up to the explained output."""
+    wide = Image.open(io.BytesIO(picture("PNG", (100, 80), seed=3))).convert("RGB")
+    for side, grid in ((None, (80, 100)), (20, (16, 20)), (1000, (80, 100))):
+        response = await explain(api, pets, [b64_png(wide)], method="partition", samples=200,
+                                 **({"heatmap_side": side} if side else {}))
+        assert response.status_code == 200, response.text
+        explained = response.json()["explanations"][0]
+        heat = np.asarray(explained["heatmap"])
+        assert heat.shape == grid
+        assert explained["base_value"] + heat.sum() == pytest.approx(explained["output_value"],
+                                                                     abs=1e-6)
+        with Image.open(io.BytesIO(base64.b64decode(explained["overlay_png"]))) as overlay:
+            assert overlay.size == (grid[1], grid[0])
+
+
 @pytest.mark.parametrize(("name", "parameters", "field", "says"), [
+    ("pets", {"heatmap_side": 0}, "parameters.heatmap_side", ""),
+    ("pets", {"heatmap_side": 1025}, "parameters.heatmap_side", ""),
+    ("reviews", {"heatmap_side": 32}, "parameters.heatmap_side", "no heat map"),
     ("reviews", {"method": "integrated_gradients", "steps": 0}, "parameters.steps", ""),
     ("reviews", {"method": "integrated_gradients", "steps": 257}, "parameters.steps", ""),
     ("reviews", {"method": "integrated_gradients", "baseline": "sepia"}, "parameters.baseline",

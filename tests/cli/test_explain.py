@@ -1,18 +1,24 @@
 """``aiaas explain`` against a real server: the built-in diagnosis model's features ranked, the
-same as JSON, a clear error for a model explanations do not cover, and a tenant's forecaster
-step by step."""
+same as JSON, a clear error for a model explanations do not cover, a tenant's forecaster step
+by step, and an image's heat map written over it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from PIL import Image
 from sklearn.datasets import load_breast_cancer
 
 from tests.cli.conftest import RunCli
 from tests.conftest import LiveServer
 from tests.runtime.forecasters import build_forecaster
-from tests.runtime.tiny_models import tar_gz
+from tests.runtime.tiny_models import (
+    IMAGE_LABELS,
+    build_onnx_image_classifier,
+    picture,
+    tar_gz,
+)
 
 
 def test_explain_ranks_features_and_refuses_other_tasks(live_server: LiveServer,
@@ -46,3 +52,21 @@ def test_explain_shows_a_forecast_step_by_step(live_server: LiveServer, aiaas: R
     as_json = aiaas("explain", "load", '{"horizon": 2}', "--json")
     [step, _] = json.loads(as_json.stdout)["explanations"][0]["steps"]
     assert {"lag_1", "month"} == {feature["name"] for feature in step["features"]}
+
+
+def test_explain_writes_an_image_heat_map(aiaas: RunCli, tmp_path: Path) -> None:
+    manifest = {"task": "image-classification", "labels": list(IMAGE_LABELS)}
+    registered = aiaas("models", "register", str(build_onnx_image_classifier(
+        tmp_path / "m", manifest=manifest)), "--name", "cli-explained-shapes")
+    assert registered.returncode == 0, registered.stderr
+    image = tmp_path / "picture.png"
+    image.write_bytes(picture("PNG", (40, 30), seed=5))
+    written = tmp_path / "overlay.png"
+    shown = aiaas("explain", "cli-explained-shapes", str(image), "--samples", "100",
+                  "--heatmap-side", "20", "-o", str(written))
+    assert shown.returncode == 0, shown.stderr
+    assert "partition" in shown.stdout and "heat map (20x15)" in shown.stdout
+    with Image.open(written) as overlay:
+        assert overlay.format == "PNG" and overlay.size == (20, 15)
+    missing = aiaas("explain", "cli-explained-shapes", str(tmp_path / "absent.png"))
+    assert missing.returncode != 0 and "no image file" in missing.stderr

@@ -1,4 +1,4 @@
-"""The API tier itself as a Ray Serve application (``aiaas.cluster.ingress:app``), declared the
+"""The API tier itself as a Ray Serve application (``aiaas.api.ingress:app``), declared the
 way a KubeRay RayService declares it (Serve's declarative config), answering through Serve's
 HTTP proxy; the model versions it deploys stay up when that config is applied again."""
 
@@ -34,7 +34,7 @@ def declare(ray_cluster: RayCluster, env: dict[str, str], replicas: int = 1) -> 
     config = ServeDeploySchema.model_validate({
         "proxy_location": "HeadOnly",
         "http_options": {"host": "127.0.0.1", "port": ray_cluster.proxy_port},
-        "applications": [{"name": API_APP, "import_path": "aiaas.cluster.ingress:app",
+        "applications": [{"name": API_APP, "import_path": "aiaas.api.ingress:app",
                           "route_prefix": "/", "runtime_env": {"env_vars": env},
                           "deployments": [{"name": "api", "num_replicas": replicas}]}]})
     _get_global_client().deploy_apps(config)

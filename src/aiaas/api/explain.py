@@ -39,8 +39,8 @@ class ExplainResponse(BaseModel):
     explanations: list[dict[str, Any]] = Field(description="Per item: prediction, method, "
                                                "target, base_value, output_value, and "
                                                "features (tabular), words (text) or heatmap "
-                                               "and overlay_png (images), with delta, steps "
-                                               "and baseline for integrated_gradients; a "
+                                               "and overlay_png (images), with delta and "
+                                               "baseline for integrated_gradients; a "
                                                "forecast's base_value, output_value and "
                                                "features are per step, in steps.")
     usage: dict[str, Any]

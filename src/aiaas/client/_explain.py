@@ -40,9 +40,11 @@ class ForecastStep(_Result):
 
 class Explanation(_Result):
     """Why one item got its answer: ``base_value`` plus the attributions is ``output_value``
-    (the ``target`` label's probability or log-odds, or a regression's value). ``features``
-    (tabular, largest magnitude first) or ``words`` (text, in text order); a forecast has
-    ``steps`` instead, each with its own base and output value."""
+    (the ``target`` label's probability or log-odds, or a regression's value), within ``delta``
+    for ``integrated_gradients`` (from ``baseline``); ``grad_cam`` maps do not add up (no
+    ``base_value``). ``features`` (tabular, largest magnitude first), ``words`` (text, in text
+    order) or ``heatmap`` and ``overlay_png`` (images); a forecast has ``steps`` instead, each
+    with its own base and output value."""
 
     prediction: dict[str, Any]
     method: str
@@ -52,6 +54,10 @@ class Explanation(_Result):
     output_value: float | None = None
     features: list[FeatureAttribution] | None = None
     words: list[WordAttribution] | None = None
+    heatmap: list[list[float]] | None = None
+    overlay_png: str | None = None
+    delta: float | None = None
+    baseline: str | None = None
     steps: list[ForecastStep] | None = None
 
 
@@ -75,7 +81,9 @@ class ExplainMethods(SyncSender):
     def explain(self, name: str, inputs: Sequence[Any], *, version: int | str | None = None,
                 **parameters: Any) -> Explanations:
         """Explain each input's answer. ``parameters``: ``method`` (auto, exact, permutation,
-        partition), ``target`` (a label), ``output`` (probability, log_odds), ``samples``,
+        partition, integrated_gradients, grad_cam), ``target`` (a label), ``output``
+        (probability, log_odds), ``samples``, ``steps`` and ``baseline`` (integrated_gradients),
+        ``heatmap_side`` (images: the heat map's side, default the image's own size up to 256),
         ``background`` (tabular rows, for a model stored without a sample)."""
         return self._send(explain(name, inputs, parameters=parameters, version=version))
 

@@ -70,23 +70,20 @@ def request(task: str, method: str, targets: list[str], given: dict[str, Any]) -
     """The backend's parameters (``runtime.gradients.Request``), defaults filled in."""
     return {"method": method, "targets": targets, "output": given.get("output") or "probability",
             "steps": given.get("steps") or gradients.DEFAULT_STEPS,
-            "baseline": given.get("baseline") or BASELINES[task][0], "side": methods.IMAGE_SIDE}
+            "baseline": given.get("baseline") or BASELINES[task][0],
+            "side": given.get("heatmap_side") or methods.HEATMAP_SIDE}
 
 
 def answer(task: str, item: Any, found: Explanation, settings: dict[str, Any]) -> dict[str, Any]:
     """One explanation's fields beside the prediction, as the SHAP path names them."""
-    shown: dict[str, Any] = {"base_value": found.base_value, "output_value": found.output_value}
+    fields: dict[str, Any] = {"base_value": found.base_value, "output_value": found.output_value}
     if found.method == "integrated_gradients":
-        shown.update(delta=found.delta, steps=settings["steps"], baseline=settings["baseline"])
+        fields.update(delta=found.delta, baseline=settings["baseline"])
     if task == TEXT:
-        shown["words"] = [{"word": part.name, "start": part.start, "end": part.end,
-                           "attribution": part.weight} for part in found.attributions]
-        return shown
-    import numpy as np
-
-    small = item.convert("RGB")
-    small.thumbnail((methods.IMAGE_SIDE, methods.IMAGE_SIDE))
-    heat = np.asarray(found.heatmap, dtype=np.float64)
-    shown["heatmap"] = heat.tolist()
-    shown["overlay_png"] = base64.b64encode(methods.overlay(small, heat)).decode()
-    return shown
+        fields["words"] = [{"word": part.name, "start": part.start, "end": part.end,
+                            "attribution": part.weight} for part in found.attributions]
+        return fields
+    values, picture = methods.shown(item, found.heatmap, settings["side"])
+    fields["heatmap"] = values
+    fields["overlay_png"] = base64.b64encode(picture).decode()
+    return fields

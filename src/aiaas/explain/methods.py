@@ -25,8 +25,13 @@ import numpy as np
 
 EXACT_MAX_FEATURES = 10
 IMAGE_SIDE = 64
-"""Images are explained at most this many pixels a side (the heat map's size): SHAP's partition
-over pixels grows with their number, and a heat map finer than this says no more."""
+"""SHAP explains images shrunk to at most this many pixels a side: its partition over pixels
+grows with their number; its map is then shared out onto the heat map's grid."""
+HEATMAP_SIDE = 256
+"""Heat maps are given at the image's own size up to this many pixels a side, unless the caller
+asks for another side (``MAX_HEATMAP_SIDE`` at most)."""
+MAX_HEATMAP_SIDE = 1024
+WORDS = r"\W+"
 
 
 def _shap() -> Any:
@@ -36,7 +41,6 @@ def _shap() -> Any:
         warnings.simplefilter("ignore")
         import shap
     return shap
-WORDS = r"\W+"
 
 
 @dataclass
@@ -118,12 +122,11 @@ def text(scorer: Scorer, texts: list[str], *, samples: int | None) -> list[Attri
 
 @dataclass(frozen=True)
 class HeatMap:
-    values: list[list[float]]
-    """Rows of the explained image (``IMAGE_SIDE`` at most a side), one value per pixel."""
+    values: Any
+    """Per-pixel values (a float array) of the image shrunk to ``IMAGE_SIDE`` at most a side."""
     base_value: float
     output_value: float
     """The label's score on the shrunk image the values explain (not the original's)."""
-    overlay_png: bytes
 
 
 def image(scorer: Scorer, images: list[Any], *, samples: int | None) -> list[HeatMap]:
@@ -144,10 +147,26 @@ def image(scorer: Scorer, images: list[Any], *, samples: int | None) -> list[Hea
 
         explainer = shap.explainers.Partition(score, shap.maskers.Image(fill, pixels.shape))
         result = explainer(pixels[None], max_evals=samples or 500, batch_size=64, silent=True)
-        heat = np.asarray(result.values[0]).sum(axis=-1)
-        maps.append(HeatMap(heat.tolist(), float(np.asarray(result.base_values).ravel()[0]),
-                            float(scorer([small])[0]), overlay(small, heat)))
+        maps.append(HeatMap(np.asarray(result.values[0]).sum(axis=-1),
+                            float(np.asarray(result.base_values).ravel()[0]),
+                            float(scorer([small])[0])))
     return maps
+
+
+def shown(picture: Any, heat: Any, side: int) -> tuple[list[list[float]], bytes]:
+    """The heat map on the grid of ``picture`` shrunk to ``side`` (never enlarged), with its
+    overlay PNG at that size. ``heat`` must already be on that grid or keep a total (SHAP's
+    map, on a coarser grid, is shared out with its total kept, so it still adds up)."""
+    import torch
+
+    from aiaas.runtime.gradients import grid_size, onto_grid, spread
+
+    rows, columns = grid_size(picture, side)
+    values = torch.as_tensor(np.asarray(heat, dtype=np.float64))
+    finer = rows * columns >= values.numel()
+    regridded = (spread if finer else onto_grid)(values, rows, columns).numpy()
+    small = picture.convert("RGB").resize((columns, rows))
+    return regridded.tolist(), overlay(small, regridded)
 
 
 def overlay(picture: Any, heat: np.ndarray[Any, Any]) -> bytes:

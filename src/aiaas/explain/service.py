@@ -76,6 +76,9 @@ class ExplainParameters(BaseModel):
         None, description="integrated_gradients: what the input is compared with; text: pad "
         "(default) or mask tokens in place of its tokens; image: the image's mean colour "
         "(default), black, or the image blurred.")
+    heatmap_side: int | None = Field(None, ge=1, le=methods.MAX_HEATMAP_SIDE, description=(
+        f"Images: the heat map (and overlay) at most this many pixels a side; default: the "
+        f"image's own size, up to {methods.HEATMAP_SIDE}. Never larger than the image."))
     background: list[Any] | None = Field(None, min_length=1, max_length=MAX_BACKGROUND,
                                          description="Tabular: rows like inputs, for a model "
                                          "stored without a background sample (a forecaster's "
@@ -121,6 +124,9 @@ class ExplainService:
             field = "steps" if given.get("steps") is not None else "baseline"
             raise Invalid.at(f"parameters.{field}", f"{field} is a setting of "
                              "integrated_gradients, for text and image classifiers")
+        if given.get("heatmap_side") is not None and version.task != IMAGE:
+            raise Invalid.at("parameters.heatmap_side", "heatmap_side is a setting of image "
+                             f"explanations; {version.task} models have no heat map")
         if version.task == FORECASTING:
             return self._forecast(resolved, items, predict, method, parameters)
         background = self._background(resolved, parameters) if version.task in TABULAR else []
@@ -144,8 +150,8 @@ class ExplainService:
             elif version.task == IMAGE:
                 [heat] = methods.image(scorer, [item], samples=parameters.samples)
                 base_value, output_value = heat.base_value, heat.output_value
-                detail = {"heatmap": heat.values, "overlay_png":
-                          base64.b64encode(heat.overlay_png).decode()}
+                values, picture = methods.shown(item, heat.values, _side(parameters))
+                detail = {"heatmap": values, "overlay_png": base64.b64encode(picture).decode()}
             else:
                 [found] = methods.text(scorer, [item], samples=parameters.samples)
                 base_value = found.base_value
@@ -209,6 +215,10 @@ class ExplainService:
                          "stored background sample (models trained here have one); send rows "
                          "like inputs as parameters.background (up to "
                          f"{MAX_BACKGROUND}), for example a sample of its training data")
+
+
+def _side(parameters: ExplainParameters) -> int:
+    return parameters.heatmap_side or methods.HEATMAP_SIDE
 
 
 def _method(resolved: ResolvedCall, parameters: ExplainParameters) -> str:

@@ -15,10 +15,11 @@ only how a model is wired to them and how their answers are put in the task's te
   tokens of its last block's first layer norm laid out as the patch grid (a ViT's last output
   feeds the classifier through its class token only, so its patches have no gradient).
 
-Heat maps are given on the grid of the image shrunk to ``side`` (the grid SHAP explains): an
-Integrated Gradients map keeps its total there (each input pixel's value shared among the grid
-cells it would be interpolated from), so base value + attributions = output up to captum's
-convergence delta, as with SHAP; a Grad-CAM map is upsampled bilinearly.
+Heat maps are given on the grid of the image shrunk to ``side`` (the image's own size, up to the
+side the caller asked for): an Integrated Gradients map keeps its total there (each input
+pixel's value shared among the grid cells it would be interpolated from), so base value +
+attributions = output up to captum's convergence delta, as with SHAP; a Grad-CAM map is
+resized bilinearly.
 
 The explained output is the target label's probability, or its log-odds (``output``): softmax
 for single-label models, sigmoid for multi-label ones, as the backends predict.
@@ -120,6 +121,20 @@ def onto_grid(heat: Any, rows: int, columns: int) -> Any:
     upsampled = F.interpolate(cells, size=tuple(heat.shape), mode="bilinear", align_corners=False)
     (shared,) = torch.autograd.grad(upsampled, cells, grad_outputs=heat[None, None])
     return shared[0, 0]
+
+
+def spread(heat: Any, rows: int, columns: int) -> Any:
+    """A (height, width) map shared out onto a finer (rows, columns) grid, its total kept: bilinear
+    upsampling of each cell's value divided by the weight the upsampling gives that cell in all,
+    so the finer map is smooth and sums to the same total (``onto_grid`` goes the other way)."""
+    import torch
+    import torch.nn.functional as F
+
+    if tuple(heat.shape) == (rows, columns):
+        return heat
+    weights = onto_grid(torch.ones(rows, columns, dtype=heat.dtype), *heat.shape)
+    return F.interpolate((heat / weights)[None, None], size=(rows, columns), mode="bilinear",
+                         align_corners=False)[0, 0]
 
 
 def explain_texts(texts: list[str], request: Request, *, labels: list[str], multi_label: bool,

@@ -1,7 +1,7 @@
-"""The API tier as a Ray Serve application: ``aiaas.cluster.ingress:app``.
+"""The API tier as a Ray Serve application: ``aiaas.api.ingress:app``.
 
 For a cluster whose front door Serve should own (a KubeRay ``RayService``, see
-``deploy/kuberay/rayservice.yaml``, or ``serve run aiaas.cluster.ingress:app``): Serve's HTTP
+``deploy/kuberay/rayservice.yaml``, or ``serve run aiaas.api.ingress:app``): Serve's HTTP
 proxies take the requests, and each replica of the ``api`` deployment is one ``aiaas serve``
 process: the same FastAPI app built by ``app_from_env``, its lifespan included (migrations, the
 training worker's supervisor, the placement). Settings come from the environment, normally the
