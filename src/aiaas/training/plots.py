@@ -1,7 +1,8 @@
 """Evaluation plots drawn to PNG with matplotlib's Agg backend (no display, thread-safe figures).
 
 Each function writes one file and returns its path. Names used by jobs: ``confusion_matrix``,
-``roc_curve``, ``training_curve``, ``predicted_vs_actual``, ``forecast``.
+``roc_curve``, ``training_curve``, ``predicted_vs_actual``, ``forecast``, ``feature_importance``,
+``influential_words``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,48 @@ def feature_importance(importance: dict[str, dict[str, float]], path: Path, *,
     axes.set_xlabel("drop in score when the feature is shuffled")
     axes.set_title(f"Permutation feature importance ({part})")
     return _save(figure, path)
+
+
+WORD_PANELS = 12
+"""Classes drawn by ``influential_words`` (the result lists every class)."""
+
+
+def influential_words(words: dict[str, list[dict[str, Any]]], path: Path, *, part: str = PART
+                      ) -> Path:
+    """One panel of horizontal bars per class (the first ``WORD_PANELS``): its most influential
+    words, the most at the top, each bar its mean attribution over the texts it occurs in."""
+    classes = list(words)[:WORD_PANELS]
+    columns = min(3, max(1, len(classes)))
+    rows = -(-max(1, len(classes)) // columns)
+    tallest = max([len(found) for found in words.values()] + [1])
+    figure = _figure((4.2 * columns, (0.3 * tallest + 1.2) * rows + 0.6))
+    for index, label in enumerate(classes):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        found = words[label][::-1]
+        axes.barh([entry["word"] for entry in found], [entry["attribution"] for entry in found],
+                  color="#4477aa")
+        axes.set_title(str(label))
+        axes.set_xlabel("mean attribution")
+        if not found:
+            axes.text(0.5, 0.5, "no word seen in 2+ texts", ha="center", va="center",
+                      transform=axes.transAxes, color="grey")
+    figure.suptitle(f"Most influential words per class ({part})")
+    return _save(figure, path)
+
+
+def explanations(found: dict[str, Any], plot_dir: Path, *, part: str = PART) -> list[str]:
+    """The plots of the global explanations in ``found`` (``feature_importance``,
+    ``influential_words``); returns the names drawn."""
+    names = []
+    if "feature_importance" in found:
+        feature_importance(found["feature_importance"], plot_dir / "feature_importance.png",
+                           part=part)
+        names.append("feature_importance")
+    if "influential_words" in found:
+        influential_words(found["influential_words"], plot_dir / "influential_words.png",
+                          part=part)
+        names.append("influential_words")
+    return names
 
 
 def predicted_vs_actual(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any],

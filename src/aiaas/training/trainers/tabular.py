@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiaas.errors import Invalid
 from aiaas.tasks.outputs import Classification
 from aiaas.tasks.tabular import write_background
-from aiaas.training import evaluation, plots
+from aiaas.training import evaluation, global_explain, plots
 from aiaas.training.datasets import CLASSIFICATION, REGRESSION, DatasetInfo, Split, split, tabular
 from aiaas.training.trainers.base import Progress, TrainContext, TrainerSpec, TrainResult
 
@@ -145,20 +145,26 @@ def _export(trained: Trained, x_sample: np.ndarray[Any, Any], task: str, target:
     (target / "model.onnx").write_bytes(onnx_model.SerializeToString())
 
 
-def _served_outputs(ctx: TrainContext, task: str, x: np.ndarray[Any, Any]) -> list[Any]:
-    """The outputs of the staged directory opened as the server opens it, one per row of ``x``."""
+def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext, *,
+              feature_names: list[str], seed: int) -> TrainResult:
+    """Metrics, plots and permutation importance of the staged directory opened as the server
+    opens it (``open_directory``), so a job and an evaluation of its model on the same rows
+    agree: a tree ensemble's ONNX export may break a tie between classes differently."""
     from aiaas.runtime.backends import open_directory
 
     backend = open_directory(ctx.staged, task, threads=1)
-    try:
+
+    def served(x: np.ndarray[Any, Any]) -> list[Any]:
         return [prediction.output for prediction in backend.predict_batch(list(x), {})]
+
+    try:
+        outputs = served(data.x_test)
+        importance = global_explain.feature_importance(
+            lambda x: global_explain.predictions(served(x), classify=task == CLASSIFICATION),
+            data.x_test, data.y_test, classify=task == CLASSIFICATION, features=feature_names,
+            seed=seed)
     finally:
         backend.unload()
-
-
-def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext, *,
-              feature_names: list[str], seed: int) -> TrainResult:
-    outputs = _served_outputs(ctx, task, data.x_test)
     if task != CLASSIFICATION:
         predicted = np.asarray([output["value"] for output in outputs], dtype=np.float64)
         metrics = evaluation.regression(data.y_test, predicted)
@@ -175,28 +181,9 @@ def _evaluate(trained: Trained, data: Split, task: str, ctx: TrainContext, *,
     if trained.curves:
         plots.training_curve(trained.curves, ctx.plot_dir / "training_curve.png")
         names.append("training_curve")
-    importance = feature_importance(trained, data, task, feature_names, seed=seed)
     plots.feature_importance(importance, ctx.plot_dir / "feature_importance.png")
     names.append("feature_importance")
     return TrainResult(metrics, names, details={"feature_importance": importance})
-
-
-IMPORTANCE_REPEATS = 5
-
-
-def feature_importance(trained: Trained, data: Split, task: str, feature_names: list[str], *,
-                       seed: int) -> dict[str, dict[str, float]]:
-    """Permutation importance on the test split (scikit-learn's ``permutation_importance``:
-    accuracy or R^2 lost when one feature's column is shuffled, ``IMPORTANCE_REPEATS`` times),
-    most important first: a global explanation of the model, beside the per-call ones."""
-    from sklearn.inspection import permutation_importance
-
-    found = permutation_importance(trained.estimator, data.x_test, data.y_test,
-                                   n_repeats=IMPORTANCE_REPEATS, random_state=seed,
-                                   scoring="accuracy" if task == CLASSIFICATION else "r2")
-    order = np.argsort(-found.importances_mean, kind="stable")
-    return {feature_names[i]: {"mean": round(float(found.importances_mean[i]), 6),
-                               "std": round(float(found.importances_std[i]), 6)} for i in order}
 
 
 def run(ctx: TrainContext) -> TrainResult:
