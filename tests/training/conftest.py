@@ -50,6 +50,13 @@ async def job_events(api: Api, job_id: str, key: str | None = None) -> list[tupl
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+OBVIOUSLY_POSITIVE = {"great", "excellent", "love", "loved", "wonderful", "best", "perfect",
+                      "perfectly", "amazing", "fantastic", "friendly", "easy", "delicious"}
+"""Words no one reads as negative: some must lead a sentiment model's positive class."""
+OBVIOUSLY_NEGATIVE = {"bad", "terrible", "awful", "horrible", "worst", "rude", "broken",
+                      "disappointing", "dirty", "poor"}
+"""Words no one reads as positive (not "never" or "cold": "never a problem", "cold beer")."""
+
 
 async def _train(api: Api, **body: Any) -> dict[str, Any]:
     response = await api.client.post("/api/v1/jobs", json=body, headers=api.auth())

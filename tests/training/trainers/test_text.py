@@ -32,7 +32,7 @@ from aiaas.training.trainers.text import split_texts
 from aiaas.training.worker import JobCancelled, Worker
 from tests.conftest import Api
 from tests.runtime.tiny_models import wordpiece_tokenizer
-from tests.training.conftest import job_events
+from tests.training.conftest import OBVIOUSLY_NEGATIVE, OBVIOUSLY_POSITIVE, PNG_SIGNATURE, job_events
 
 TASK = "text-classification"
 GOOD = ["great", "wonderful", "lovely", "excellent", "delightful", "fantastic"]
@@ -163,11 +163,22 @@ async def test_embedding_head_trains_serves_and_its_metrics_are_the_served_ones(
     assert metrics["accuracy"] >= 0.9 and metrics["f1_macro"] >= 0.9, metrics
     assert result["method"] == "embedding_head" and result["features"] == 6 * 384
     assert result["split"] == {"train": 84, "validation": 12, "test": 24}
-    assert set(result["plots"]) == {"confusion_matrix", "roc_curve"}
+    assert set(result["plots"]) == {"confusion_matrix", "roc_curve", "influential_words"}
     progress = stages(sqlite_api, job.id)
     assert [p["stage"] for p in progress][:2] == ["split", "embedding"]
-    assert progress[-2]["stage"] == "fit" and "validation_f1_macro" in progress[-2]
+    fit = [p["stage"] for p in progress].index("fit")
+    assert "validation_f1_macro" in progress[fit]
+    explaining = progress[fit + 1:-1]
+    assert explaining and all(p["stage"] == "influential_words" for p in explaining)
+    assert explaining[-1]["step"] == explaining[-1]["total"] == 24
     assert progress[-1]["stage"] == "evaluated"
+    # The sentiment of these reviews is their adjective: it is what pushes each class.
+    words = result["influential_words"]
+    assert result["influential_words_sample"]["texts"] == 24
+    assert words["positive"][0]["word"] in GOOD and words["negative"][0]["word"] in BAD, words
+    assert not {entry["word"] for entry in words["positive"]} & set(BAD), words
+    assert not {entry["word"] for entry in words["negative"]} & set(GOOD), words
+    assert all(entry["texts"] >= 2 and entry["attribution"] > 0 for entry in words["positive"])
 
     version = sqlite_api.services.registry.resolve("default", "reviews")
     assert (version.format, version.task, version.labels) == (
@@ -245,7 +256,8 @@ async def test_fine_tune_of_a_tiny_bert_learns_and_is_served(
     assert result["method"] == "fine_tune" and result["epochs"] == 8
     assert result["train_loss"][-1] < result["train_loss"][0] / 2, result["train_loss"]
     assert 1 <= result["best_epoch"] <= 8 and result["max_length"] == 16
-    assert set(result["plots"]) == {"confusion_matrix", "roc_curve", "training_curve"}
+    assert set(result["plots"]) == {"confusion_matrix", "roc_curve", "training_curve",
+                                    "influential_words"}
     assert job.metrics["accuracy"] >= 0.75, job.metrics
     progress = stages(sqlite_api, job.id)
     train = [p for p in progress if p["stage"] == "train"]
@@ -385,6 +397,17 @@ async def test_sentiment_embedding_head_through_the_jobs_api(train_api: Api) -> 
     assert result["split"] == {"train": 832, "validation": 0, "test": 208}
     assert any(kind == "progress" and data["stage"] == "embedding" and "eta_s" in data
                for kind, data in events)
+    # Global explanation: the words that push reviews towards each class, on 64 test reviews.
+    assert result["influential_words_sample"] == {
+        "texts": 64, "of": 208, "seconds": result["influential_words_sample"]["seconds"]}
+    assert any(kind == "progress" and data["stage"] == "influential_words" and "eta_s" in data
+               for kind, data in events)
+    positive = [entry["word"] for entry in job["result"]["influential_words"]["positive"]]
+    assert set(positive) & OBVIOUSLY_POSITIVE and not set(positive) & OBVIOUSLY_NEGATIVE, positive
+    assert set(result["plots"]) == {"confusion_matrix", "roc_curve", "influential_words"}
+    png = await train_api.client.get(f"/api/v1/jobs/{job['id']}/plots/influential_words.png",
+                                     headers=train_api.auth())
+    assert png.status_code == 200 and png.content.startswith(PNG_SIGNATURE)
 
     test = split_texts(datasets.Catalog().load("t", "builtin:sentiment", TASK),
                        spec_for(TASK).validate({})).test

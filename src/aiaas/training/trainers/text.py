@@ -12,12 +12,15 @@
   hundred rows need more steps than the usual large-corpus recipe.
 
 Both evaluate on the test split by running the saved directory through the backend that serves
-it, so the stored metrics describe what the API answers. The split is the tabular one (seeded,
-stratified, or the user's own split column), applied to row indices.
+it, so the stored metrics describe what the API answers; through the same backend they find the
+words that push each class most (``explain_words``, ``global_explain.influential_words``). The
+split is the tabular one (seeded, stratified, or the user's own split column), applied to row
+indices.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.errors import Invalid, NotFound
-from aiaas.training import evaluation
+from aiaas.training import evaluation, global_explain, plots
 from aiaas.training.datasets import CLASSIFICATION, Dataset, DatasetInfo, TabularDataset, split, table_of
 from aiaas.training.trainers.base import TrainContext, TrainerSpec, TrainResult
 
@@ -74,6 +77,10 @@ class TextParams(BaseModel):
     patience: int = Field(default=2, ge=0, le=100,
                           description="Stop after this many epochs without a better validation "
                                       "macro-F1 (0: never stop early).")
+    explain_texts: int = Field(
+        default=global_explain.WORD_TEXTS, ge=0, le=1000,
+        description="Test texts whose words are explained for influential_words (each costs "
+                    "about 2 model calls per word); more finds steadier words. 0: none.")
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,37 @@ def served_predictions(backend: Backend, texts: list[str], classes: list[str],
     predicted = np.asarray([out.label for out in outputs])
     probabilities = np.asarray([[out.probabilities[c] for c in classes] for out in outputs])
     return predicted, probabilities.reshape(len(outputs), len(classes))
+
+
+WORD_PROGRESS_POINTS = 8
+"""About this many ``influential_words`` progress events per job."""
+
+
+def explain_words(ctx: TrainContext, backend: Backend, test: TextData, batch: int | None = None
+                  ) -> tuple[list[str], dict[str, Any]]:
+    """The most influential words per class on a seeded sample of the test texts (at most
+    ``params.explain_texts``), scored by the serving ``backend``, drawn as the
+    ``influential_words`` plot; returns the plot names and the result details to add (none
+    when ``explain_texts`` is 0). Reports progress (stage ``influential_words``), which may
+    cancel the job."""
+    if not ctx.params.explain_texts:
+        return [], {}
+    picked = global_explain.sample(len(test.texts), ctx.params.explain_texts, ctx.params.seed)
+    texts = [test.texts[i] for i in picked.tolist()]
+    every, started = max(1, len(texts) // WORD_PROGRESS_POINTS), time.monotonic()
+
+    def done(n: int) -> None:
+        if n % every == 0 or n == len(texts):
+            elapsed = time.monotonic() - started
+            ctx.progress("influential_words", step=n, total=len(texts),
+                         eta_s=round(elapsed / n * (len(texts) - n), 2))
+
+    words = global_explain.influential_words(
+        lambda some: served_predictions(backend, some, test.classes, batch)[1], texts,
+        test.classes, done=done)
+    plots.influential_words(words, ctx.plot_dir / "influential_words.png")
+    return ["influential_words"], {"influential_words": words, "influential_words_sample": {
+        "texts": len(texts), "of": len(test.texts), "seconds": round(time.monotonic() - started, 2)}}
 
 
 def describe_split(data: TextSplit) -> dict[str, int]:

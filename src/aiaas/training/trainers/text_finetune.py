@@ -34,6 +34,7 @@ from aiaas.training.trainers.text import (
     TextSplit,
     base_model,
     describe_split,
+    explain_words,
     served_predictions,
 )
 from aiaas.training.trainers.torch_loop import (
@@ -182,14 +183,18 @@ def fine_tune(ctx: TrainContext, data: TextSplit) -> TrainResult:
 
     backend = open_directory(ctx.staged, TASK, threads=threads)
     predicted, probabilities = served_predictions(backend, data.test.texts, classes, EVAL_BATCH)
-    backend.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)
+    try:
+        drawn, words = explain_words(ctx, backend, data.test, EVAL_BATCH)
+    finally:
+        backend.unload()
+    names += drawn
     plots.training_curve(_curves(history), ctx.plot_dir / "training_curve.png", x_label="epoch")
     names.append("training_curve")
     ctx.write_manifest(task=TASK, labels=classes, description=description,
                        metrics=evaluation.scalars(metrics))
     details = {"method": params.method, "base_model": params.base_model,
                "split": describe_split(data), "max_length": int(tokenizer.model_max_length),
-               "device": device, **_details(history)}
+               "device": device, **_details(history), **words}
     return TrainResult(metrics, names, details)

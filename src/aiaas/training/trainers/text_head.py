@@ -37,6 +37,7 @@ from aiaas.training.trainers.text import (
     TextSplit,
     base_model,
     describe_split,
+    explain_words,
     served_predictions,
 )
 
@@ -129,12 +130,16 @@ def embedding_head(ctx: TrainContext, data: TextSplit) -> TrainResult:
     backend.unload()
     served = open_directory(ctx.staged, TASK, threads=torch_threads(ctx))
     predicted, probabilities = served_predictions(served, data.test.texts, classes)
-    served.unload()
     metrics = evaluation.classification(data.test.labels, predicted, classes, probabilities)
     names = plots.classification(metrics, classes, data.test.labels, probabilities, ctx.plot_dir)
+    try:
+        drawn, words = explain_words(ctx, served, data.test)
+    finally:
+        served.unload()
+    names += drawn
     ctx.write_manifest(task=TASK, labels=classes, description=description,
                        metrics=evaluation.scalars(metrics))
     details = {"method": params.method, "base_model": params.base_model,
                "split": describe_split(data), "features": int(weight.shape[1]),
-               "train_seconds": round(time.monotonic() - started, 2), **validation}
+               "train_seconds": round(time.monotonic() - started, 2), **validation, **words}
     return TrainResult(metrics, names, details)
