@@ -23,7 +23,7 @@ from aiaas.services import Services
 from aiaas.training import datasets
 from aiaas.training.evaluations import finite
 from tests.conftest import Api
-from tests.training.conftest import PNG_SIGNATURE, _train
+from tests.training.conftest import OBVIOUSLY_NEGATIVE, OBVIOUSLY_POSITIVE, PNG_SIGNATURE, _train
 
 EVALUATOR = ("predict", "models:read")
 
@@ -84,7 +84,15 @@ async def test_builtin_diagnosis_on_its_test_split_equals_sklearn_on_what_predic
     version = api.services.registry.resolve("clinic", DIAGNOSIS)
     assert metrics["accuracy"] == version.metrics["test_accuracy"]
 
-    assert result["plots"] == ["confusion_matrix", "roc_curve"]
+    assert result["plots"] == ["confusion_matrix", "roc_curve", "feature_importance"]
+    importance = metrics["feature_importance"]
+    assert metrics["feature_importance_sample"] == {"rows": 114, "of": 114, "repeats": 5}
+    assert set(importance) == set(records[0])
+    means = [entry["mean"] for entry in importance.values()]
+    assert means == sorted(means, reverse=True) and means[0] > 0
+    model = api.services.registry.artifact_path(version) / "model.onnx"
+    for name, mean in onnx_importance(model, records, truth).items():
+        assert importance[name]["mean"] == pytest.approx(mean, abs=1e-6), name
     for name in result["plots"]:
         png = await api.client.get(f"/api/v1/evaluations/{result['id']}/plots/{name}.png",
                                    headers=api.auth(key))
@@ -100,6 +108,9 @@ async def test_builtin_diagnosis_on_its_test_split_equals_sklearn_on_what_predic
     everything = await evaluate(api, key, model=DIAGNOSIS, version="production",
                                 dataset="builtin:breast_cancer", split="all")
     assert everything["rows"] == 569 and everything["split"] == "all"
+    # The explain call takes at most max_inputs rows: a seeded sample of 256.
+    assert everything["metrics"]["feature_importance_sample"] == {"rows": 256, "of": 569,
+                                                                  "repeats": 5}
     shown = await api.client.get(f"/api/v1/evaluations/{result['id']}", headers=api.auth(key))
     assert shown.status_code == 200 and shown.json() == result
     listed = await api.client.get("/api/v1/evaluations", headers=api.auth(key))
@@ -108,12 +119,38 @@ async def test_builtin_diagnosis_on_its_test_split_equals_sklearn_on_what_predic
                                  headers=api.auth(key))
     assert other.json()["evaluations"] == []
 
-    # One usage row per chunk of max_inputs (256): 114 rows, then 569 = 256 + 256 + 57.
+    # One usage row per chunk of max_inputs (256): 114 rows, then 569 = 256 + 256 + 57; and one
+    # per permutation importance, counting every row predicted: 114 or 256 rows x (30 x 5 + 1).
     usage = await api.client.get("/api/v1/usage", headers=api.auth(key))
     rows = usage.json()["records"]
-    assert sorted(r["units"]["items"] for r in rows if r["surface"] == "evaluation") == [57, 114, 256, 256]
+    assert sorted(r["units"]["items"] for r in rows if r["surface"] == "evaluation") == [
+        57, 114, 256, 256, 114 * 151, 256 * 151]
     assert [r["units"]["items"] for r in rows if r["surface"] != "evaluation"] == [114]
     assert all(r["model"] == DIAGNOSIS and r["status"] == "ok" for r in rows)
+
+
+def onnx_importance(model: Path, records: list[dict[str, float]], truth: np.ndarray[Any, Any]
+                    ) -> dict[str, float]:
+    """scikit-learn's permutation importance (seed 0, 5 repeats) of the ONNX graph run here
+    with onnxruntime, not served: what the evaluation must find through the front door."""
+    import onnxruntime
+    from sklearn.inspection import permutation_importance
+
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+
+    class Graph:
+        def fit(self, *_args: Any) -> Graph:
+            return self
+
+        def predict(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+            labels: np.ndarray[Any, Any] = session.run(
+                None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+            return labels
+
+    x = np.asarray([list(record.values()) for record in records])
+    found = permutation_importance(Graph(), x, truth, n_repeats=5, random_state=0,
+                                   scoring=lambda model, x, y: sk.accuracy_score(y, model.predict(x)))
+    return {name: float(mean) for name, mean in zip(records[0], found.importances_mean, strict=True)}
 
 
 async def test_scopes_and_other_tenants_are_404_like_missing(api: Api, tmp_path: Path) -> None:
@@ -234,16 +271,28 @@ async def test_jobs_evaluated_again_give_their_own_test_metrics(train_api: Api) 
     assert result["rows"] == wine["result"]["split"]["test"] == 54
     _same(result["metrics"], wine["metrics"], exact=("accuracy", "f1_macro", "per_class",
                                                      "confusion_matrix"))
-    assert result["plots"] == ["confusion_matrix"]
+    assert result["plots"] == ["confusion_matrix", "feature_importance"]
+    # The served model's importance on the job's test rows, with the job's seed: the job's own,
+    # but for classes tied in a forest's votes, which ONNX Runtime's float32 sums break in a
+    # thread-dependent order (a few of the 270 shuffled predictions per feature).
+    evaluated, trained = result["metrics"]["feature_importance"], wine["result"]["feature_importance"]
+    assert set(evaluated) == set(trained) and list(evaluated)[:3] == list(trained)[:3]
+    for name, entry in trained.items():
+        assert evaluated[name]["mean"] == pytest.approx(entry["mean"], abs=0.02), name
 
     result = await evaluate(train_api, model="diabetes", dataset="builtin:diabetes", params={"seed": 2})
     _same(result["metrics"], diabetes["metrics"], exact=("samples",))
-    assert result["plots"] == ["predicted_vs_actual"]
+    assert result["plots"] == ["predicted_vs_actual", "feature_importance"]
+    evaluated, trained = result["metrics"]["feature_importance"], diabetes["result"]["feature_importance"]
+    assert list(evaluated) == list(trained)  # a linear model: the same numbers, to rounding
+    for name, entry in trained.items():
+        assert evaluated[name] == pytest.approx(entry, abs=2e-6), name
     shifted = await evaluate(train_api, model="diabetes", dataset="builtin:diabetes", params={"seed": 3})
     assert shifted["metrics"]["mae"] != result["metrics"]["mae"]
 
     result = await evaluate(train_api, model="co2", dataset="builtin:co2")
     assert result["rows"] == 26 and result["plots"] == ["forecast"]
+    assert "feature_importance" not in result["metrics"]
     _same(result["metrics"], co2["metrics"], exact=("samples",))
     assert result["metrics"]["forecast"]["timestamps"] == co2["metrics"]["forecast"]["timestamps"]
     short = await evaluate(train_api, model="co2", dataset="builtin:co2", params={"horizon": 4})
@@ -259,6 +308,7 @@ async def test_jobs_evaluated_again_give_their_own_test_metrics(train_api: Api) 
     result = await evaluate(train_api, model="digits", dataset="builtin:digits", params={"seed": 1})
     assert result["rows"] == digits["result"]["split"]["test"] == 360
     _same(result["metrics"], digits["metrics"], exact=("accuracy", "confusion_matrix"))
+    assert result["plots"] == ["confusion_matrix"]
     refused = await evaluate(train_api, None, 422, model="digits", dataset="builtin:iris")
     assert "is evaluated on images" in refused["error"]["message"]
 
@@ -286,13 +336,30 @@ async def test_a_text_job_evaluated_again_gives_its_test_metrics(train_api: Api,
                                              for i in range(8)))
     train_api.services.datasets.add_file(csv, tenant="default", created_by="test", name="moods")
     job = await _train(train_api, task="text-classification", dataset="builtin:sentiment",
-                       name="sentiment", params={"seed": 4, "test_fraction": 0.25})
+                       name="sentiment", params={"seed": 4, "test_fraction": 0.25,
+                                                 "explain_texts": 0})  # the job's are tested apart
     assert job["status"] == "succeeded", job
+    assert "influential_words" not in job["result"] and "influential_words" not in job["result"]["plots"]
     result = await evaluate(train_api, model="sentiment", dataset="builtin:sentiment",
                             params={"seed": 4, "test_fraction": 0.25})
     assert result["rows"] == job["result"]["split"]["test"] == 260
     _same(result["metrics"], job["metrics"], exact=("accuracy", "f1_macro", "confusion_matrix"))
-    assert result["plots"] == ["confusion_matrix", "roc_curve"]
+    assert result["plots"] == ["confusion_matrix", "roc_curve", "influential_words"]
+    # Global explanation through the front door: the words pushing towards each class, on a
+    # seeded sample of 64 of the 260 test reviews.
+    metrics = result["metrics"]
+    assert metrics["influential_words_sample"] == {"texts": 64, "of": 260}
+    found = metrics["influential_words"]
+    positive = [entry["word"] for entry in found["positive"]]
+    assert set(positive) & OBVIOUSLY_POSITIVE and not set(positive) & OBVIOUSLY_NEGATIVE, found
+    assert all(entry["texts"] >= 2 and entry["attribution"] > 0 for entry in found["negative"])
+    png = await train_api.client.get(f"/api/v1/evaluations/{result['id']}/plots/influential_words.png",
+                                     headers=train_api.auth())
+    assert png.status_code == 200 and png.content.startswith(PNG_SIGNATURE)
+    usage = (await train_api.client.get("/api/v1/usage", headers=train_api.auth())).json()["records"]
+    explained = [r["units"]["items"] for r in usage if r["surface"] == "evaluation"
+                 and r["units"]["items"] not in (256, 4)]  # the predict chunks: 260 = 256 + 4
+    assert len(explained) == 1 and 64 * 10 < explained[0] <= 64 * 64, explained
     for body, named in (({"params": {"text": "review"}}, "has no column 'review'; name its text column"),
                         ({"params": {"text": "label"}}, "both name column 'label'"),
                         ({"dataset": "builtin:digits"}, "has no text column"),

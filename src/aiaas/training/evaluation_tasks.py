@@ -6,7 +6,8 @@ incompatible) and picks the rows: ``test`` is the held-out split the trainers ma
 ``seed`` and ``test_fraction`` (stratified by label, or the dataset's own split column; for a
 series, its last ``horizon`` points), so a model evaluated on the dataset it was trained on is
 scored on exactly the rows its job never saw; ``all`` is every row. ``score`` turns what the
-runtime served for those inputs into metrics (``aiaas.training.evaluation``) and plots.
+runtime served for those inputs into metrics (``aiaas.training.evaluation``) and plots, beside
+the global explanations the service computed (``global_explain``).
 """
 
 from __future__ import annotations
@@ -328,10 +329,18 @@ def _title(part: Part) -> str:
     return "all rows" if part == "all" else plots.PART
 
 
-def score(prepared: Prepared, outputs: list[Any], plot_dir: Path, part: Part
-          ) -> tuple[dict[str, Any], list[str]]:
-    """Metrics of the served ``outputs`` against the truth, and the names of the plots drawn
-    into ``plot_dir``."""
+def score(prepared: Prepared, outputs: list[Any], plot_dir: Path, part: Part,
+          explained: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Metrics of the served ``outputs`` against the truth, with the ``explained`` entries
+    (``feature_importance``, ``influential_words``, ...) added, and the names of the plots
+    drawn into ``plot_dir``."""
+    metrics, names = _score(prepared, outputs, plot_dir, part)
+    found = explained or {}
+    return {**metrics, **found}, names + plots.explanations(found, plot_dir, part=_title(part))
+
+
+def _score(prepared: Prepared, outputs: list[Any], plot_dir: Path, part: Part
+           ) -> tuple[dict[str, Any], list[str]]:
     title = _title(part)
     if prepared.task in CLASSIFIERS:
         labels = prepared.labels

@@ -3,11 +3,14 @@
 ``EvaluationService.evaluate`` loads the dataset through the tenant's catalogue, picks the rows
 (``evaluation_tasks``), sends them through the front door (``FrontDoor.predict``) in chunks of
 ``settings.max_inputs`` (so it measures exactly what the API serves, with one usage row per chunk,
-surface ``evaluation``), computes the metrics with scikit-learn's functions, draws the plots into
-``<data dir>/evaluations/<id>/`` and stores the result. It runs in the request: the row cap
-(``max_rows``) bounds how long that takes. Another tenant's model, dataset or evaluation is
-reported exactly as a missing one. Evaluating needs ``predict`` and ``models:read``, reading
-results ``models:read``; each method checks the caller's ``Principal``.
+surface ``evaluation``), computes the metrics with scikit-learn's functions, explains the model
+globally on a sample of the same rows (``global_explain``: permutation feature importance for
+tabular models, influential words for text classifiers) through the front door's explain path,
+draws the plots into ``<data dir>/evaluations/<id>/`` and stores the result. It runs in the
+request: the row cap (``max_rows``) and the explanations' own bounds limit how long that takes.
+Another tenant's model, dataset or evaluation is reported exactly as a missing one. Evaluating
+needs ``predict`` and ``models:read``, reading results ``models:read``; each method checks the
+caller's ``Principal``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import math
 import re
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -29,12 +33,15 @@ from sqlalchemy import select
 from aiaas.audit import AuditLog
 from aiaas.auth.principal import Principal, Scope
 from aiaas.calls import FrontDoor, ModelCall, ResolvedCall
+from aiaas.calls.front_door import OnModel
 from aiaas.crypto.vault import Vault
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
 from aiaas.db.training_tables import EvaluationRow
 from aiaas.errors import Invalid, NotFound
 from aiaas.registry.records import VersionInfo
+from aiaas.tasks.units import Units
+from aiaas.training import global_explain
 from aiaas.training.datasets import Catalog
 from aiaas.training.evaluation_tasks import (
     FORECASTING,
@@ -150,11 +157,12 @@ class EvaluationService:
         prepared = await asyncio.to_thread(self._prepare, principal.tenant, resolved, dataset, part,
                                            checked)
         outputs = await self._predict(call, prepared)
+        explained = await self._explain(call, prepared, checked.seed)
         evaluation_id = uuid.uuid4().hex
         plot_dir = self.root / evaluation_id
         try:
             metrics, names = await asyncio.to_thread(self._score, principal.tenant, prepared,
-                                                     outputs, plot_dir, part)
+                                                     outputs, explained, plot_dir, part)
             row = EvaluationRow(
                 id=evaluation_id, tenant=principal.tenant, key_id=principal.key_id,
                 model=resolved.model, version=resolved.version, dataset=dataset, split=part,
@@ -166,15 +174,16 @@ class EvaluationService:
             shutil.rmtree(plot_dir, ignore_errors=True)
             raise
 
-    def _score(self, tenant: str, prepared: Prepared, outputs: list[Any], plot_dir: Path,
-               part: Part) -> tuple[dict[str, Any], list[str]]:
+    def _score(self, tenant: str, prepared: Prepared, outputs: list[Any],
+               explained: dict[str, Any], plot_dir: Path, part: Part
+               ) -> tuple[dict[str, Any], list[str]]:
         """Metrics and plots; a sealed tenant's plots are drawn in memory-backed space and
         sealed into ``plot_dir``."""
         if not self.vault.seals(tenant):
-            return score(prepared, outputs, plot_dir, part)
+            return score(prepared, outputs, plot_dir, part, explained)
         drawn = self.vault.private_dir("evaluation")
         try:
-            result = score(prepared, outputs, drawn, part)
+            result = score(prepared, outputs, drawn, part, explained)
             self.vault.seal_tree(drawn, plot_dir, tenant, PLOT_PURPOSE)
             return result
         finally:
@@ -209,6 +218,43 @@ class EvaluationService:
                 raise _refused(exc, prepared, start) from exc
             outputs.extend(result.outputs)
         return outputs
+
+    async def _explain(self, call: ResolvedCall, prepared: Prepared, seed: int) -> dict[str, Any]:
+        """The global explanations of the version on a seeded sample of the evaluated rows
+        (``global_explain.plan``; none for images and forecasts), as one explain call through
+        the front door: admitted once, its model evaluations counted as items of one usage row,
+        its batches (``chunk`` items at most) queued on the version's batcher."""
+        planned = global_explain.plan(prepared.task, prepared.inputs, prepared.truth,
+                                      labels=prepared.labels,
+                                      features=list(call.version.config.get("feature_names", [])),
+                                      seed=seed, most=self.chunk)
+        if planned is None:
+            return {}
+        chunk, stopped = self.chunk, threading.Event()
+
+        async def run(_resolved: ResolvedCall, items: list[Any], model: OnModel
+                      ) -> tuple[list[Any], Units]:
+            spent = 0
+
+            def served(batch: list[Any]) -> list[Any]:
+                nonlocal spent
+                outputs = []
+                for start in range(0, len(batch), chunk):
+                    if stopped.is_set():  # the request was cancelled: stop spending
+                        raise RuntimeError("evaluation cancelled")
+                    outputs += [p.output for p in model.predict(batch[start:start + chunk])]
+                spent += len(batch)
+                return outputs
+
+            try:
+                found = await asyncio.to_thread(planned.compute, items, served)
+            finally:
+                stopped.set()
+            return [found], Units(items=spent)
+
+        result = await self.calls.explain(call.given(planned.inputs), run)
+        explained: dict[str, Any] = result.outputs[0]
+        return explained
 
     def _store(self, row: EvaluationRow, principal: Principal) -> EvaluationInfo:
         with self.db.session() as session:
