@@ -119,7 +119,7 @@ async def test_positive_words_push_a_review_towards_positive(train_api: Api) -> 
     ensure_builtins(train_api.services.registry, only=[EMBEDDER])
     job = await train_api.client.post("/api/v1/jobs", json={
         "task": "text-classification", "dataset": "builtin:sentiment", "name": "sentiment",
-        "params": {"seed": 3}}, headers=train_api.auth())
+        "params": {"seed": 3, "explain_texts": 0}}, headers=train_api.auth())
     assert job.status_code == 202, job.text
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
