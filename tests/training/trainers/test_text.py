@@ -358,6 +358,8 @@ def bad_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], 
         ({"params": {"batch_size": 0}}, "params.batch_size", "params.batch_size"),
         ({"params": {"base_model": ""}}, "params.base_model", "params.base_model"),
         ({"params": {"dropout": 0.1}}, "params.dropout", "params.dropout"),
+        ({"params": {"explain_texts": -1}}, "params.explain_texts", "params.explain_texts"),
+        ({"params": {"explain_texts": 1001}}, "params.explain_texts", "params.explain_texts"),
         ({"dataset": reviews_id, "promote_if": "rmse<1"}, "promote_if", "unknown metric 'rmse'"),
     ]
 
