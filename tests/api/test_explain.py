@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aiaas.builtin import EMBEDDER, ensure_builtins
+from aiaas.builtin import CHAT, EMBEDDER, SPEECH, ensure_builtins
 from tests.conftest import Api
 
 URL = "/api/v1/models/breast-cancer-diagnosis/explain"
@@ -83,11 +83,14 @@ async def test_bad_inputs_other_tasks_and_other_tenants(
                                    headers=api.auth())
     assert broken.status_code == 422 and "inputs[0]" in broken.text
 
-    ensure_builtins(api.services.registry, only=[EMBEDDER])
-    embedding = await api.client.post(f"/api/v1/models/{EMBEDDER}/explain",
-                                      json={"inputs": ["hello"]}, headers=api.auth())
-    assert embedding.status_code == 422
-    assert "not available for embedding models" in embedding.json()["error"]["message"]
+    ensure_builtins(api.services.registry, only=[EMBEDDER, CHAT, SPEECH])
+    for name, item, task in ((EMBEDDER, "hello", "embedding"),
+                             (CHAT, {"messages": [{"role": "user", "content": "hi"}]}, "chat"),
+                             (SPEECH, "UklGRg==", "speech-recognition")):
+        refused = await api.client.post(f"/api/v1/models/{name}/explain",
+                                        json={"inputs": [item]}, headers=api.auth())
+        assert refused.status_code == 422, refused.text
+        assert f"not available for {task} models" in refused.json()["error"]["message"]
 
     uploaded = await api.client.post("/api/v1/models/iris/versions", content=tiny_model_archive,
                                      headers=api.auth())
