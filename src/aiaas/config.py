@@ -157,6 +157,16 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(
         default="aiaas", min_length=1, max_length=64, description="Prefix of the rate-limit "
         "keys in Redis (installations sharing one Redis need different prefixes).")
+    redis_timeout_s: float = Field(
+        default=1.0, gt=0, le=30, description="How long a rate-limit call to Redis may take "
+        "(connect and read) before the store counts as unreachable (503 limits_unavailable, or "
+        "admitted under AIAAS_LIMITS_FAIL_OPEN). Raise it on a busy host where the event loop "
+        "can stall for longer than this.")
+    limits_lease_share: float = Field(
+        default=0.005, ge=0, le=0.05, description="With Redis: the share of a high limit a "
+        "server process may take at once as a local lease, so most calls skip the round trip "
+        "(each process is off by at most this share of the limit; 0 counts every call in "
+        "Redis). Limits under two calls' worth of a lease are always counted call by call.")
     limits_fail_open: bool = Field(
         default=False, description="When the rate-limit store (Redis) cannot be reached, admit "
         "calls of limited tenants unlimited instead of answering 503 limits_unavailable.")

@@ -107,7 +107,9 @@ class Services:
         calls = FrontDoor(settings, registry, placement, Meter(usage, metrics, pricing=billing))
         tenants = TenantService(db, cache_s=settings.cache_ttl_s, audit=audit)
         limiter = RateLimitCheck(tenants.directory,
-                                 Counters(settings.redis_url, key_prefix=settings.redis_key_prefix),
+                                 Counters(settings.redis_url, key_prefix=settings.redis_key_prefix,
+                                          timeout_s=settings.redis_timeout_s,
+                                          lease_share=settings.limits_lease_share),
                                  metrics, calls.limits, fail_open=settings.limits_fail_open)
         privacy = PrivacyService(settings, db, audit=audit)
         calls.checks.append(privacy.check)

@@ -69,6 +69,7 @@ rate_state: ContextVar[RateState | None] = ContextVar("aiaas_rate_state", defaul
 @dataclass(slots=True)
 class LimitTicket:
     check: RateLimitCheck
+    leased: bool = False
     slots: list[str] = field(default_factory=list)
     taken: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     """(subject, unit) -> (units reserved at admission, when their window stops being the
@@ -86,7 +87,7 @@ class LimitTicket:
                 deltas.append((subject, unit, delta))
         counters = self.check.counters
         if counters.shared:  # owed to the next admission's round trip: no task, no wait
-            counters.owe(self.slots, deltas)
+            counters.owe(self.slots, deltas, leased=self.leased)
         else:
             self.check.later(counters.give_back(self.slots, deltas))
         self.slots, self.taken = [], {}
@@ -127,7 +128,7 @@ class RateLimitCheck(AdmissionCheck):
                 setattr(state, refused.kind, Window(refused.limit, refused.remaining,
                                                     refused.wait_s))
             raise self._refusal(call, subjects, refused)
-        ticket = LimitTicket(self)
+        ticket = LimitTicket(self, taken.leased)
         started = time.time()
         for want in wants:
             if want.concurrent is not None:

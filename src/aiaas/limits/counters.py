@@ -23,7 +23,6 @@ scripts on Redis (``limits.pipeline``): the same counts either way.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,28 +32,27 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
-from aiaas.limits.pipeline import Op, Pipeline, moving_window, sliding_window
+from aiaas.limits.leases import Leases
+from aiaas.limits.pipeline import (
+    NAMESPACE,
+    SLOT_EXPIRY_S,
+    UNBOUNDED,
+    WINDOW_S,
+    Op,
+    Pipeline,
+    UnitWindow,
+    counter_key,
+    moving_window,
+    sliding_window,
+    unit_window,
+)
 from limits import RateLimitItemPerMinute
 
-NAMESPACE = "rl"
-WINDOW_S = 60
-SLOT_EXPIRY_S = 600
-"""How long a concurrency counter lives after it is first taken (renewed whenever it is taken
-from zero): the longest a killed process's slots stay taken."""
-UNBOUNDED = 10**15
-STORE_TIMEOUT_S = 0.5
-"""Connect and read timeout of a Redis call: past it the store counts as unreachable."""
+STORE_TIMEOUT_S = 1.0
+"""Connect and read timeout of a Redis call (``AIAAS_REDIS_TIMEOUT_S``): past it the store
+counts as unreachable."""
 SWEEP_EVERY_S = 1.0
 """How often the in-memory storage drops expired entries (see ``_MemoryStorage``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UnitWindow:
-    remaining: int
-    wait_s: float
-    """Seconds until the amount asked about fits (0: it fits now)."""
-    ends_in_s: float
-    """Seconds until the current window (where a hit now counts) becomes the previous one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,25 +85,8 @@ class Taken:
     refused: Refused | None = None
     requests: dict[str, tuple[int, float]] = field(default_factory=dict)
     units: dict[tuple[str, str], UnitWindow] = field(default_factory=dict)
-
-
-def unit_window(previous: int, previous_ttl: float, current: int, current_ttl: float,
-                limit: int, amount: int) -> UnitWindow:
-    """A sliding window's state (as ``get_sliding_window`` reads it) as what is left, when
-    ``amount`` more will fit, and when the current window ends."""
-    weighted = previous * previous_ttl / WINDOW_S + current
-    ends_in = current_ttl - WINDOW_S if current_ttl > WINDOW_S else float(WINDOW_S)
-    if weighted + amount <= limit:
-        wait = 0.0
-    elif current + amount <= limit and previous:  # the previous window's share decays
-        wait = previous_ttl - (limit - amount - current) * WINDOW_S / previous
-    else:  # after this window ends, its count decays as the previous one
-        wait = ends_in + WINDOW_S * max(0.0, 1 - (limit - amount) / max(current, 1))
-    return UnitWindow(max(0, limit - math.floor(weighted)), max(0.0, wait), ends_in)
-
-
-def _key(subject: str, what: str) -> str:
-    return f"{NAMESPACE}/{subject}/{what}"
+    leased: bool = False
+    """Taken from this process's leases (``limits.leases``): settle it with ``leased=True``."""
 
 
 class _Window(RateLimitItemPerMinute):
@@ -146,7 +127,8 @@ class _MemoryStorage(MemoryStorage):
 
 
 class Counters:
-    def __init__(self, redis_url: str | None = None, *, key_prefix: str = "aiaas") -> None:
+    def __init__(self, redis_url: str | None = None, *, key_prefix: str = "aiaas",
+                 timeout_s: float = STORE_TIMEOUT_S, lease_share: float = 0.0) -> None:
         self.shared = redis_url is not None
         self._pool: Any = None
         storage: Any
@@ -156,8 +138,7 @@ class Counters:
             import redis.asyncio
 
             self._pool = redis.asyncio.ConnectionPool.from_url(
-                redis_url, socket_timeout=STORE_TIMEOUT_S,
-                socket_connect_timeout=STORE_TIMEOUT_S)
+                redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
             storage = RedisStorage(f"async+{redis_url}", wrap_exceptions=True,
                                    implementation="redispy", key_prefix=key_prefix,
                                    connection_pool=self._pool)
@@ -165,7 +146,10 @@ class Counters:
         self.moving = MovingWindowRateLimiter(storage)
         self.sliding = SlidingWindowCounterRateLimiter(storage)
         self._pipeline = Pipeline(storage, self._pool) if self.shared else None
+        self.leases = Leases(self._pipeline, share=lease_share) if (
+            self._pipeline is not None and lease_share > 0) else None
         self.on_settle_error: Callable[[StorageError], None] | None = None
+        self.timeout_s = timeout_s
 
     @property
     def kind(self) -> str:
@@ -198,11 +182,11 @@ class Counters:
         window ends (a settlement gives back into it only until then)."""
         storage: Any = self.storage
         previous, previous_ttl, current, current_ttl = await storage.get_sliding_window(
-            _key(subject, unit), WINDOW_S)
+            counter_key(subject, unit), WINDOW_S)
         return unit_window(previous, previous_ttl, current, current_ttl, limit, amount)
 
     async def take_slot(self, subject: str, limit: int) -> bool:
-        key = _key(subject, "concurrent")
+        key = counter_key(subject, "concurrent")
         taken = await self.storage.incr(key, SLOT_EXPIRY_S, 1)
         if taken <= limit:
             return True
@@ -210,7 +194,7 @@ class Counters:
         return False
 
     async def give_slot(self, subject: str) -> None:
-        key = _key(subject, "concurrent")
+        key = counter_key(subject, "concurrent")
         left = await self.storage.incr(key, SLOT_EXPIRY_S, -1)
         if left < 0:  # the counter expired while slots were out: never count below zero
             await self.storage.incr(key, SLOT_EXPIRY_S, -left)
@@ -219,9 +203,20 @@ class Counters:
         """Take a slot, a request and the units of every ``Want``, or nothing: the first limit
         reached (slots, then requests, then units in ``Want.units`` order) is the refusal, and
         what was taken before it is given back."""
-        if self._pipeline is not None:
-            return await self._take_shared(self._pipeline, wants)
-        return await self._take_one_by_one(wants)
+        if self._pipeline is None:
+            return await self._take_one_by_one(wants)
+        if self.leases is not None:
+            granted = await self.leases.take(
+                [(w.subject, unit, limit, amount) for w in wants
+                 for unit, limit, amount in ((("requests", w.requests, 1),)
+                                             if w.requests is not None else ()) + w.units],
+                [(w.subject, w.concurrent) for w in wants if w.concurrent is not None])
+            if granted is not None:
+                return Taken(None, granted.requests, {
+                    key: UnitWindow(remaining, 0.0, ends_in)
+                    for key, (remaining, ends_in) in granted.units.items() if key[1] != "items"},
+                    leased=True)
+        return await self._take_shared(self._pipeline, wants)
 
     async def give_back(self, slots: list[str], deltas: list[tuple[str, str, int]]) -> None:
         """Give back one slot per subject in ``slots`` and add each (subject, unit, delta)."""
@@ -238,13 +233,20 @@ class Counters:
         if self._pipeline is not None:
             await self._pipeline.flush()
 
-    def owe(self, slots: list[str], deltas: list[tuple[str, str, int]]) -> None:
+    def owe(self, slots: list[str], deltas: list[tuple[str, str, int]], *,
+            leased: bool = False) -> None:
         """``give_back`` on Redis without waiting: it rides on the next admission's round
-        trip (``limits.pipeline``); store errors go to ``on_settle_error``."""
+        trip (``limits.pipeline``); store errors go to ``on_settle_error``. A ``leased``
+        admission settles on this process's leases first."""
         pipe = self._pipeline
         assert pipe is not None, "owe() is for the shared (Redis) counters"
-        ops = [pipe.incr(_key(s, "concurrent"), SLOT_EXPIRY_S, -1, floor=True) for s in slots]
-        ops += [pipe.acquire_sliding(_key(s, u), UNBOUNDED, d) for s, u, d in deltas if d]
+        if leased and self.leases is not None:
+            ops = self.leases.give_back(slots, deltas)
+        else:
+            ops = [pipe.incr(counter_key(s, "concurrent"), SLOT_EXPIRY_S, -1, floor=True)
+                   for s in slots]
+            ops += [pipe.acquire_sliding(counter_key(s, u), UNBOUNDED, d)
+                    for s, u, d in deltas if d]
         if ops:
             pipe.on_error = self.on_settle_error
             pipe.owe(ops)
@@ -256,7 +258,7 @@ class Counters:
 
         async def refuse(refused: Refused) -> Taken:
             for subject in requests:
-                await self._pop_newest(_key(subject, "requests"))
+                await self._pop_newest(counter_key(subject, "requests"))
             await self.give_back(slots, [(s, u, -amount) for s, u, amount in units])
             return Taken(refused)
 
@@ -301,11 +303,11 @@ class Counters:
         units = [(w.subject, unit, limit, amount) for w, (unit, limit, amount)
                  in _units_in_order(wants)]
         windows = [(s, u, limit) for s, u, limit, _ in units if u != "items"]
-        ops: list[Op] = [pipe.incr(_key(s, "concurrent"), SLOT_EXPIRY_S, 1) for s, _ in slots]
-        ops += [pipe.acquire_moving(_key(s, "requests"), limit, now) for s, limit in requests]
-        ops += [pipe.acquire_sliding(_key(s, u), limit, amount) for s, u, limit, amount in units]
-        ops += [pipe.moving(_key(s, "requests"), limit, now) for s, limit in requests]
-        ops += [pipe.sliding(_key(s, u)) for s, u, _ in windows]
+        ops: list[Op] = [pipe.incr(counter_key(s, "concurrent"), SLOT_EXPIRY_S, 1) for s, _ in slots]
+        ops += [pipe.acquire_moving(counter_key(s, "requests"), limit, now) for s, limit in requests]
+        ops += [pipe.acquire_sliding(counter_key(s, u), limit, amount) for s, u, limit, amount in units]
+        ops += [pipe.moving(counter_key(s, "requests"), limit, now) for s, limit in requests]
+        ops += [pipe.sliding(counter_key(s, u)) for s, u, _ in windows]
         results = iter(await pipe.run(ops))
         slot_counts = [int(next(results)) for _ in slots]
         request_hits = [bool(next(results)) for _ in requests]
@@ -321,16 +323,16 @@ class Counters:
             for (s, u, limit, amount), hit in zip(units, unit_hits, strict=True):
                 if not hit:
                     state = sliding[(s, u)] if (s, u) in sliding else \
-                        sliding_window(await pipe.run([pipe.sliding(_key(s, u))]))
+                        sliding_window(await pipe.run([pipe.sliding(counter_key(s, u))]))
                     window = unit_window(*state, limit, amount)
                     refused = Refused(s, u, limit, window.wait_s, window.remaining)
                     break
         if refused is not None:
-            give = [pipe.incr(_key(s, "concurrent"), SLOT_EXPIRY_S, -1, floor=True)
+            give = [pipe.incr(counter_key(s, "concurrent"), SLOT_EXPIRY_S, -1, floor=True)
                     for s, _ in slots]
-            give += [pipe.acquire_sliding(_key(s, u), UNBOUNDED, -amount)
+            give += [pipe.acquire_sliding(counter_key(s, u), UNBOUNDED, -amount)
                      for (s, u, _, amount), hit in zip(units, unit_hits, strict=True) if hit]
-            give += [pipe.pop(_key(s, "requests"))
+            give += [pipe.pop(counter_key(s, "requests"))
                      for (s, _), hit in zip(requests, request_hits, strict=True) if hit]
             await pipe.run(give)
             return Taken(refused)
@@ -342,11 +344,14 @@ class Counters:
         if not self.shared:
             return True
         try:
-            return bool(await asyncio.wait_for(self.storage.check(), STORE_TIMEOUT_S * 2))
+            return bool(await asyncio.wait_for(self.storage.check(), self.timeout_s * 2))
         except Exception:
             return False
 
     async def close(self) -> None:
+        if self.leases is not None and (held := self.leases.release_all()):
+            assert self._pipeline is not None
+            self._pipeline.owe(held)
         if self._pipeline is not None:
             await self._pipeline.close()
         if self._pool is not None:

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,12 @@ from typing import Any
 
 from limits.errors import StorageError
 
+NAMESPACE = "rl"
 WINDOW_S = 60
+SLOT_EXPIRY_S = 600
+"""How long a concurrency counter lives after it is first taken (renewed whenever it is taken
+from zero): the longest a killed process's slots stay taken."""
+UNBOUNDED = 10**15
 OWED_FLUSH_S = 0.02
 """How long a settlement waits for an admission to carry it before it is sent on its own."""
 _SCRIPTS = {"incr": "SCRIPT_INCR_EXPIRE", "acquire_moving": "SCRIPT_ACQUIRE_MOVING_WINDOW",
@@ -112,8 +118,8 @@ class Pipeline:
     def incr(self, key: str, expiry: int, amount: int, *, floor: bool = False) -> Op:
         return Op("incr", (self.key(key),), (expiry, amount), floor)
 
-    def acquire_moving(self, key: str, limit: int, now: float) -> Op:
-        return Op("acquire_moving", (self.key(key),), (now, limit, WINDOW_S, 1))
+    def acquire_moving(self, key: str, limit: int, now: float, amount: int = 1) -> Op:
+        return Op("acquire_moving", (self.key(key),), (now, limit, WINDOW_S, amount))
 
     def moving(self, key: str, limit: int, now: float) -> Op:
         return Op("moving", (self.key(key),), (now - WINDOW_S, limit))
@@ -204,3 +210,33 @@ def sliding_window(result: Any) -> tuple[int, float, int, float]:
         return 0, 0.0, 0, 0.0
     return (int(result[0] or 0), max(0.0, float(result[1] or 0)) / 1000,
             int(result[2] or 0), max(0.0, float(result[3] or 0)) / 1000)
+
+
+def counter_key(subject: str, what: str) -> str:
+    """The counter of one subject's requests, unit or concurrency, named by subject and kind
+    only, so a changed limit keeps what was counted."""
+    return f"{NAMESPACE}/{subject}/{what}"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitWindow:
+    remaining: int
+    wait_s: float
+    """Seconds until the amount asked about fits (0: it fits now)."""
+    ends_in_s: float
+    """Seconds until the current window (where a hit now counts) becomes the previous one."""
+
+
+def unit_window(previous: int, previous_ttl: float, current: int, current_ttl: float,
+                limit: int, amount: int) -> UnitWindow:
+    """A sliding window's state (as ``get_sliding_window`` reads it) as what is left, when
+    ``amount`` more will fit, and when the current window ends."""
+    weighted = previous * previous_ttl / WINDOW_S + current
+    ends_in = current_ttl - WINDOW_S if current_ttl > WINDOW_S else float(WINDOW_S)
+    if weighted + amount <= limit:
+        wait = 0.0
+    elif current + amount <= limit and previous:  # the previous window's share decays
+        wait = previous_ttl - (limit - amount - current) * WINDOW_S / previous
+    else:  # after this window ends, its count decays as the previous one
+        wait = ends_in + WINDOW_S * max(0.0, 1 - (limit - amount) / max(current, 1))
+    return UnitWindow(max(0, limit - math.floor(weighted)), max(0.0, wait), ends_in)
