@@ -17,6 +17,7 @@ from sqlalchemy import text
 from aiaas.audit import AuditLog
 from aiaas.audit.chain import digest
 from aiaas.auth.principal import Principal, Scope
+from aiaas.builtin import DIAGNOSIS, ensure_builtins
 from aiaas.db.audit_tables import GENESIS
 from aiaas.db.engine import Database
 from aiaas.db.tables import utcnow
@@ -193,3 +194,24 @@ def test_verify_sees_a_head_that_does_not_match(services: Services) -> None:
     tamper(services, "UPDATE audit_head SET last_hash = :h", h="0" * 64)
     result = services.audit.verify(SYSTEM)
     assert (result.ok, result.first_broken_id) == (False, 5)
+
+
+def test_lowering_a_tenant_limit_audits_each_key_and_model_limit_it_lowers(
+        services: Services) -> None:
+    limits = services.tenants.limits
+    services.tenants.create(SYSTEM, name="clinic")
+    ensure_builtins(services.registry, only={DIAGNOSIS})
+    key = services.keys.create(SYSTEM, name="k", tenant="clinic").info.id
+    limits.set(SYSTEM, tenant="clinic", requests_per_minute=100, tokens_per_minute=1000)
+    limits.set(SYSTEM, key_id=key, requests_per_minute=90, tokens_per_minute=500)
+    limits.set(SYSTEM, tenant="clinic", model=DIAGNOSIS, requests_per_minute=20)
+    limits.set(SYSTEM, tenant="clinic", requests_per_minute=60, tokens_per_minute=1000)
+
+    records = services.audit.list(SYSTEM, tenant="clinic").data
+    assert [(r.action, r.target_id) for r in records[:2]] == [("limit.cap", f"key:{key}"),
+                                                              ("limit.set", "clinic")]
+    cap = records[0]
+    assert (cap.before, cap.after) == ({"requests_per_minute": 90}, {"requests_per_minute": 60})
+    assert cap.key_id == SYSTEM.key_id and cap.target_tenant == "clinic"
+    assert sum(r.action == "limit.cap" for r in records) == 1  # the model's 20 stayed under 60
+    assert services.audit.verify(SYSTEM).ok

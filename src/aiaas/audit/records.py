@@ -20,7 +20,7 @@ from aiaas.db.audit_tables import AuditRow
 ACTIONS = frozenset({
     "key.create", "key.revoke",
     "tenant.create", "tenant.update",
-    "limit.set", "limit.clear",
+    "limit.set", "limit.clear", "limit.cap",
     "price.set", "budget.set", "budget.delete",
     "model.register", "model.delete", "version.delete", "alias.move", "serving.update",
     "dataset.upload", "dataset.delete",

@@ -49,8 +49,9 @@ class LimitService:
                     raise Invalid.at(above, f"exceeds the tenant's limit ({getattr(ceiling, above)}"
                                             f"); raise tenant {tenant!r}'s first",
                                      naming="subject", tenant=tenant)
+                capped = []
             else:
-                _cap_below(session, tenant, limits)
+                capped = _cap_below(session, tenant, limits, principal)
             row = session.scalars(select(RateLimitRow).where(
                 RateLimitRow.tenant == tenant, RateLimitRow.key_id == key_id,
                 RateLimitRow.model == model)).one_or_none()
@@ -68,13 +69,28 @@ class LimitService:
                 row.updated_by, row.updated_at = principal.key_id, utcnow()
                 session.flush()
                 info = LimitsInfo.of(row)
-            before, after = changed(old, limits.values())
-            if self.audit is not None and after:
-                target = f"key:{key_id}" if key_id else f"{tenant}/{model}" if model else tenant
-                self.audit.record(principal, "limit.set" if limits else "limit.clear", "limit",
-                                  target, before, after, target_tenant=tenant, session=session)
+            if self.audit is not None:
+                self._audit(principal, tenant, _target(tenant, key_id, model),
+                            old, limits.values(), capped, session)
         self.directory.reload()
         return info
+
+    def _audit(self, principal: Principal, tenant: str, target: str, old: dict[str, Any],
+               new: dict[str, Any], capped: list[tuple[RateLimitRow, RateLimits]],
+               session: Session) -> None:
+        """One record for the subject set (none when nothing changed) and one ``limit.cap``
+        per key or model limit that a lowered tenant limit lowered with it."""
+        assert self.audit is not None
+        before, after = changed(old, new)
+        if after:
+            self.audit.record(principal, "limit.set" if any(
+                v is not None for v in new.values()) else "limit.clear", "limit", target,
+                              before, after, target_tenant=tenant, session=session)
+        for row, was in capped:
+            before, after = changed(was.values(), RateLimits.of(row).values())
+            self.audit.record(principal, "limit.cap", "limit",
+                              _target(tenant, row.key_id, row.model), before, after,
+                              target_tenant=tenant, session=session)
 
     def clear(self, principal: Principal, *, tenant: str | None = None,
               key_id: str | None = None, model: str | None = None) -> None:
@@ -162,16 +178,26 @@ def _limits_of(session: Session, tenant: str, key_id: str, model: str) -> RateLi
     return RateLimits.of(row) if row else RateLimits()
 
 
-def _cap_below(session: Session, tenant: str, ceiling: RateLimits) -> None:
-    """Lower the tenant's key and model limits that ``ceiling`` (its new limits) is below."""
+def _cap_below(session: Session, tenant: str, ceiling: RateLimits,
+               principal: Principal) -> list[tuple[RateLimitRow, RateLimits]]:
+    """Lower the tenant's key and model limits that ``ceiling`` (its new limits) is below;
+    the rows lowered, each with its limits before (each change is audited as ``limit.cap``)."""
     rows = session.scalars(select(RateLimitRow).where(
         RateLimitRow.tenant == tenant,
         (RateLimitRow.key_id != "") | (RateLimitRow.model != ""))).all()
+    lowered = []
     for row in rows:
         limits = RateLimits.of(row)
         capped = limits.capped_by(ceiling)
         if capped != limits:
             for name, value in capped.values().items():
                 setattr(row, name, value)
-            row.updated_at = utcnow()
+            row.updated_by, row.updated_at = principal.key_id, utcnow()
+            lowered.append((row, limits))
+    return lowered
+
+
+def _target(tenant: str, key_id: str, model: str) -> str:
+    """How an audit record names a limit: the key's, the tenant's for a model, the tenant's."""
+    return f"key:{key_id}" if key_id else f"{tenant}/{model}" if model else tenant
 
