@@ -102,8 +102,6 @@ class Leases:
         self.share = share
         self._leases: dict[tuple[str, str], _Lease] = {}
         self._slots: dict[str, _Slots] = {}
-        self.round_trips = 0
-        """Redis calls made for leases (refills), for tests and the bench."""
 
     async def take(self, needs: list[Need], slots: list[tuple[str, int]]) -> Granted | None:
         """Take ``needs`` and one slot per (subject, limit) in ``slots`` from local leases,
@@ -218,7 +216,6 @@ class Leases:
                 ops += [pipe.acquire_sliding(key, limit, size), pipe.sliding(key)]
         ops += [self._slots_op(s, block)
                 for s, _, block in short_slots]
-        self.round_trips += 1
         results = iter(await pipe.run(ops))
         granted = True
         for (subject, kind, limit, _), size in short:
