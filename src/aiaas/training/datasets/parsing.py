@@ -159,8 +159,7 @@ def _read_csv(handle: IO[bytes]) -> RawTable:
             break
     if not pulled or not pulled[-1].strip():
         return RawTable([], [], array("q"))
-    sample = pulled[-1]
-    delimiter = max(_DELIMITERS, key=lambda d: (sample.count(d), d == ","))
+    delimiter = sniff_delimiter(pulled[-1])
     csv.field_size_limit(_FIELD_LIMIT)
     reader = csv.reader(itertools.chain(pulled, lines), delimiter=delimiter, strict=True)
     columns: _Columns | None = None
@@ -175,7 +174,7 @@ def _read_csv(handle: IO[bytes]) -> RawTable:
         if not record or (len(record) == 1 and not record[0].strip()):
             continue
         if columns is None:
-            columns = _csv_header(record, start)
+            columns = csv_header(record, start)
             continue
         if len(record) != len(columns.names):
             raise invalid(f"expected {len(columns.names)} fields, got {len(record)}", start)
@@ -183,7 +182,15 @@ def _read_csv(handle: IO[bytes]) -> RawTable:
     return columns.table() if columns is not None else RawTable([], [], array("q"))
 
 
-def _csv_header(record: list[str], line: int) -> _Columns:
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of the first non-blank line: the most frequent of , ; tab |, a comma on a
+    tie (shared with the columnar reader, which must pick the same one)."""
+    return max(_DELIMITERS, key=lambda d: (sample.count(d), d == ","))
+
+
+def csv_header(record: list[str], line: int) -> _Columns:
+    """The header's stripped names, checked (values instead of names, empty, long, duplicate
+    names, too many columns)."""
     names = [name.strip() for name in record]
     if all(_is_number(name) for name in names):
         raise invalid("the first line must name the columns (a header), but it holds values: "

@@ -27,8 +27,25 @@ def _finite(value: Any) -> float | None:
 
 
 def _counts(values: Iterable[Any]) -> dict[str, int]:
-    counted = Counter(str(value) for value in values)
+    counted = _value_counts(values)
+    if counted is None:
+        counted = Counter(str(value) for value in values)
     return {key: counted[key] for key in sorted(counted)}
+
+
+def _value_counts(values: Iterable[Any]) -> dict[str, int] | None:
+    """Counts of a string or integer column by pandas, without a Python object per row (each
+    distinct value has one spelling there); ``None`` for other columns (floats: 0.0 and -0.0
+    count apart as text)."""
+    import pandas as pd
+
+    if not isinstance(values, pd.Series):
+        return None
+    if not (pd.api.types.is_string_dtype(values.dtype) or values.dtype.kind in "iu") \
+            or values.dtype == object:
+        return None
+    counted = values.value_counts(dropna=True)
+    return {str(key): int(count) for key, count in counted.items()}
 
 
 def table_stats(frame: pd.DataFrame, columns: dict[str, str], *, label: str | None,

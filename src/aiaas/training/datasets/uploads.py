@@ -42,7 +42,7 @@ from aiaas.registry.disk import storage_guard
 from aiaas.registry.owners import staging_dir
 from aiaas.registry.records import validate_name
 from aiaas.tasks.images import DEFAULT_MAX_PIXELS
-from aiaas.training.datasets import images, parsing, validation
+from aiaas.training.datasets import columnar, images, parsing, validation
 from aiaas.training.datasets import pii as dataset_pii
 from aiaas.training.datasets.base import Dataset, DatasetInfo, Kind, Table
 from aiaas.training.datasets.stats import table_stats
@@ -262,12 +262,15 @@ class DatasetStore:
             row.kind, row.rows, row.columns, row.stats = (
                 "images", folder.stats["rows"], {}, folder.stats)
         else:
-            raw = parsing.read_table(original, fmt)
-            checked = validation.check_table(raw, label=label, split_column=split_column,
-                                             timestamp=timestamp)
-            report = None
-            if pii_mode is not None:
-                raw, checked, report = self._scan(raw, checked, pii_mode, original, row)
+            report = None  # a PII scan reads the exact path's cells
+            checked = None if pii_mode is not None else columnar.read_checked(
+                original, fmt, label=label, split_column=split_column, timestamp=timestamp)
+            if checked is None:
+                raw = parsing.read_table(original, fmt)
+                checked = validation.check_table(raw, label=label, split_column=split_column,
+                                                 timestamp=timestamp)
+                if pii_mode is not None:
+                    raw, checked, report = self._scan(raw, checked, pii_mode, original, row)
             row.kind, row.rows, row.columns = "table", len(checked.frame), checked.columns
             row.label, row.split_column, row.timestamp = (
                 checked.label, checked.split_column, checked.timestamp)
@@ -400,9 +403,9 @@ class DatasetStore:
                                read=read_bytes)
         assert record.format is not None
         with read(folder / f"original.{record.format}") as handle:
-            raw = parsing.read_stream(handle, record.format)
-        checked = validation.check_table(raw, label=record.label, split_column=record.split_column,
-                                         timestamp=record.timestamp)
+            checked = columnar.load_checked(handle, record.format, label=record.label,
+                                            split_column=record.split_column,
+                                            timestamp=record.timestamp)
         return Table(record.info(), checked.frame)
 
     def sweep(self, older_than_s: float = ORPHAN_AGE_S) -> list[str]:

@@ -46,29 +46,37 @@ def check_table(raw: RawTable, *, label: str | None = None, split_column: str | 
     """Type every column and check the named label, split and timestamp columns."""
     import pandas as pd
 
-    for field, what, name in (("label", "label", label), ("split_column", "split", split_column),
-                              ("timestamp", "timestamp", timestamp)):
-        if name is not None and name not in raw.names:
-            raise Invalid(f"{what} column {name!r} not found; columns: "
-                          f"{shorten(', '.join(raw.names), 300)}", details={"field": field})
-    named = [name for name in (label, split_column, timestamp) if name is not None]
-    if len(set(named)) != len(named):
-        raise Invalid("label, split_column and timestamp must name different columns",
-                      details={"field": "split_column" if split_column in (label, timestamp)
-                               else "timestamp"})
-    if label is None:
-        label = next((name for name in raw.names if name.lower() in LABEL_NAMES
-                      and name not in (split_column, timestamp)), None)
+    label = resolve_label(raw.names, label, split_column, timestamp)
     data: dict[str, Any] = {}
     columns: dict[str, str] = {}
     for name, cells in zip(raw.names, raw.cells, strict=True):
         if name == split_column:
             columns[name], data[name] = "label", _split(name, cells, raw)
         elif name == timestamp:
-            columns[name], data[name] = "datetime", _datetimes(name, cells, raw)
+            columns[name], data[name] = "datetime", parse_datetimes(name, cells, raw)
         else:
-            columns[name], data[name] = _infer(name, cells, raw, is_label=name == label)
+            columns[name], data[name] = infer_column(name, cells, raw, is_label=name == label)
     return CheckedTable(pd.DataFrame(data), columns, label, split_column, timestamp)
+
+
+def resolve_label(names: list[str], label: str | None, split_column: str | None,
+                  timestamp: str | None) -> str | None:
+    """The label column (given, else the first named like one); ``Invalid`` when a named
+    column is missing or two options name the same column. Shared with the columnar reader."""
+    for field, what, name in (("label", "label", label), ("split_column", "split", split_column),
+                              ("timestamp", "timestamp", timestamp)):
+        if name is not None and name not in names:
+            raise Invalid(f"{what} column {name!r} not found; columns: "
+                          f"{shorten(', '.join(names), 300)}", details={"field": field})
+    named = [name for name in (label, split_column, timestamp) if name is not None]
+    if len(set(named)) != len(named):
+        raise Invalid("label, split_column and timestamp must name different columns",
+                      details={"field": "split_column" if split_column in (label, timestamp)
+                               else "timestamp"})
+    if label is None:
+        label = next((name for name in names if name.lower() in LABEL_NAMES
+                      and name not in (split_column, timestamp)), None)
+    return label
 
 
 def _series(cells: Sequence[str | None]) -> pd.Series:
@@ -81,8 +89,9 @@ def _first(mask: np.ndarray[Any, Any]) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _infer(name: str, cells: list[str | None], raw: RawTable, *, is_label: bool
-           ) -> tuple[str, pd.Series]:
+def infer_column(name: str, cells: list[str | None], raw: RawTable, *, is_label: bool
+                 ) -> tuple[str, pd.Series]:
+    """A column's type and values; ``raw`` gives the lines that errors name."""
     import pandas as pd
 
     values = _series(cells)
@@ -107,14 +116,18 @@ def _infer(name: str, cells: list[str | None], raw: RawTable, *, is_label: bool
     if is_label:
         _check_classes(name, strings, raw)
         return "label", strings
-    if _looks_like_dates(cells):
+    if looks_like_dates(cells):
         try:
-            return "datetime", _datetimes(name, cells, raw)
+            return "datetime", parse_datetimes(name, cells, raw)
         except Invalid:
             pass
-    distinct = strings.nunique(dropna=True)
-    low = distinct <= MAX_CLASSES and distinct * 2 <= max(int(present.sum()), 2)
+    low = few_classes(strings.nunique(dropna=True), int(present.sum()))
     return ("label" if low else "text"), strings
+
+
+def few_classes(distinct: int, present: int) -> bool:
+    """Whether a string column with ``distinct`` values over ``present`` cells is a label."""
+    return distinct <= MAX_CLASSES and distinct * 2 <= max(present, 2)
 
 
 def _mixed(name: str, cells: list[str | None], raw: RawTable, at: int) -> Invalid:
@@ -123,12 +136,13 @@ def _mixed(name: str, cells: list[str | None], raw: RawTable, at: int) -> Invali
                    details={"field": "file", "line": raw.lines[at], "column": name})
 
 
-def _looks_like_dates(cells: list[str | None]) -> bool:
+def looks_like_dates(cells: list[str | None]) -> bool:
     first = next((cell for cell in cells if cell is not None), None)
     return first is not None and bool(_ISO_DATE.match(first))
 
 
-def _datetimes(name: str, cells: list[str | None], raw: RawTable) -> pd.Series:
+def parse_datetimes(name: str, cells: list[str | None], raw: RawTable) -> pd.Series:
+    """ISO 8601 values as pandas datetimes; ``Invalid`` naming the first value that is not."""
     import pandas as pd
 
     values = _series(cells)
