@@ -31,7 +31,9 @@ import contextlib
 import csv
 import logging
 import mmap
+import os
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aiaas.training.datasets.columnar")
 
+THREADS = min(4, os.cpu_count() or 1)
 MAX_FAST_LINE = 1024 * 1024
 """Longer lines take the exact path (well under ``MAX_LINE_BYTES`` and pyarrow's block)."""
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -130,21 +133,28 @@ def _check(data: bytes | mmap.mmap, label: str | None, split_column: str | None,
         raise Decline(f"{rows} rows")
     stub = parsing.RawTable(names, [], array("q", bytes(8 * rows)))
     """Where a shared check needs line numbers: any error it raises declines."""
-    frame: dict[str, Any] = {}
-    columns: dict[str, str] = {}
-    for name, (cells, present) in zip(names, map(_clean, body), strict=True):
-        if name == split_column:
-            columns[name], frame[name] = "label", _split(cells)
-        elif name == timestamp:
-            columns[name] = "datetime"
-            frame[name] = validation.parse_datetimes(name, cells.to_pylist(), stub)
-        else:
-            columns[name], frame[name] = _infer(name, cells, present, stub,
-                                                is_label=name == label)
+    roles = {name: role for name, role in ((label, "label"), (split_column, "split"),
+                                           (timestamp, "timestamp")) if name is not None}
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:  # pyarrow's kernels free the GIL
+        typed = list(pool.map(lambda name, column: _column(name, column, stub, roles.get(name)),
+                              names, body))
+    columns = {name: kind for name, (kind, _) in zip(names, typed, strict=True)}
+    frame = {name: values for name, (_, values) in zip(names, typed, strict=True)}
     # Not consolidated into one block per dtype (a copy of every number): equal frames, and
     # the statistics read it column by column.
     return validation.CheckedTable(pd.DataFrame(frame, copy=False), columns, label,
                                    split_column, timestamp)
+
+
+def _column(name: str, column: pa.ChunkedArray, stub: parsing.RawTable, role: str | None
+            ) -> tuple[str, pd.Series]:
+    """One column's type and values, as ``validation.check_table`` gives them."""
+    cells, present, point = _clean(column)
+    if role == "split":
+        return "label", _split(cells)
+    if role == "timestamp":
+        return "datetime", validation.parse_datetimes(name, cells.to_pylist(), stub)
+    return _infer(name, cells, present, point, stub, is_label=role == "label")
 
 
 def _header(data: bytes | mmap.mmap) -> tuple[list[str], str, int]:
@@ -169,8 +179,6 @@ def _read_body(data: bytes | mmap.mmap, start: int, delimiter: str, width: int) 
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    if data.find(b"\x00", start) != -1:
-        raise Decline("a NUL byte")
     _check_line_lengths(data, start)
     if data.find(b"\r", start) != -1:
         _check_carriage_returns(data, start)
@@ -228,25 +236,41 @@ def _check_quotes(data: bytes | mmap.mmap, start: int, delimiter: str) -> None:
         raise Decline("a quote the two parsers may read differently")
 
 
-def _clean(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """The stripped cells with ``MISSING`` markers as nulls, and the present ones alone."""
+def _clean(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray, bool | None]:
+    """The stripped cells with ``MISSING`` markers as nulls, the present ones alone, and
+    ``_decimals`` of the present ones."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if _all_bytes_in(column, SIMPLE):
+    point = _decimals(column)
+    if point is not None:  # no blank to strip; "" is the only marker made of these bytes
         stripped, missing = column, pc.equal(pc.binary_length(column), 0)
     else:
         stripped = pc.utf8_trim(column, characters=WHITESPACE)
         missing = pc.is_in(stripped, value_set=pa.array(sorted(parsing.MISSING)))
     if not pc.any(missing).as_py():
-        return stripped, stripped
-    cells = pc.if_else(missing, pa.scalar(None, pa.string()), stripped)
-    return cells, stripped.filter(pc.invert(missing))
+        cells = present = stripped
+    else:
+        cells = pc.if_else(missing, pa.scalar(None, pa.string()), stripped)
+        present = stripped.filter(pc.invert(missing))
+    if point is None and stripped is not column:
+        point = _decimals(present)
+    return cells, present, point
 
 
-def _all_bytes_in(column: pa.ChunkedArray, allowed: bytes) -> bool:
-    """Whether every value of a null-free string column is made of ``allowed`` bytes."""
-    return all(not _value_bytes(chunk).translate(None, allowed) for chunk in column.chunks)
+def _decimals(column: pa.ChunkedArray) -> bool | None:
+    """For a null-free string column of plain decimals (``SIMPLE`` bytes, at most
+    ``MAX_DIGITS`` digits each), whether a decimal point occurs; ``None`` for other columns."""
+    point = False
+    for chunk in column.chunks:
+        values = _value_bytes(chunk)
+        if values.translate(None, SIMPLE):
+            return None
+        point = point or b"." in values
+        offsets = _offsets(chunk)
+        if (np.diff(offsets) > MAX_DIGITS).any() and _most_digits(chunk, offsets) > MAX_DIGITS:
+            return None
+    return point
 
 
 def _value_bytes(chunk: pa.Array) -> bytes:
@@ -262,24 +286,17 @@ def _offsets(chunk: pa.Array) -> np.ndarray[Any, np.dtype[np.int32]]:
         chunk.offset:chunk.offset + len(chunk) + 1]
 
 
-def _numbers(cells: pa.ChunkedArray, present: pa.ChunkedArray) -> pd.Series | None:
+def _numbers(cells: pa.ChunkedArray, present: pa.ChunkedArray, point: bool | None
+             ) -> pd.Series | None:
     """The column as ``pandas.to_numeric`` reads it when every present cell is a plain decimal
-    of at most ``MAX_DIGITS`` digits; ``None`` when it is not (or may not be) that."""
+    (``point`` not ``None``): integers without a point or a missing cell, else floats; ``None``
+    when it is not (or may not be) that."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not len(present):
+    if point is None or not len(present):
         return None
-    point = False
-    for chunk in present.chunks:
-        values = _value_bytes(chunk)
-        if values.translate(None, SIMPLE):
-            return None
-        point = point or b"." in values
-        offsets = _offsets(chunk)
-        if (np.diff(offsets) > MAX_DIGITS).any() and _most_digits(chunk, offsets) > MAX_DIGITS:
-            return None
     integers = not point and cells.null_count == 0
     try:
         typed = pc.cast(cells, pa.int64() if integers else pa.float64())
@@ -296,7 +313,7 @@ def _most_digits(chunk: pa.Array, offsets: np.ndarray[Any, Any]) -> int:
     return int((counted[relative[1:]] - counted[relative[:-1]]).max())
 
 
-def _infer(name: str, cells: pa.ChunkedArray, present: pa.ChunkedArray,
+def _infer(name: str, cells: pa.ChunkedArray, present: pa.ChunkedArray, point: bool | None,
            stub: parsing.RawTable, *, is_label: bool) -> tuple[str, pd.Series]:
     """``validation.infer_column``'s answer, computed on the arrow column where it can be."""
     import pandas as pd
@@ -304,7 +321,7 @@ def _infer(name: str, cells: pa.ChunkedArray, present: pa.ChunkedArray,
 
     if is_label and cells.null_count:
         raise Decline(f"the label column {name!r} has empty cells")
-    numbers = _numbers(cells, present)
+    numbers = _numbers(cells, present, point)
     if numbers is not None:
         return "number", numbers
     if not len(present) or pc.any(pc.match_substring_regex(present, MAYBE_NUMBER)).as_py():

@@ -53,8 +53,9 @@ def table_stats(frame: pd.DataFrame, columns: dict[str, str], *, label: str | No
     per_column: dict[str, dict[str, Any]] = {}
     for name, kind in columns.items():
         series = frame[name]
-        present = series.dropna()
-        entry: dict[str, Any] = {"type": kind, "missing": int(series.isna().sum())}
+        missing = int(series.isna().sum())
+        present = series.dropna() if missing else series
+        entry: dict[str, Any] = {"type": kind, "missing": missing}
         if kind == "number" and len(present):
             entry |= {"min": _finite(present.min()), "max": _finite(present.max()),
                       "mean": _finite(present.astype("float64").mean())}
