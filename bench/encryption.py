@@ -1,7 +1,7 @@
 """Cost of encryption at rest, in one run: model load time and dataset upload throughput on a
 sealed data dir against a plain one.
 
-    python bench/encryption.py [--rounds 5] [--upload-mb 64]
+    python bench/encryption.py [--rounds 5] [--upload-mb 64] [--uploads-only]
 
 - **Load time**: a tenant's copy of the built-in embedder (all-MiniLM-L6-v2, sentence-
   transformers, 87 MiB) and of the breast-cancer tabular model (ONNX) are registered in two
@@ -14,7 +14,12 @@ sealed data dir against a plain one.
   PNG images, stored through ``DatasetStore.add_file`` (receive, hash, parse, validate,
   statistics, and for the sealed dir encryption into the data dir) on each data dir in turn;
   throughput = file size / wall time, median over rounds. The sealing step alone is timed too
-  (``Sealer.seal_file`` of the CSV).
+  (``Sealer.seal_file`` of the CSV), and so is the CSV's reading step alone (parse, validate,
+  statistics, in this process): ``csv_read_mb_s.columnar`` is the path uploads take (pyarrow,
+  ``aiaas.training.datasets.columnar``), ``csv_read_mb_s.exact`` the ``csv``-module path it
+  falls back to (``parsing`` then ``validation``), which every CSV took before.
+
+``--uploads-only`` skips the load times (and the models they need): the upload figures alone.
 
 Prints JSON, also written to bench/results/encryption.json.
 """
@@ -149,6 +154,22 @@ def seal_only(data_dir: Path, source: Path) -> float:
     return source.stat().st_size / elapsed / 1e6
 
 
+def read_only(source: Path, columnar: bool) -> float:
+    """The CSV's parse, validation and statistics alone, as an upload runs them."""
+    from aiaas.training.datasets import columnar as fast
+    from aiaas.training.datasets import parsing, validation
+    from aiaas.training.datasets.stats import table_stats
+
+    started = time.perf_counter()
+    checked = fast.read_checked(source, "csv", label="label") if columnar else None
+    if checked is None:
+        assert not columnar, "the columnar path declined the bench CSV"
+        checked = validation.check_table(parsing.read_table(source, "csv"), label="label")
+    table_stats(checked.frame, checked.columns, label=checked.label,
+                split_column=checked.split_column)
+    return source.stat().st_size / (time.perf_counter() - started) / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -156,6 +177,7 @@ def main() -> None:
     parser.add_argument("--one-load")
     parser.add_argument("--sealed", action="store_true")
     parser.add_argument("--plain", action="store_true")
+    parser.add_argument("--uploads-only", action="store_true")
     args = parser.parse_args()
     if args.one_load:
         print(json.dumps(one_load(Path(args.one_load), args.sealed)))
@@ -163,29 +185,36 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="aiaas-bench-enc-"))
     dirs = {True: work / "sealed", False: work / "plain"}
     for sealed, data_dir in dirs.items():
-        prepare(data_dir, sealed)
+        if not args.uploads_only:
+            prepare(data_dir, sealed)
     csv, archive = work / "table.csv", work / "images.zip"
     make_csv(csv, args.upload_mb)
     make_zip(archive, 2000)
     loads: dict[bool, dict[str, list[float]]] = {True: {}, False: {}}
     uploads: dict[bool, dict[str, list[float]]] = {True: {}, False: {}}
     sealing: list[float] = []
+    reading: dict[str, list[float]] = {"columnar": [], "exact": []}
     for round_no in range(args.rounds):
         order = [True, False] if round_no % 2 == 0 else [False, True]
         for sealed in order:
-            for name, seconds in child_load(dirs[sealed], sealed).items():
-                loads[sealed].setdefault(name, []).append(seconds)
+            if not args.uploads_only:
+                for name, seconds in child_load(dirs[sealed], sealed).items():
+                    loads[sealed].setdefault(name, []).append(seconds)
             for source in (csv, archive):
                 uploads[sealed].setdefault(source.suffix[1:], []).append(
                     upload(dirs[sealed], sealed, source, round_no))
         sealing.append(seal_only(dirs[True], csv))
+        for path in ("columnar", "exact"):
+            reading[path].append(read_only(csv, path == "columnar"))
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "rounds": args.rounds, "csv_mb": round(csv.stat().st_size / 1e6, 1),
         "zip_mb": round(archive.stat().st_size / 1e6, 1),
         "load_s": {}, "upload_mb_s": {}, "seal_only_mb_s": round(statistics.median(sealing), 1),
+        "csv_read_mb_s": {path: round(statistics.median(mb_s), 1)
+                          for path, mb_s in reading.items()},
     }
-    for name in MODELS:
+    for name in MODELS if not args.uploads_only else ():
         plain, sealed_s = (statistics.median(loads[s][name]) for s in (False, True))
         result["load_s"][name] = {"plain": round(plain, 3), "sealed": round(sealed_s, 3),
                                   "added": f"{100 * (sealed_s / plain - 1):+.1f}%"}
