@@ -161,6 +161,14 @@ async def test_shap_heat_maps_at_the_image_size_or_the_side_asked(api: Api, pets
             assert overlay.size == (grid[1], grid[0])
 
 
+@pytest.fixture
+def named_model(request: pytest.FixtureRequest, name: str) -> str:
+    """The model fixture the case names (``pets`` or ``reviews``), and only that one: each takes
+    seconds to set up."""
+    model: str = request.getfixturevalue(name)
+    return model
+
+
 @pytest.mark.parametrize(("name", "parameters", "field", "says"), [
     ("pets", {"heatmap_side": 0}, "parameters.heatmap_side", ""),
     ("pets", {"heatmap_side": 1025}, "parameters.heatmap_side", ""),
@@ -180,10 +188,10 @@ async def test_shap_heat_maps_at_the_image_size_or_the_side_asked(api: Api, pets
      "method grad_cam does not take it"),
     ("pets", {"method": "integrated_gradients", "samples": 100}, "parameters.samples", ""),
 ])
-async def test_bad_settings_are_named(api: Api, reviews: str, pets: str, name: str,
+async def test_bad_settings_are_named(api: Api, named_model: str, name: str,
                                       parameters: dict[str, Any], field: str, says: str) -> None:
-    item = TEXT if name == reviews else b64_png(Image.new("RGB", (20, 20), "red"))
-    response = await explain(api, name, [item], **parameters)
+    item = TEXT if named_model == "reviews" else b64_png(Image.new("RGB", (20, 20), "red"))
+    response = await explain(api, named_model, [item], **parameters)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     details = error["details"]
@@ -233,7 +241,7 @@ async def train(api: Api, body: dict[str, Any]) -> None:
                                       headers=api.auth())).json()
         if shown["status"] not in ("queued", "running"):
             break
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.1)
     assert shown["status"] == "succeeded", shown
 
 
