@@ -67,7 +67,7 @@ def train(client: httpx.Client) -> dict[str, Any]:
         if shown["status"] in ("succeeded", "failed", "cancelled"):
             assert shown["status"] == "succeeded", shown
             return shown
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError("the job did not finish in 240 s")
 
 

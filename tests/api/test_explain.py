@@ -130,7 +130,7 @@ async def test_positive_words_push_a_review_towards_positive(train_api: Api) -> 
                                             headers=train_api.auth())).json()
         if shown["status"] not in ("queued", "running"):
             break
-        await __import__("asyncio").sleep(0.5)
+        await __import__("asyncio").sleep(0.1)
     assert shown["status"] == "succeeded", shown
     review = "The staff were wonderful and the food was delicious, we loved every minute."
     response = await train_api.client.post("/api/v1/models/sentiment/explain", json={
