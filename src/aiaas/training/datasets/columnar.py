@@ -50,9 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("aiaas.training.datasets.columnar")
 
 THREADS = min(4, os.cpu_count() or 1)
-MAX_FAST_LINE = 1024 * 1024
+MAX_FAST_LINE = 512 * 1024
 """Longer lines take the exact path (well under ``MAX_LINE_BYTES`` and pyarrow's block)."""
-BLOCK_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
               "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 """What ``str.strip()`` removes (every ``str.isspace`` character; a test checks the list)."""
@@ -161,11 +161,11 @@ def _header(data: bytes | mmap.mmap) -> tuple[list[str], str, int]:
     """The header's names and delimiter, read as ``parsing`` reads them, and where the body
     starts. A blank first line, a long or odd one, takes the exact path."""
     end = data.find(b"\n")
-    if end == -1:
-        raise Decline("no line after the header")
+    if end == -1 or end + 1 > MAX_FAST_LINE:
+        raise Decline("no line after the header, or a long header")
     text = data[:end + 1].decode("utf-8").removeprefix("\ufeff")
-    if not text.strip() or end + 1 > MAX_FAST_LINE:
-        raise Decline("the first line is blank or long")
+    if not text.strip():
+        raise Decline("the first line is blank")
     delimiter = parsing.sniff_delimiter(text)
     records = list(csv.reader([text], delimiter=delimiter, strict=True))
     if len(records) != 1 or (len(records[0]) == 1 and not records[0][0].strip()):
@@ -238,39 +238,44 @@ def _check_quotes(data: bytes | mmap.mmap, start: int, delimiter: str) -> None:
 
 def _clean(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray, bool | None]:
     """The stripped cells with ``MISSING`` markers as nulls, the present ones alone, and
-    ``_decimals`` of the present ones."""
+    whether a present one has a decimal point when all are plain decimals (else ``None``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    point = _decimals(column)
-    if point is not None:  # no blank to strip; "" is the only marker made of these bytes
+    plain = _decimals(column)
+    if plain is not None:  # nothing to strip; "" is the only marker made of these bytes
+        point, empty = plain
+        if not empty:
+            return column, column, point
         stripped, missing = column, pc.equal(pc.binary_length(column), 0)
     else:
         stripped = pc.utf8_trim(column, characters=WHITESPACE)
         missing = pc.is_in(stripped, value_set=pa.array(sorted(parsing.MISSING)))
-    if not pc.any(missing).as_py():
-        cells = present = stripped
-    else:
-        cells = pc.if_else(missing, pa.scalar(None, pa.string()), stripped)
-        present = stripped.filter(pc.invert(missing))
-    if point is None and stripped is not column:
-        point = _decimals(present)
-    return cells, present, point
+        if not pc.any(missing).as_py():
+            plain = _decimals(stripped)
+            return stripped, stripped, None if plain is None else plain[0]
+    cells = pc.if_else(missing, pa.scalar(None, pa.string()), stripped)
+    present = stripped.filter(pc.invert(missing))
+    plain = _decimals(present) if plain is None else plain
+    return cells, present, None if plain is None else plain[0]
 
 
-def _decimals(column: pa.ChunkedArray) -> bool | None:
-    """For a null-free string column of plain decimals (``SIMPLE`` bytes, at most
-    ``MAX_DIGITS`` digits each), whether a decimal point occurs; ``None`` for other columns."""
-    point = False
+def _decimals(column: pa.ChunkedArray) -> tuple[bool, bool] | None:
+    """For a null-free string column whose values are all empty or plain decimals (``SIMPLE``
+    bytes, at most ``MAX_DIGITS`` digits), whether a decimal point and whether an empty value
+    occur; ``None`` for any other column."""
+    point = empty = False
     for chunk in column.chunks:
         values = _value_bytes(chunk)
         if values.translate(None, SIMPLE):
             return None
         point = point or b"." in values
         offsets = _offsets(chunk)
-        if (np.diff(offsets) > MAX_DIGITS).any() and _most_digits(chunk, offsets) > MAX_DIGITS:
+        lengths = np.diff(offsets)
+        empty = empty or bool((lengths == 0).any())
+        if (lengths > MAX_DIGITS).any() and _most_digits(chunk, offsets) > MAX_DIGITS:
             return None
-    return point
+    return point, empty
 
 
 def _value_bytes(chunk: pa.Array) -> bytes:
