@@ -234,3 +234,45 @@ def test_uploads_and_loads_take_the_columnar_path(tmp_path: Path, store: Dataset
     assert record.columns == expected.columns and record.rows == 50
     assert record.stats == _stats(expected) and record.label == "label"
     pd.testing.assert_frame_equal(store.load(record).frame, expected.frame, check_exact=True)
+
+
+NOISE = ["1", "-2", "+4", ".5", "6.", "-0", "1e3", "inf", "nan", "NA", "", " ", "  7 ", "x", "True",
+         "a,b", 'q"q', "\u3000z", "2024-01-02", "12345678901234567", "-", "1.2.3", "é", "Test",
+         "#N/A", "١٢", "\t9\t", "1_000", "\x0b5"]
+
+
+def _random_file(rng: random.Random) -> str:
+    delimiter = rng.choice([",", ";", "\t", "|"])
+    kinds = [rng.choice(["number", "number", "class", "noise"]) for _ in range(rng.randint(1, 4))]
+
+    def cell(kind: str) -> str:
+        value = {"number": f"{rng.uniform(-99, 99):.{rng.randint(0, 4)}f}",
+                 "class": rng.choice("abc")}.get(kind) or rng.choice(NOISE)
+        if rng.random() < 0.05:
+            value = rng.choice(NOISE)
+        quoted = rng.random() < 0.1 or delimiter in value or '"' in value
+        return '"' + value.replace('"', '""') + '"' if quoted else value
+
+    names = [f"{rng.choice(['a', 'label', 'when', 'x y'])}{i}" for i in range(len(kinds))]
+    lines = [delimiter.join(names)] + [delimiter.join(cell(kind) for kind in kinds)
+                                      for _ in range(rng.randint(0, 25))]
+    return "\n".join(lines) + "\n"
+
+
+def test_random_files_agree_or_raise_the_same(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    valid = 0
+    for _ in range(150):
+        path = _write(tmp_path, _random_file(rng))
+        try:
+            expected = _exact(path)
+        except AiaasError:
+            assert columnar.read_checked(path, "csv") is None
+            continue
+        got = columnar.read_checked(path, "csv")
+        assert got is not None
+        pd.testing.assert_frame_equal(got.frame, expected.frame, check_exact=True)
+        assert (got.columns, got.label, _stats(got)) == (
+            expected.columns, expected.label, _stats(expected))
+        valid += 1
+    assert valid > 30
