@@ -4,7 +4,6 @@ fast heartbeat), and a real server in a subprocess over real HTTP."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -48,9 +47,6 @@ if "AIAAS_MASTER_KEY_FILE" not in os.environ:
 @pytest.fixture(scope="session", autouse=True)
 def _compile_cache() -> Iterator[None]:
     yield
-    _DROPPER.shutdown(wait=True)  # every test database dropped before the session ends
-    for dropped in _DROPS:
-        dropped.result()  # a failed drop fails the session's teardown
     shutil.rmtree(os.environ["AIAAS_COMPILE_DIR"], ignore_errors=True)
     _MASTER_KEY.unlink(missing_ok=True)
 
@@ -84,22 +80,9 @@ def fresh_postgres(prefix: str = "aiaas_test") -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        # Dropping takes a few tenths of a second (the server syncs to disk): done on one
-        # background thread while the next tests run; the session waits for it at its end.
-        _DROPS.append(_DROPPER.submit(_drop_database, name))
-
-
-def _drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-_DROPPER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-db")
-"""Drops the test databases in order, off the tests' path (its thread is joined at exit too)."""
-_DROPS: list[concurrent.futures.Future[None]] = []
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
