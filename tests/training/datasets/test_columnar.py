@@ -209,7 +209,8 @@ def test_invalid_files_raise_the_exact_error(tmp_path: Path, store: DatasetStore
 
 
 @pytest.mark.parametrize(("case", "options"), [
-    ("non-utf8", {}), ("split", {"split_column": "part"}), ("timestamp", {"timestamp": "when"}),
+    ("non-utf8", {}), ("latin-1 number", {}), ("split", {"split_column": "part"}),
+    ("timestamp", {"timestamp": "when"}),
     ("missing label", {"label": "nope"}), ("same column", {"label": "a", "timestamp": "a"}),
 ])
 def test_invalid_options_and_encodings(tmp_path: Path, store: DatasetStore, case: str,
@@ -218,6 +219,7 @@ def test_invalid_options_and_encodings(tmp_path: Path, store: DatasetStore, case
                                          f"{['train', 'test'][i % 2]},{'xy'[i % 2]}")
     data: str | bytes = {
         "non-utf8": good.encode() + b"9,2024-01-09,train,\xff\n",
+        "latin-1 number": good.encode() + b"9\xe9,2024-01-09,train,x\n",
         "split": good + "9,2024-01-09,dev,x\n",
         "timestamp": good + "9,soon,train,x\n",
     }.get(case, good)
