@@ -121,16 +121,26 @@ def test_block_names_types_and_positions_never_values(server: LiveServer) -> Non
     assert [(e["type"], e["start"], e["end"]) for e in error["details"]["entities"]] == [
         ("PERSON", 12, 26), ("PHONE_NUMBER", 30, 45), ("EMAIL_ADDRESS", 58, 77)]
     assert "inputs[0]" in error["message"]
-    with pytest.raises(openai.BadRequestError) as raised:
-        oai(server, key).embeddings.create(model=EMBEDDER, input=PII_TEXT)
+    with oai(server, key) as client, pytest.raises(openai.BadRequestError) as raised:
+        client.embeddings.create(model=EMBEDDER, input=PII_TEXT)
     assert raised.value.code == "pii_detected"
-    with server.client(key) as client:
-        v2 = client.post(f"/v2/models/{EMBEDDER}/infer", json={"inputs": [
-            {"name": "text", "shape": [1], "datatype": "BYTES", "data": [PII_TEXT]}]})
+    v2 = v2_embed(server, key, PII_TEXT)
     assert v2.status_code in (400, 422), v2.text
     for response_text in (native.text, str(raised.value.body), v2.text):
         assert not any(value in response_text for value in VALUES), response_text
     assert embed(server, key, "the lab results are ready").status_code == 200
+
+
+def v2_embed(server: LiveServer, key: str, text: str) -> httpx.Response:
+    """An embedding through the KServe v2 protocol (what tritonclient sends)."""
+    with server.client(key) as client:
+        return client.post(f"/v2/models/{EMBEDDER}/infer", json={"inputs": [
+            {"name": "text", "shape": [1], "datatype": "BYTES", "data": [text]}]})
+
+
+def v2_vector(response: httpx.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    return np.array(response.json()["outputs"][0]["data"])
 
 
 def test_redact_embeds_the_placeholder_text(server: LiveServer) -> None:
@@ -142,9 +152,11 @@ def test_redact_embeds_the_placeholder_text(server: LiveServer) -> None:
     assert np.allclose(vector, plain.json()["outputs"][0]["embedding"], atol=1e-5)
     assert not np.allclose(vector, original.json()["outputs"][0]["embedding"], atol=1e-3)
     assert redacted.json()["privacy"]["inputs"][0]["type"] == "PERSON"
-    v1 = oai(server, policy_key(server, "redact")).embeddings.create(model=EMBEDDER,
-                                                                     input=PII_TEXT)
+    with oai(server, policy_key(server, "redact")) as client:
+        v1 = client.embeddings.create(model=EMBEDDER, input=PII_TEXT)
     assert np.allclose(v1.data[0].embedding, vector, atol=1e-5)
+    assert np.allclose(v2_vector(v2_embed(server, policy_key(server, "redact"), PII_TEXT)),
+                       vector, atol=1e-5)
 
 
 def test_detect_lists_spans_and_changes_nothing(server: LiveServer) -> None:
@@ -158,20 +170,24 @@ def test_detect_lists_spans_and_changes_nothing(server: LiveServer) -> None:
     assert [(e["field"], e["type"]) for e in privacy["inputs"]] == [
         ("inputs[0]", "PERSON"), ("inputs[0]", "PHONE_NUMBER"), ("inputs[0]", "EMAIL_ADDRESS")]
     assert "privacy" not in original.json()
+    assert np.allclose(v2_vector(v2_embed(server, policy_key(server, "detect"), PII_TEXT)),
+                       original.json()["outputs"][0]["embedding"], atol=1e-5)
 
 
 ECHO = [{"role": "user", "content": f"Repeat after me: Hello, {NAME}! Good morning, {NAME}."}]
 
 
 def chat(server: LiveServer, key: str, messages: list[dict[str, str]], stream: bool) -> str:
-    client = oai(server, key)
-    if stream:
-        chunks = client.chat.completions.create(model=CHAT, messages=messages,  # type: ignore[arg-type]
-                                                temperature=0, max_tokens=48, stream=True)
-        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    reply = client.chat.completions.create(model=CHAT, messages=messages,  # type: ignore[arg-type]
-                                           temperature=0, max_tokens=48)
-    return reply.choices[0].message.content or ""
+    with oai(server, key) as client:
+        if stream:
+            chunks = client.chat.completions.create(
+                model=CHAT, messages=messages, temperature=0,  # type: ignore[arg-type]
+                max_tokens=48, stream=True)
+            return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        reply = client.chat.completions.create(
+            model=CHAT, messages=messages, temperature=0,  # type: ignore[arg-type]
+            max_tokens=48)
+        return reply.choices[0].message.content or ""
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
@@ -219,8 +235,9 @@ def test_transcripts_are_redacted(server: LiveServer, spoken: bytes) -> None:
     assert "Smith" not in str(redacted) and "<PERSON_1>" in redacted["text"], redacted
     assert "<PERSON_1>" in redacted["segments"][0]["text"]
     key = policy_key(server, "redact")
-    text = oai(server, key).audio.transcriptions.create(
-        model=SPEECH, file=("speech.wav", spoken, "audio/wav"), response_format="text")
+    with oai(server, key) as client:
+        text = client.audio.transcriptions.create(
+            model=SPEECH, file=("speech.wav", spoken, "audio/wav"), response_format="text")
     assert "Smith" not in str(text) and "<PERSON_1>" in str(text)
 
 

@@ -41,7 +41,7 @@ def test_items_may_be_base64_an_object_or_bytes() -> None:
     assert [item.language for item in items] == [None, "en", None, None]
     assert {item.clip.container for item in items} == {"wav"}
     assert items[0].clip.max_seconds == LIMITS.max_audio_seconds == 600
-    assert params["beam_size"] == 1 and params["timestamps"] is False
+    assert params["beam_size"] == 5 and params["timestamps"] is False  # faster-whisper's default
     assert params["temperature"] == 0.0 and params["language"] is None
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from aiaas.runtime.backends.base import Backend
 from aiaas.tasks.audio import SAMPLE_RATE, decode
 from aiaas.tasks.base import Prediction, about_item, item_field
+from aiaas.tasks.speech import DEFAULT_BEAM
 
 CPU_COMPUTE_TYPE = "int8"
 GPU_COMPUTE_TYPE = "float16"
@@ -79,7 +80,7 @@ class WhisperBackend(Backend):
         multilingual = bool(self.config.get("multilingual", False))
         language = item.language or parameters.get("language") or (
             None if multilingual else "en")
-        beam = int(parameters.get("beam_size", 1))
+        beam = int(parameters.get("beam_size", DEFAULT_BEAM))
         words = bool(parameters.get("timestamps", False))
         segments, info = self.pipeline.transcribe(
             audio,
