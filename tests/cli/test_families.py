@@ -104,7 +104,8 @@ def test_transcribe_as_text_json_and_subtitles(aiaas: RunCli, speech_wav: Path) 
     _ok(text)
     assert "hospitals" in text.stdout.lower() and "city council" in text.stdout.lower()
 
-    srt = aiaas("transcribe", "whisper-tiny-en", str(speech_wav), "--format", "srt")
+    srt = aiaas("transcribe", "whisper-tiny-en", str(speech_wav), "--format", "srt",
+                "--beam-size", "1")  # greedy splits this clip into two cues; beam 5 into one
     _ok(srt)
     assert re.match(r"1\n00:00:00,000 --> 00:00:\d\d,\d{3}\n\S", srt.stdout), srt.stdout
     assert "\n\n2\n" in srt.stdout
@@ -121,6 +122,8 @@ def test_transcribe_as_text_json_and_subtitles(aiaas: RunCli, speech_wav: Path) 
 
     unknown = _one_error_line(aiaas("transcribe", "no-such-model", str(speech_wav)))
     assert "not_found" in unknown
+    wide = aiaas("transcribe", "whisper-tiny-en", str(speech_wav), "--beam-size", "6")
+    assert wide.returncode != 0 and "--beam-size" in wide.stderr
 
 
 def test_embed_texts_with_the_default_or_a_named_model(aiaas: RunCli) -> None:

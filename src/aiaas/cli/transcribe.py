@@ -50,11 +50,16 @@ def transcribe(
     timestamps: Annotated[bool, typer.Option(
         "--timestamps", help="Word times in JSON; timed segment lines in text.")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    beam_size: Annotated[int | None, typer.Option(
+        "--beam-size", min=1, max=5,
+        help="Beam search width, 1-5 (default 5, as faster-whisper; 1 is greedy, faster).")
+    ] = None,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Transcribe an audio file (uploaded as is; a spinner runs on stderr meanwhile)."""
     with client(url, api_key) as api, err.status(f"uploading and transcribing {file.name}…"):
-        transcript = api.transcribe(model, file, language=language, timestamps=timestamps)
+        transcript = api.transcribe(model, file, language=language, timestamps=timestamps,
+                                    beam_size=beam_size)
     render(transcript, Format.json if as_json else fmt, timestamps=timestamps)

@@ -305,12 +305,14 @@ def chat_stream(model: str, messages: Messages, sampling: Sampling) -> Call[Chat
                 json=body, accept="text/event-stream")
 
 
-def transcribe(model: str, audio: Media, *, language: str | None,
-               timestamps: bool) -> Call[Transcription]:
+def transcribe(model: str, audio: Media, *, language: str | None, timestamps: bool,
+               beam_size: int | None = None) -> Call[Transcription]:
     """The audio file uploaded as is (multipart), transcribed by a speech-recognition model."""
     parameters: dict[str, Any] = {"timestamps": timestamps}
     if language is not None:
         parameters["language"] = language
+    if beam_size is not None:
+        parameters["beam_size"] = beam_size
     call = Call("POST", _model_path(model, "predict"), one(Prediction), files=[audio],
                 form={"parameters": json.dumps(parameters)})
     return call.then(lambda result: Transcription.model_validate(

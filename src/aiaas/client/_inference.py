@@ -61,12 +61,13 @@ class InferenceMethods(SyncSender):
         return ChatStream(response, events, self.base_url)
 
     def transcribe(self, model: str, audio: MediaSource, *, language: str | None = None,
-                   timestamps: bool = False) -> Transcription:
+                   timestamps: bool = False, beam_size: int | None = None) -> Transcription:
         """Transcribe an audio file (WAV, FLAC, MP3, Ogg): a path, its bytes or a binary file
         object, uploaded as is. ``language``: a code such as ``"en"`` (default: detected or the
-        model's only one); ``timestamps`` adds per-word times to each segment."""
+        model's only one); ``timestamps`` adds per-word times to each segment; ``beam_size``
+        1-5 (default 5, as faster-whisper; 1 is greedy and faster)."""
         return self._send(_calls.transcribe(model, read_media(audio, "audio"), language=language,
-                                            timestamps=timestamps))
+                                            timestamps=timestamps, beam_size=beam_size))
 
 
 class AsyncInferenceMethods(AsyncSender):
@@ -102,8 +103,9 @@ class AsyncInferenceMethods(AsyncSender):
         return AsyncChatStream(response, events, self.base_url)
 
     async def transcribe(self, model: str, audio: MediaSource, *, language: str | None = None,
-                         timestamps: bool = False) -> Transcription:
+                         timestamps: bool = False, beam_size: int | None = None
+                         ) -> Transcription:
         """See ``Client.transcribe``; the file is read in a worker thread."""
         media = await asyncio.to_thread(read_media, audio, "audio")
         return await self._send(_calls.transcribe(model, media, language=language,
-                                                  timestamps=timestamps))
+                                                  timestamps=timestamps, beam_size=beam_size))
