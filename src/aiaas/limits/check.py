@@ -5,9 +5,9 @@ tenant's: ``Directory.applicable``; none set costs three dict lookups and nothin
 takes, in order, a concurrency slot, one request, and the units the call may use: its items,
 its tokens (prompt + ``max_tokens`` for a generation, bounded as ``billing.cost.most_units``
 bounds them) and its audio seconds (as their headers declare), all in one ``Counters.take``
-(one Redis round trip). A limit that is reached refuses with ``RateLimited`` (429, Retry-After)
-and the call keeps nothing it took, its request included. The ticket settles
-the units to what the call really used and gives the slot back.
+(at most one Redis round trip, none from a lease). A limit that is reached refuses with
+``RateLimited`` (429, Retry-After) and the call keeps nothing it took, its request included.
+The ticket settles the units to what the call really used and gives the slot back.
 
 When the store (Redis) cannot be reached, a limited call is refused with 503
 ``limits_unavailable`` (or admitted unlimited with ``fail_open``), logged and counted; never

@@ -17,7 +17,8 @@ Storage failures raise ``limits.errors.StorageError``.
 
 A call's admission (``take``) and settlement (``give_back``) go through the library's
 strategies one operation at a time in memory, and as one Redis pipeline of the library's own
-scripts on Redis (``limits.pipeline``): the same counts either way.
+scripts on Redis (``limits.pipeline``): the same counts either way. On Redis, calls under a busy
+high limit are admitted from this process's leases of it (``limits.leases``) with no round trip.
 """
 
 from __future__ import annotations
@@ -206,11 +207,9 @@ class Counters:
         if self._pipeline is None:
             return await self._take_one_by_one(wants)
         if self.leases is not None:
-            granted = await self.leases.take(
-                [(w.subject, unit, limit, amount) for w in wants
-                 for unit, limit, amount in ((("requests", w.requests, 1),)
-                                             if w.requests is not None else ()) + w.units],
-                [(w.subject, w.concurrent) for w in wants if w.concurrent is not None])
+            granted = await self.leases.take(_lease_needs(wants),
+                                             [(w.subject, w.concurrent) for w in wants
+                                              if w.concurrent is not None])
             if granted is not None:
                 return Taken(None, granted.requests, {
                     key: UnitWindow(remaining, 0.0, ends_in)
@@ -358,6 +357,16 @@ class Counters:
             await self._pool.disconnect()
         elif isinstance(self.storage, MemoryStorage) and self.storage.timer is not None:
             self.storage.timer.cancel()
+
+
+def _lease_needs(wants: list[Want]) -> list[tuple[str, str, int, int]]:
+    """Each want's request and units as ``Leases`` takes them: (subject, kind, limit, amount)."""
+    needs = []
+    for want in wants:
+        if want.requests is not None:
+            needs.append((want.subject, "requests", want.requests, 1))
+        needs += [(want.subject, unit, limit, amount) for unit, limit, amount in want.units]
+    return needs
 
 
 def _units_in_order(wants: list[Want]) -> list[tuple[Want, tuple[str, int, int]]]:

@@ -132,8 +132,8 @@ def _check(data: bytes | mmap.mmap, label: str | None, split_column: str | None,
     rows = len(body[0])
     if rows == 0 or rows > parsing.MAX_ROWS or rows * len(names) > parsing.MAX_CELLS:
         raise Decline(f"{rows} rows")
+    # For the shared checks that want line numbers: any error they raise declines anyway.
     stub = parsing.RawTable(names, [], array("q", bytes(8 * rows)))
-    """Where a shared check needs line numbers: any error it raises declines."""
     roles = {name: role for name, role in ((label, "label"), (split_column, "split"),
                                            (timestamp, "timestamp")) if name is not None}
     with ThreadPoolExecutor(max_workers=THREADS) as pool:  # pyarrow's kernels free the GIL
