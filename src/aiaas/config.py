@@ -163,10 +163,10 @@ class Settings(BaseSettings):
         "admitted under AIAAS_LIMITS_FAIL_OPEN). Raise it on a busy host where the event loop "
         "can stall for longer than this.")
     limits_lease_share: float = Field(
-        default=0.005, ge=0, le=0.05, description="With Redis: the share of a high limit a "
-        "server process may take at once as a local lease, so most calls skip the round trip "
-        "(each process is off by at most this share of the limit; 0 counts every call in "
-        "Redis). Limits under two calls' worth of a lease are always counted call by call.")
+        default=0.005, ge=0, le=0.05, description="The share of a high limit a server "
+        "process may take at once as a local lease, so most calls skip the counter (on Redis, "
+        "the round trip); each process is off by at most this share of the limit (0 counts "
+        "every call). Limits under two calls' worth of a lease are always counted call by call.")
     limits_fail_open: bool = Field(
         default=False, description="When the rate-limit store (Redis) cannot be reached, admit "
         "calls of limited tenants unlimited instead of answering 503 limits_unavailable.")

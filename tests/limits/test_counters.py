@@ -1,8 +1,8 @@
 """The counters on the ``limits`` library's memory storage and on the shared Redis (a key prefix
 of their own per test): exact requests per minute, reservations settled up and down, slots
-taken and given back, an admission that takes all or nothing (one pipeline on Redis, read back
-through the library's own strategies), and a store that cannot be reached raises
-``StorageError`` at once."""
+taken and given back, an admission that takes all or nothing (one list of operations on either
+store, read back through the library's own strategies), settlements owed to the next admission,
+and a store that cannot be reached raises ``StorageError`` at once."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ async def test_a_refused_call_keeps_nothing_it_took(counters: Counters) -> None:
     for _ in range(2):
         taken = await counters.take([key, tenant])
         assert taken.refused is None
-        await counters.give_back(["k:a", "t:a"], [])
+        counters.owe(["k:a", "t:a"], [])
     refused = (await counters.take([key, tenant])).refused  # 80 + 40 tokens pass the key's 100
     assert refused is not None and refused.wait_s > 0
     assert (refused.subject, refused.kind, refused.limit, refused.remaining) == (
@@ -125,7 +125,7 @@ async def test_the_first_limit_reached_is_the_refusal(counters: Counters) -> Non
     assert (await counters.take(wants)).refused is None
     busy = await counters.take(wants)  # the slot is still out: concurrency comes first
     assert busy.refused == Refused("k:b", "concurrent", 1, 1.0, 0)
-    await counters.give_back(["k:b"], [])
+    counters.owe(["k:b"], [])  # carried by the next admission
     spent = await counters.take(wants)
     assert spent.refused is not None and spent.refused.kind == "requests"
     assert spent.refused.subject == "k:b" and 55 < spent.refused.wait_s <= 60
@@ -141,26 +141,30 @@ async def test_an_admission_reports_the_windows_after_it(counters: Counters) -> 
     tokens = taken.units[("k:c", "tokens")]
     assert tokens.remaining == 380 and tokens.wait_s == 0 and 0 < tokens.ends_in_s <= 60
     assert ("k:c", "items") not in taken.units  # known exactly: no read, nothing to settle
-    await counters.give_back([], [("k:c", "tokens", -100), ("k:c", "items", 0)])
-    await counters.flush()  # on Redis it was owed to the next admission
+    counters.owe([], [("k:c", "tokens", -100), ("k:c", "items", 0)])
+    await counters.flush()  # it was owed to the next admission
     assert (await counters.units_window("k:c", "tokens", 500)).remaining == 480
     assert (await counters.units_window("k:c", "items", 50)).remaining == 47
 
 
-async def test_a_settlement_rides_on_the_next_admission_or_goes_alone_soon() -> None:
-    if REDIS_SKIP:
-        pytest.skip(REDIS_SKIP)
-    counters = Counters(REDIS_URL, key_prefix=f"aiaas-test-{uuid.uuid4().hex}")
-    try:
-        want = [Want("k:d", concurrent=1)]
-        assert (await counters.take(want)).refused is None
-        counters.owe(["k:d"], [])
-        assert (await counters.take(want)).refused is None  # the slot came back with it
-        counters.owe(["k:d"], [])
-        await asyncio.sleep(OWED_FLUSH_S * 5)  # no admission came: it went on its own
-        assert await counters.take_slot("k:d", 1)
-    finally:
-        await counters.close()
+async def test_a_refusal_on_an_unread_unit_reads_its_window(counters: Counters) -> None:
+    want = [Want("k:f", units=(("items", 5, 3),))]  # items are not read at admission
+    assert (await counters.take(want)).refused is None
+    refused = (await counters.take(want)).refused
+    assert refused is not None and (refused.kind, refused.limit, refused.remaining) == (
+        "items", 5, 2)
+    assert refused.wait_s > 0
+
+
+async def test_a_settlement_rides_on_the_next_admission_or_goes_alone_soon(
+        counters: Counters) -> None:
+    want = [Want("k:d", concurrent=1)]
+    assert (await counters.take(want)).refused is None
+    counters.owe(["k:d"], [])
+    assert (await counters.take(want)).refused is None  # the slot came back with it
+    counters.owe(["k:d"], [])
+    await asyncio.sleep(OWED_FLUSH_S * 5)  # no admission came: it went on its own
+    assert await counters.take_slot("k:d", 1)
 
 
 async def test_scripts_redis_forgot_are_loaded_again(

@@ -1,6 +1,7 @@
 """Leases on the shared Redis: two ``Counters`` on one key prefix stand for two server
 processes. A busy high limit is admitted mostly from local leases (few round trips) and the two
-together admit exactly the limit; a low limit is never leased; leased slots are given back."""
+together admit exactly the limit; a low limit is never leased; leased slots are given back. The
+in-memory store leases the same way."""
 
 from __future__ import annotations
 
@@ -18,18 +19,18 @@ from aiaas.limits.leases import LEASE_S
 from aiaas.limits.pipeline import counter_key
 from tests.limits.test_counters import REDIS_SKIP, REDIS_URL
 
-pytestmark = pytest.mark.skipif(REDIS_SKIP is not None, reason=str(REDIS_SKIP))
 SHARE = 0.005
+needs_redis = pytest.mark.skipif(REDIS_SKIP is not None, reason=str(REDIS_SKIP))
 
 
 class Process:
-    """One server process's counters, counting its Redis round trips."""
+    """One server process's counters (on Redis, or ``redis_url=None``: in memory), counting
+    its store calls."""
 
-    def __init__(self, prefix: str) -> None:
-        self.counters = Counters(REDIS_URL, key_prefix=prefix, lease_share=SHARE)
+    def __init__(self, prefix: str, redis_url: str | None = REDIS_URL) -> None:
+        self.counters = Counters(redis_url, key_prefix=prefix, lease_share=SHARE)
         self.round_trips = 0
         pipe = self.counters._pipeline
-        assert pipe is not None
         run: Callable[[list[Any]], Awaitable[list[Any]]] = pipe.run
 
         async def counted(ops: list[Any]) -> list[Any]:
@@ -66,6 +67,7 @@ async def admit_until_refused(processes: tuple[Process, Process], want: Want,
     return admitted, leased
 
 
+@needs_redis
 async def test_a_busy_high_limit_is_leased_and_two_processes_admit_exactly_it(
         two: tuple[Process, Process]) -> None:
     admitted, leased = await admit_until_refused(two, Want("k:a", requests=12_000),
@@ -76,6 +78,7 @@ async def test_a_busy_high_limit_is_leased_and_two_processes_admit_exactly_it(
     assert trips < admitted / 4, trips  # a refill per up to 60 calls, and the exact ones
 
 
+@needs_redis
 async def test_leased_units_stay_within_the_limit_and_settle_locally(
         two: tuple[Process, Process]) -> None:
     want = Want("k:b", units=(("tokens", 300_000, 100),))
@@ -88,15 +91,17 @@ async def test_leased_units_stay_within_the_limit_and_settle_locally(
     left = lease.left
     first.counters.owe([], [("k:b", "tokens", -60)], leased=True)
     assert lease.left == left + 60  # given back to the lease: no round trip owed
-    assert first.counters._pipeline is not None and not first.counters._pipeline._owed
+    assert not first.counters._pipeline._owed
 
 
+@needs_redis
 async def test_a_low_limit_is_never_leased(two: tuple[Process, Process]) -> None:
     admitted, leased = await admit_until_refused(two, Want("k:c", requests=300),
                                                  warm_s=LEASE_S * 1.2)
     assert (admitted, leased) == (300, 0)  # 0.5 % of 300 is under two calls
 
 
+@needs_redis
 async def test_leased_slots_are_taken_in_blocks_and_given_back(
         two: tuple[Process, Process]) -> None:
     want = Want("k:d", concurrent=1_000)  # blocks of 5 slots
@@ -122,9 +127,22 @@ async def test_leased_slots_are_taken_in_blocks_and_given_back(
     assert await slots_taken(two[0]) == 0  # a process that stops gives back what it held
 
 
+async def test_the_memory_store_leases_a_busy_high_limit_and_admits_exactly_it() -> None:
+    process = Process(f"aiaas-test-{uuid.uuid4().hex}", redis_url=None)
+    try:
+        admitted, leased = await admit_until_refused((process, process),
+                                                     Want("k:e", requests=12_000,
+                                                          units=(("tokens", 600_000, 50),)),
+                                                     warm_s=LEASE_S * 1.2)
+    finally:
+        await process.counters.close()
+    assert admitted == 12_000
+    assert leased > 8_000, leased
+    assert process.round_trips < admitted / 4, process.round_trips
+
+
 async def slots_taken(process: Process) -> int:
     pipe = process.counters._pipeline
-    assert pipe is not None
     redis = Redis.from_url(REDIS_URL)
     try:
         return int(await redis.get(pipe.key(counter_key("k:d", "concurrent"))) or 0)

@@ -85,11 +85,8 @@ class LimitTicket:
             delta = real.get(unit, 0) - reserved
             if delta > 0 or (delta < 0 and now < window_ends - GIVE_BACK_MARGIN_S):
                 deltas.append((subject, unit, delta))
-        counters = self.check.counters
-        if counters.shared:  # owed to the next admission's round trip: no task, no wait
-            counters.owe(self.slots, deltas, leased=self.leased)
-        else:
-            self.check.later(counters.give_back(self.slots, deltas))
+        # owed to the next admission (or a flush shortly after): no task, no wait
+        self.check.counters.owe(self.slots, deltas, leased=self.leased)
         self.slots, self.taken = [], {}
 
 
@@ -105,7 +102,6 @@ class RateLimitCheck(AdmissionCheck):
         self.fail_open = fail_open
         self.last_error: str | None = None
         self._logged_at = 0.0
-        self._pending: set[asyncio.Task[None]] = set()
         counters.on_settle_error = self._settle_failed
 
     async def admit(self, call: ResolvedCall) -> Ticket | None:
@@ -210,22 +206,6 @@ class RateLimitCheck(AdmissionCheck):
         raise Unavailable("the rate-limit store cannot be reached; try again shortly",
                           code="limits_unavailable", retry_after_s=2)
 
-    def later(self, work: object) -> None:
-        """Run a settlement on the event loop; its store errors are counted and logged."""
-        try:
-            task = asyncio.get_running_loop().create_task(self._quietly(work))
-        except RuntimeError:  # no loop (the process is ending): the counters expire anyway
-            getattr(work, "close", lambda: None)()
-            return
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _quietly(self, work: object) -> None:
-        try:
-            await work  # type: ignore[misc]
-        except StorageError as exc:
-            self._settle_failed(exc)
-
     def _settle_failed(self, exc: StorageError) -> None:
         self.metrics.limiter_store_errors.labels("settle").inc()
         self.last_error = f"{type(exc.storage_error).__name__}: {exc.storage_error}"[:200]
@@ -240,8 +220,6 @@ class RateLimitCheck(AdmissionCheck):
         return f"unreachable: limited calls are {reaction}"
 
     async def close(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
         await self.counters.close()
 
 

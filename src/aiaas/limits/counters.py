@@ -15,10 +15,10 @@ Counters are named by subject and unit only (``_Window.key_for``), not by the li
 a changed limit keeps what was counted and a settlement finds the counter it reserved on.
 Storage failures raise ``limits.errors.StorageError``.
 
-A call's admission (``take``) and settlement (``give_back``) go through the library's
-strategies one operation at a time in memory, and as one Redis pipeline of the library's own
-scripts on Redis (``limits.pipeline``): the same counts either way. On Redis, calls under a busy
-high limit are admitted from this process's leases of it (``limits.leases``) with no round trip.
+A call's admission (``take``) is one list of the library's operations (``limits.pipeline``):
+one script call on Redis, one pass over the storage's methods in memory (``limits.memory``);
+its settlement (``owe``) rides on the next admission. Calls under a busy high limit are
+admitted from this process's leases of it (``limits.leases``) without touching the store.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterR
 from limits.errors import StorageError
 
 from aiaas.limits.leases import Leases
+from aiaas.limits.memory import MemoryPipeline, SweptMemoryStorage
 from aiaas.limits.pipeline import (
     NAMESPACE,
     SLOT_EXPIRY_S,
@@ -41,6 +42,7 @@ from aiaas.limits.pipeline import (
     WINDOW_S,
     Op,
     Pipeline,
+    RedisPipeline,
     UnitWindow,
     counter_key,
     moving_window,
@@ -52,8 +54,6 @@ from limits import RateLimitItemPerMinute
 STORE_TIMEOUT_S = 1.0
 """Connect and read timeout of a Redis call (``AIAAS_REDIS_TIMEOUT_S``): past it the store
 counts as unreachable."""
-SWEEP_EVERY_S = 1.0
-"""How often the in-memory storage drops expired entries (see ``_MemoryStorage``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,36 +97,6 @@ class _Window(RateLimitItemPerMinute):
         return "/".join([self.namespace, *(str(part) for part in identifiers)])
 
 
-class _MemoryStorage(MemoryStorage):
-    """The ``limits`` library's in-memory storage, sweeping expired entries at most once per
-    ``SWEEP_EVERY_S``. The library starts a sweep on every hit that finds none running, and each
-    sweep hops to a worker thread per key: under load that is a thread hop per request, which
-    took ~10% of an embeddings server's throughput (``bench/rate_limits.py``). A late sweep
-    changes no count: the strategies ignore entries older than their window, and an expired
-    counter is dropped when it is read. The override hooks the library's private scheduler by
-    its mangled name (``limits`` is pinned below 6; ``tests/limits/test_counters.py`` fails if
-    the hook stops being called)."""
-
-    def __init__(self) -> None:
-        super().__init__(wrap_exceptions=True)
-        self.swept_at = 0.0
-        self.sweeps = 0
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:
-        now = time.monotonic()
-        if now - self.swept_at < SWEEP_EVERY_S:
-            return
-        self.swept_at = now
-        self.sweeps += 1
-        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
-
-    async def pop_newest(self, key: str) -> None:
-        """Remove a moving window's newest entry (a refused call's request, given back)."""
-        async with self.locks[key]:
-            if self.events.get(key):
-                del self.events[key][0]
-
-
 class Counters:
     def __init__(self, redis_url: str | None = None, *, key_prefix: str = "aiaas",
                  timeout_s: float = STORE_TIMEOUT_S, lease_share: float = 0.0) -> None:
@@ -134,7 +104,7 @@ class Counters:
         self._pool: Any = None
         storage: Any
         if redis_url is None:
-            storage = _MemoryStorage()
+            storage = SweptMemoryStorage()
         else:
             import redis.asyncio
 
@@ -146,9 +116,9 @@ class Counters:
         self.storage: Storage = storage
         self.moving = MovingWindowRateLimiter(storage)
         self.sliding = SlidingWindowCounterRateLimiter(storage)
-        self._pipeline = Pipeline(storage, self._pool) if self.shared else None
-        self.leases = Leases(self._pipeline, share=lease_share) if (
-            self._pipeline is not None and lease_share > 0) else None
+        self._pipeline: Pipeline = RedisPipeline(storage, self._pool) if self.shared else \
+            MemoryPipeline(storage)
+        self.leases = Leases(self._pipeline, share=lease_share) if lease_share > 0 else None
         self.on_settle_error: Callable[[StorageError], None] | None = None
         self.timeout_s = timeout_s
 
@@ -204,8 +174,6 @@ class Counters:
         """Take a slot, a request and the units of every ``Want``, or nothing: the first limit
         reached (slots, then requests, then units in ``Want.units`` order) is the refusal, and
         what was taken before it is given back."""
-        if self._pipeline is None:
-            return await self._take_one_by_one(wants)
         if self.leases is not None:
             granted = await self.leases.take(_lease_needs(wants),
                                              [(w.subject, w.concurrent) for w in wants
@@ -215,30 +183,18 @@ class Counters:
                     key: UnitWindow(remaining, 0.0, ends_in)
                     for key, (remaining, ends_in) in granted.units.items() if key[1] != "items"},
                     leased=True)
-        return await self._take_shared(self._pipeline, wants)
-
-    async def give_back(self, slots: list[str], deltas: list[tuple[str, str, int]]) -> None:
-        """Give back one slot per subject in ``slots`` and add each (subject, unit, delta)."""
-        if self._pipeline is None:
-            for subject in slots:
-                await self.give_slot(subject)
-            for subject, unit, delta in deltas:
-                await self.adjust_units(subject, unit, delta)
-        else:
-            self.owe(slots, deltas)
+        return await self._take_counted(self._pipeline, wants)
 
     async def flush(self) -> None:
-        """Send what is owed now (Redis); memory owes nothing."""
-        if self._pipeline is not None:
-            await self._pipeline.flush()
+        """Count what is owed now."""
+        await self._pipeline.flush()
 
     def owe(self, slots: list[str], deltas: list[tuple[str, str, int]], *,
             leased: bool = False) -> None:
-        """``give_back`` on Redis without waiting: it rides on the next admission's round
-        trip (``limits.pipeline``); store errors go to ``on_settle_error``. A ``leased``
-        admission settles on this process's leases first."""
+        """Give back one slot per subject in ``slots`` and add each (subject, unit, delta),
+        without waiting: it rides on the next admission (``limits.pipeline``); store errors go
+        to ``on_settle_error``. A ``leased`` admission settles on this process's leases first."""
         pipe = self._pipeline
-        assert pipe is not None, "owe() is for the shared (Redis) counters"
         if leased and self.leases is not None:
             ops = self.leases.give_back(slots, deltas)
         else:
@@ -250,52 +206,7 @@ class Counters:
             pipe.on_error = self.on_settle_error
             pipe.owe(ops)
 
-    async def _take_one_by_one(self, wants: list[Want]) -> Taken:
-        slots: list[str] = []
-        requests: list[str] = []
-        units: list[tuple[str, str, int]] = []
-
-        async def refuse(refused: Refused) -> Taken:
-            for subject in requests:
-                await self._pop_newest(counter_key(subject, "requests"))
-            await self.give_back(slots, [(s, u, -amount) for s, u, amount in units])
-            return Taken(refused)
-
-        for want in wants:
-            if want.concurrent is not None:
-                if not await self.take_slot(want.subject, want.concurrent):
-                    return await refuse(Refused(want.subject, "concurrent", want.concurrent,
-                                                1.0, 0))
-                slots.append(want.subject)
-        taken = Taken()
-        for want in wants:
-            if want.requests is not None:
-                if not await self.hit_requests(want.subject, want.requests):
-                    remaining, reset_s = await self.requests_window(want.subject, want.requests)
-                    return await refuse(Refused(want.subject, "requests", want.requests,
-                                                reset_s, remaining))
-                requests.append(want.subject)
-        for want, (unit, limit, amount) in _units_in_order(wants):
-            if not await self.hit_units(want.subject, unit, limit, amount):
-                window = await self.units_window(want.subject, unit, limit, amount)
-                return await refuse(Refused(want.subject, unit, limit, window.wait_s,
-                                            window.remaining))
-            units.append((want.subject, unit, amount))
-            if unit != "items":  # known exactly at admission: no give-back, no header
-                taken.units[(want.subject, unit)] = await self.units_window(want.subject, unit,
-                                                                            limit)
-        for want in wants:
-            if want.requests is not None:
-                taken.requests[want.subject] = await self.requests_window(want.subject,
-                                                                          want.requests)
-        return taken
-
-    async def _pop_newest(self, key: str) -> None:
-        storage = self.storage
-        if isinstance(storage, _MemoryStorage):
-            await storage.pop_newest(key)
-
-    async def _take_shared(self, pipe: Pipeline, wants: list[Want]) -> Taken:
+    async def _take_counted(self, pipe: Pipeline, wants: list[Want]) -> Taken:
         now = time.time()
         slots = [(w.subject, w.concurrent) for w in wants if w.concurrent is not None]
         requests = [(w.subject, w.requests) for w in wants if w.requests is not None]
@@ -322,7 +233,7 @@ class Counters:
             for (s, u, limit, amount), hit in zip(units, unit_hits, strict=True):
                 if not hit:
                     state = sliding[(s, u)] if (s, u) in sliding else \
-                        sliding_window(await pipe.run([pipe.sliding(counter_key(s, u))]))
+                        sliding_window((await pipe.run([pipe.sliding(counter_key(s, u))]))[0])
                     window = unit_window(*state, limit, amount)
                     refused = Refused(s, u, limit, window.wait_s, window.remaining)
                     break
@@ -349,10 +260,8 @@ class Counters:
 
     async def close(self) -> None:
         if self.leases is not None and (held := self.leases.release_all()):
-            assert self._pipeline is not None
             self._pipeline.owe(held)
-        if self._pipeline is not None:
-            await self._pipeline.close()
+        await self._pipeline.close()
         if self._pool is not None:
             await self._pool.disconnect()
         elif isinstance(self.storage, MemoryStorage) and self.storage.timer is not None:

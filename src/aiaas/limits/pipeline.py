@@ -21,6 +21,9 @@ are given back at once in a second call (refusals only). A request entry of the 
 has no script to give it back; it is removed as the window's newest entry (``LPOP``): the same
 count, and the window opens at most the time between the two calls earlier than it would have.
 
+The same ``Op`` lists run on the in-memory store (``limits.memory``), against the library's
+``MemoryStorage`` methods, so both stores count a call on one code path.
+
 One script call is atomic in Redis, so two admissions never interleave inside one. The keys of
 one call may live in different hash slots: this runs on a single Redis (or a primary with
 replicas), not on Redis Cluster. The script is loaded once, and again when Redis has forgotten
@@ -97,23 +100,16 @@ class Op:
 
 
 class Pipeline:
-    """Runs ``Op`` lists on the Redis of a ``limits`` ``RedisStorage``, one round trip each."""
+    """Builds ``Op`` lists and owes settlements; a store's subclass runs them (``_call``), one
+    round trip (or, in memory, one pass) each."""
 
-    def __init__(self, storage: Any, pool: Any) -> None:
-        import redis.asyncio
-
-        self._bridge = storage.bridge
-        self._errors = storage.base_exceptions
-        self._client: Any = redis.asyncio.Redis(connection_pool=pool)
-        self._no_script: type[Exception] = redis.exceptions.NoScriptError
-        self._script = _compose(self._bridge)
-        self._sha = hashlib.sha1(self._script.encode(), usedforsecurity=False).hexdigest()
+    def __init__(self) -> None:
         self._owed: list[Op] = []
         self._flusher: asyncio.Task[None] | None = None
         self.on_error: Callable[[StorageError], None] | None = None
 
     def key(self, key: str) -> str:
-        return str(self._bridge.prefixed_key(key))
+        return key
 
     def incr(self, key: str, expiry: int, amount: int, *, floor: bool = False) -> Op:
         return Op("incr", (self.key(key),), (expiry, amount), floor)
@@ -134,18 +130,18 @@ class Pipeline:
     def sliding(self, key: str) -> Op:
         return Op("sliding", self._sliding_keys(key), (WINDOW_S,))
 
-    def _sliding_keys(self, key: str) -> tuple[str, str]:
-        """The library's two counters of a sliding window (``RedisStorage._previous_window_key``
-        and ``_current_window_key``: braces keep both on one cluster node)."""
-        current = f"{{{key}}}"
-        return self.key(f"{current}/-1"), self.key(current)
+    def _sliding_keys(self, key: str) -> tuple[str, ...]:
+        return (self.key(key),)
 
     def owe(self, ops: list[Op]) -> None:
         """Queue a settlement's ``ops`` to ride on the next ``run``, or on a flush
         ``OWED_FLUSH_S`` from now (its store errors go to ``on_error``)."""
         self._owed += ops
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+            try:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+            except RuntimeError:  # no loop: the process is ending, and the counters expire
+                pass
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(OWED_FLUSH_S)
@@ -161,9 +157,10 @@ class Pipeline:
             await self.run([])
 
     async def run(self, ops: list[Op]) -> list[Any]:
-        """The results of ``ops`` in order (a script's ``false`` or nothing: ``None``), after
-        the owed settlements. Redis errors raise ``StorageError`` (the owed ones are dropped:
-        their slots expire, their give-backs are not made: on the safe side)."""
+        """The results of ``ops`` in order (a script's ``false`` or nothing: ``None``; a
+        sliding window's TTLs in milliseconds, as Redis answers), after the owed settlements.
+        Store errors raise ``StorageError`` (the owed ones are dropped: their slots expire,
+        their give-backs are not made: on the safe side)."""
         owed, self._owed = self._owed, []
         results = await self._call(owed + ops)
         below = [Op("incr", op.keys, (op.args[0], -int(left)))
@@ -172,6 +169,39 @@ class Pipeline:
         if below:  # a counter expired while slots were out: never count below zero
             self._owed += below
         return results[len(owed):]
+
+    async def _call(self, ops: list[Op]) -> list[Any]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+        with contextlib.suppress(StorageError):  # what was owed expires with the store
+            await self.flush()
+
+
+class RedisPipeline(Pipeline):
+    """Runs ``Op`` lists on the Redis of a ``limits`` ``RedisStorage``, one round trip each."""
+
+    def __init__(self, storage: Any, pool: Any) -> None:
+        import redis.asyncio
+
+        super().__init__()
+        self._bridge = storage.bridge
+        self._errors = storage.base_exceptions
+        self._client: Any = redis.asyncio.Redis(connection_pool=pool)
+        self._no_script: type[Exception] = redis.exceptions.NoScriptError
+        self._script = _compose(self._bridge)
+        self._sha = hashlib.sha1(self._script.encode(), usedforsecurity=False).hexdigest()
+
+    def key(self, key: str) -> str:
+        return str(self._bridge.prefixed_key(key))
+
+    def _sliding_keys(self, key: str) -> tuple[str, ...]:
+        """The library's two counters of a sliding window (``RedisStorage._previous_window_key``
+        and ``_current_window_key``: braces keep both on one cluster node)."""
+        current = f"{{{key}}}"
+        return self.key(f"{current}/-1"), self.key(current)
 
     async def _call(self, ops: list[Op]) -> list[Any]:
         keys = [key for op in ops for key in op.keys]
@@ -186,10 +216,7 @@ class Pipeline:
             raise StorageError(exc) from exc
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-        with contextlib.suppress(StorageError):  # what was owed expires in Redis
-            await self.flush()
+        await super().close()
         await self._client.aclose()
 
 
