@@ -19,7 +19,6 @@ HTTP layer sets per request and turns into headers; no HTTP here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time

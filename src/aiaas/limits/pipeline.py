@@ -138,10 +138,8 @@ class Pipeline:
         ``OWED_FLUSH_S`` from now (its store errors go to ``on_error``)."""
         self._owed += ops
         if self._flusher is None or self._flusher.done():
-            try:
+            with contextlib.suppress(RuntimeError):  # no loop: the process is ending
                 self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
-            except RuntimeError:  # no loop: the process is ending, and the counters expire
-                pass
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(OWED_FLUSH_S)
