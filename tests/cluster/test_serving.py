@@ -82,8 +82,9 @@ def test_chat_streams_the_local_paths_tokens(ray_server: LiveServer,
 
     def stream(server: LiveServer) -> str:
         text = []
-        with server.client() as client, client.stream("POST", "/v1/chat/completions",
-                                                      json=body) as response:
+        # the replica's first call may build and check the f16 weights: minutes on a slow CPU
+        with server.client(timeout=300) as client, client.stream(
+                "POST", "/v1/chat/completions", json=body) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
                 if line.startswith("data: {"):
