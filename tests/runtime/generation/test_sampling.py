@@ -21,3 +21,14 @@ def test_sampler_greedy_top_p_and_seed() -> None:
 
     assert draws(7) == draws(7)
     assert len(set(draws(7))) > 1
+
+
+def test_a_flat_nucleus_reaches_past_the_first_partial_sort_and_far_tokens_are_left_out() -> None:
+    flat = torch.zeros(10_000)  # top_p 0.5 of a flat distribution: 5,000 tokens
+    sampler = Sampler(GenerationParams(temperature=1.0, top_p=0.5, seed=3))
+    drawn = {sampler.choose(flat) for _ in range(2_000)}
+    assert len(drawn) > 1_000 and max(drawn) < 10_000
+    peaked = torch.zeros(1_000)
+    peaked[7] = 40.0  # every other token is 40 nats below it: not a candidate
+    assert {Sampler(GenerationParams(temperature=1.0, seed=s)).choose(peaked)
+            for s in range(20)} == {7}
