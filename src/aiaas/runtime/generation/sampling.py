@@ -28,8 +28,8 @@ than 3e-8."""
 
 
 class Sampler:
-    def __init__(self, params: GenerationParams, device: torch.device | None = None) -> None:
-        """``device`` is where the caller's logits live; drawing always happens on the CPU."""
+    def __init__(self, params: GenerationParams) -> None:
+        """Logits may live on any device; drawing always happens on the CPU."""
         self.temperature = params.temperature
         self.top_p = params.top_p
         self.greedy = params.temperature == 0

@@ -29,7 +29,7 @@ class Sequence:
         self.params = params
         self.sink = sink
         self.tenant = tenant
-        self.sampler = Sampler(params, device)
+        self.sampler = Sampler(params)
         self.decoder = IncrementalDecoder(tokenizer)
         self.stops = StopFilter(params.stop)
         self.reserved = len(prompt) + params.max_tokens
