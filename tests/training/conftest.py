@@ -37,14 +37,16 @@ def worker(quiet_services: Services) -> Worker:
 
 
 async def job_events(api: Api, job_id: str, key: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """The job's SSE stream read to its end (it ends with the job), as (event type, data) pairs."""
+    """The job's SSE stream read to its end (it ends with the job), as (event type, data) pairs;
+    keep-alive comments are skipped, as an SSE client skips them."""
     response = await api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.auth(key))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
     events = []
     for block in response.text.strip().split("\n\n"):
         fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
-        events.append((fields["event"], json.loads(fields["data"])))
+        if fields:  # a block of comments only is a keep-alive (sent while a long job is quiet)
+            events.append((fields["event"], json.loads(fields["data"])))
     return events
 
 
