@@ -132,3 +132,31 @@ def test_deferred_weights_are_decrypted_only_when_asked(tmp_path: Path) -> None:
     assert core.vault.checkout(sealed, "acme", "artifact") == again  # a whole copy asked for
     assert (again / "model.safetensors").read_bytes() == weights
     core.db.dispose()
+
+
+def test_an_image_set_is_one_sealed_file_read_in_place(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(6):
+            png = io.BytesIO()
+            Image.new("RGB", (9 + i, 7), (30 * i, 1, 2)).save(png, format="PNG")
+            zf.writestr(f"{'ab'[i % 2]}/secret-canary-{i}.png", png.getvalue())
+    source = tmp_path / "pics.zip"
+    source.write_bytes(buffer.getvalue())
+    core = core_on(tmp_path / "data")
+    record = core.datasets.add_file(source, tenant="acme", created_by="t")
+    stored = [p for p in (tmp_path / "data" / "datasets").rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == ["original.zip"]
+    assert stored[0].read_bytes().startswith(MAGIC)
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file() and (
+        b"secret-canary" in p.read_bytes() or b"\x89PNG" in p.read_bytes())]
+    loaded = core.datasets.load(core.datasets.get("acme", record.id))
+    assert loaded.labels == list("aaabbb")  # type: ignore[attr-defined]
+    assert [image.size for image in loaded.images] == [(9, 7), (11, 7), (13, 7),  # type: ignore[attr-defined]
+                                                       (10, 7), (12, 7), (14, 7)]
+    core.db.dispose()

@@ -24,7 +24,8 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
@@ -224,33 +225,14 @@ def _extract_tar_members(tar: tarfile.TarFile, target: Path, expansion: _Expansi
 
 
 def _extract_zip(archive: Path, target: Path, expansion: _Expansion) -> None:
-    total = 0
     try:
         with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise PayloadTooLarge(f"archive has more than {MAX_MEMBERS} members",
-                                      details={"limit": MAX_MEMBERS})
-            for info in infos:
-                relative = _checked_name(info.filename)
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    raise UnsafeArtifact(f"archive member is a link: {info.filename!r}",
-                                         details={"member": info.filename})
-                if info.is_dir():
-                    _make_dir(target, relative, info.filename)
+            total = 0
+            for info in _zip_infos(zf):
+                relative = _checked_zip_member(info)
+                if relative is None:
+                    _make_dir(target, _checked_name(info.filename), info.filename)
                     continue
-                if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-                    raise UnsafeArtifact(
-                        f"archive member is not a regular file: {info.filename!r}",
-                        details={"member": info.filename},
-                    )
-                if info.flag_bits & 0x1:
-                    raise Invalid(f"archive member {info.filename!r} is encrypted; "
-                                  "upload an unencrypted archive")
-                if info.compress_type not in _ZIP_METHODS:
-                    raise Invalid(f"archive member {info.filename!r} uses an unsupported "
-                                  f"compression method ({info.compress_type})")
                 total += info.file_size
                 expansion.claim(total)
                 with zf.open(info) as source:
@@ -259,6 +241,95 @@ def _extract_zip(archive: Path, target: Path, expansion: _Expansion) -> None:
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, *_STREAM_ERRORS) as exc:
         if is_disk_full(exc):
             raise insufficient("extracting the archive") from exc
+        raise Invalid(f"corrupt zip archive: {_reason(exc)}") from exc
+
+
+def _zip_infos(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise PayloadTooLarge(f"archive has more than {MAX_MEMBERS} members",
+                              details={"limit": MAX_MEMBERS})
+    return infos
+
+
+def _checked_zip_member(info: zipfile.ZipInfo) -> PurePosixPath | None:
+    """A member's safe relative path, ``None`` for a directory entry; links, special files,
+    encrypted members and unknown compression methods are refused."""
+    relative = _checked_name(info.filename)
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise UnsafeArtifact(f"archive member is a link: {info.filename!r}",
+                             details={"member": info.filename})
+    if info.is_dir():
+        return None
+    if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+        raise UnsafeArtifact(f"archive member is not a regular file: {info.filename!r}",
+                             details={"member": info.filename})
+    if info.flag_bits & 0x1:
+        raise Invalid(f"archive member {info.filename!r} is encrypted; "
+                      "upload an unencrypted archive")
+    if info.compress_type not in _ZIP_METHODS:
+        raise Invalid(f"archive member {info.filename!r} uses an unsupported "
+                      f"compression method ({info.compress_type})")
+    if not relative.parts:
+        raise Invalid(f"archive member {info.filename!r} has no file name")
+    return relative
+
+
+class ZipMembers:
+    """A zip archive read in place, member by member, with every check ``extract`` makes
+    (names, links, member count, encryption, expansion bounded by the archive's size) but no
+    file written: for archives whose members are only read (an image set is checked and
+    decoded straight from its ZIP). All headers are checked on opening; ``read`` counts the
+    bytes really inflated against the expansion limit."""
+
+    def __init__(self, source: IO[bytes], size: int, *, max_bytes: int,
+                 ratio: float = DEFAULT_RATIO, floor: int = DEFAULT_FLOOR) -> None:
+        self._expansion = _Expansion(size, max_bytes, ratio, floor)
+        with _zip_errors():
+            self._zip = zipfile.ZipFile(source)
+            self.files: dict[PurePosixPath, zipfile.ZipInfo] = {}
+            """Each regular file by its relative path, in archive order."""
+            self.dirs: set[PurePosixPath] = set()
+            """The directory entries (a folder may also be implied by its files alone)."""
+            total = 0
+            for info in _zip_infos(self._zip):
+                relative = _checked_zip_member(info)
+                if relative is None:
+                    self.dirs.add(_checked_name(info.filename))
+                    continue
+                if relative in self.files:
+                    raise Invalid(f"archive member {info.filename!r} appears more than once")
+                total += info.file_size
+                self._expansion.claim(total)
+                self.files[relative] = info
+
+    def read(self, path: PurePosixPath) -> bytes:
+        """The member's bytes; ``UnsafeArtifact`` when they run past its header's size."""
+        info = self.files[path]
+        with _zip_errors(), self._zip.open(info) as source:
+            data = source.read(info.file_size + 1)
+        if len(data) > info.file_size:
+            raise UnsafeArtifact(f"archive member {info.filename!r} is larger than its header "
+                                 "says", details={"member": info.filename})
+        self._expansion.add(len(data))
+        return data
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> ZipMembers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def _zip_errors() -> Iterator[None]:
+    try:
+        yield
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, *_STREAM_ERRORS) as exc:
         raise Invalid(f"corrupt zip archive: {_reason(exc)}") from exc
 
 

@@ -14,7 +14,9 @@ import base64
 import binascii
 import io
 import re
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -28,6 +30,7 @@ WORKING_SIDE = 1024
 ACCEPTED = "PNG, JPEG or WebP"
 _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+_T = TypeVar("_T")
 
 
 def sniff(data: bytes) -> str | None:
@@ -85,32 +88,64 @@ def decode_image(
     Pillow's own bomb limit (``Image.MAX_IMAGE_PIXELS``) is raised to ``max_pixels`` when it is
     lower, never lowered; its ``DecompressionBombError``/``Warning`` also become a 413.
     """
+    with _loaded(data, max_pixels, where, working_side) as (kind, image):
+        rgb = _converted(kind, where, lambda: _to_rgb(image))
+    if max(rgb.size) > working_side:
+        rgb.thumbnail((working_side, working_side), Image.Resampling.BILINEAR)
+    return rgb
+
+
+def check_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, where: str = "image",
+                working_side: int = WORKING_SIDE) -> tuple[str, tuple[int, int]]:
+    """The image's format and size, once it is decoded as ``decode_image`` would decode it
+    (with the same errors), without the RGB copy: a dataset's upload proves every image
+    readable this way and decodes them for real only when a job loads them."""
+    with _loaded(data, max_pixels, where, working_side) as (kind, image):
+        return kind, image.size
+
+
+@contextmanager
+def _loaded(data: bytes, max_pixels: int, where: str, working_side: int
+            ) -> Iterator[tuple[str, Image.Image]]:
+    """The image opened and its pixels decoded (a JPEG at the scale nearest ``working_side``)."""
     kind = sniff(data)
     if kind is None:
         raise _invalid(where, f"not a {ACCEPTED} image ({_describe(data)})")
     if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        with Image.open(io.BytesIO(data), formats=[kind]) as image:
-            width, height = image.size
-            _check_pixels(width, height, max_pixels, where)
+
+    def open_and_load() -> Image.Image:
+        image = Image.open(io.BytesIO(data), formats=[kind])
+        try:
+            _check_pixels(*image.size, max_pixels, where)
             if kind == "JPEG":
                 image.draft("RGB", (working_side, working_side))
             image.load()
-            rgb = _to_rgb(image)
+        except BaseException:
+            image.close()
+            raise
+        return image
+
+    try:
+        image = _converted(kind, where, open_and_load)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PayloadTooLarge.at(where, f"the image has more pixels than the limit of {max_pixels} "
                                         f"(AIAAS_MAX_IMAGE_PIXELS): {exc}",
                                  limit=max_pixels) from None
-    except (Invalid, MemoryError):
+    with image:
+        yield kind, image
+
+
+def _converted(kind: str, where: str, step: Callable[[], _T]) -> _T:
+    """``step``'s result; what Pillow raises on a corrupt file (OSError, SyntaxError,
+    ValueError, struct.error...) becomes an ``Invalid`` naming ``where``."""
+    try:
+        return step()
+    except (Invalid, MemoryError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise
     except Exception as exc:
-        # Pillow raises OSError, SyntaxError, ValueError, struct.error... on a corrupt file.
         problem = "truncated" if "truncated" in str(exc) else "corrupt"
         raise _invalid(where, f"the {kind} image is {problem} or unreadable: {exc}") from None
-    if max(rgb.size) > working_side:
-        rgb.thumbnail((working_side, working_side), Image.Resampling.BILINEAR)
-    return rgb
 
 
 def _check_pixels(width: int, height: int, max_pixels: int, where: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import stat
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -121,3 +122,42 @@ def test_traversal_links_and_fake_zips_are_refused(store: DatasetStore, tmp_path
     with pytest.raises(Invalid, match=r"the \.zip file is not a ZIP archive"):
         _add(store, tmp_path, "pics.zip", b"\x1f\x8b not a zip")
     assert _nothing_stored(store)
+
+
+def test_an_image_set_is_stored_as_its_zip_alone_and_read_in_place(store: DatasetStore,
+                                                                   tmp_path: Path) -> None:
+    record = _add(store, tmp_path, "pets.zip", _zip(_classes("pets/")))
+    assert sorted(p.name for p in (store.root / record.id).rglob("*")) == ["original.zip"]
+    assert not [p for p in store.tmp_dir.rglob("*") if p.is_file()]  # nothing left unpacked
+    assert store.load(record).labels == ["cats"] * 3 + ["dogs"] * 3  # type: ignore[attr-defined]
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is told to write
+        for name, data in {**_classes(), "cats/0.png": _png(color=9)}.items():
+            zf.writestr(name, data)
+        zf.writestr("cats/0.png", _png(color=7))
+    with pytest.raises(Invalid, match=r"archive member 'cats/0\.png' appears more than once"):
+        _add(store, tmp_path, "twice.zip", buffer.getvalue())
+    assert [r.name for r in store.list_datasets("t")] == ["pets"]
+
+
+def test_a_set_stored_unpacked_by_an_earlier_version_still_loads(store: DatasetStore,
+                                                                tmp_path: Path) -> None:
+    record = _add(store, tmp_path, "pets.zip", _zip(_classes()))
+    folder = store.root / record.id
+    with zipfile.ZipFile(folder / "original.zip") as zf:
+        zf.extractall(folder / "images")
+    (folder / "original.zip").write_bytes(b"PK not read when the tree is there")
+    loaded = store.load(record)
+    assert isinstance(loaded, datasets.ImageSet) and loaded.classes == ["cats", "dogs"]
+    assert [image.size for image in loaded.images[:3]] == [(10, 8), (11, 8), (12, 8)]
+
+
+def test_a_stored_zip_modified_later_fails_to_load_with_the_member_named(
+        store: DatasetStore, tmp_path: Path) -> None:
+    record = _add(store, tmp_path, "pets.zip", _zip(_classes()))
+    (store.root / record.id / "original.zip").write_bytes(
+        _zip({**_classes(), "dogs/1.png": b"not a picture any more"}))
+    with pytest.raises(Invalid, match=r"dogs/1\.png: "):
+        store.load(record)

@@ -1,40 +1,52 @@
 """Image datasets: a ZIP of class folders, ``<class>/<image>`` (optionally inside one top-level
 folder), PNG, JPEG or WebP.
 
-The archive is unpacked with the registry's safe extraction (no absolute paths, no ``..``, no
-links, member-count and expanded-size caps), then every image is checked: readable, of an
-accepted type, and under the pixel limit read from its header before any pixel is decoded (a
-decompression bomb is a 413, never an out-of-memory). Hidden files and ``__MACOSX`` folders are
-ignored. Errors name the file as it is in the archive, e.g. ``cats/x.png: not an image``.
+The ZIP is what is stored, and it is read in place, never unpacked to disk: the registry's
+``ZipMembers`` checks every header (no absolute paths, no ``..``, no links, member-count and
+expansion caps) and inflates one member at a time into memory. Every image is then checked:
+readable (decoded in full), of an accepted type, and under the pixel limit read from its header
+before any pixel is decoded (a decompression bomb is a 413, never an out-of-memory). Hidden files
+and ``__MACOSX`` folders are ignored. Errors name the file as it is in the archive, e.g.
+``cats/x.png: not an image``. Reading in place spares a file per image on the data dir's disk
+(and, for a sealed tenant, a sealed file per image): an upload is one file, checked at the
+speed of decoding.
 """
 
 from __future__ import annotations
 
 import io
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
-from aiaas.errors import Invalid, PayloadTooLarge
-from aiaas.registry import archive
-from aiaas.tasks.images import ACCEPTED, decode_image, sniff
+from aiaas.errors import Invalid
+from aiaas.registry.archive import MAX_MEMBERS, ZipMembers
+from aiaas.tasks.images import ACCEPTED, check_image, decode_image, sniff
 from aiaas.training.datasets.base import DatasetInfo, ImageSet
 from aiaas.training.datasets.stats import image_stats
 
-MAX_IMAGES = archive.MAX_MEMBERS
+MAX_IMAGES = MAX_MEMBERS
 LOAD_SIDE = 256
 """Images are held in memory at most this many pixels on a side once loaded for training."""
 MAX_CLASS_NAME = 128
 
 
 @dataclass(frozen=True)
-class Folder:
-    """The class folders found and checked: ``root/<class>/<file>``."""
+class Layout:
+    """An archive's class folders: ``classes`` in sorted order and, per image, its class and
+    its path in the archive (sorted within each class)."""
 
-    root: Path
     classes: list[str]
+    images: list[tuple[str, PurePosixPath]]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The class folders found and every image checked."""
+
+    layout: Layout
     stats: dict[str, Any]
 
 
@@ -42,108 +54,117 @@ def _invalid(message: str, member: str | None = None) -> Invalid:
     return Invalid(message, details={"field": "file", **({"member": member} if member else {})})
 
 
-def _ignored(path: Path) -> bool:
-    return path.name.startswith(".") or path.name == "__MACOSX"
+def _ignored(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX"
 
 
-def _entries(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not _ignored(p))
+@contextmanager
+def _members(source: IO[bytes], size: int, max_bytes: int) -> Iterator[ZipMembers]:
+    if not source.read(4).startswith(b"PK"):
+        raise _invalid("the .zip file is not a ZIP archive")
+    source.seek(0)
+    with ZipMembers(source, size, max_bytes=max_bytes) as members:
+        yield members
 
 
-def unpack(archive_path: Path, tree: Path, *, max_bytes: int, max_pixels: int) -> Folder:
-    """Extract the zip into the empty ``tree`` and check its class folders and images."""
-    with archive_path.open("rb") as handle:
-        if not handle.read(4).startswith(b"PK"):
-            raise _invalid("the .zip file is not a ZIP archive")
-    tree.mkdir()
-    archive.extract(archive_path, tree, max_bytes=max_bytes)
-    root, prefix = tree, ""
-    top = _entries(tree)
-    if len(top) == 1 and top[0].is_dir() and all(p.is_dir() for p in _entries(top[0])):
-        root, prefix = top[0], top[0].name + "/"
-    return _check(root, prefix, max_pixels)
-
-
-def _check(root: Path, prefix: str, max_pixels: int) -> Folder:
-    classes: list[str] = []
-    labels: list[str] = []
-    sizes: list[tuple[int, int]] = []
-    formats: list[str] = []
-    for entry in _entries(root):
-        where = prefix + entry.name
-        if not entry.is_dir():
-            raise _invalid(f"{where}: every image must be in a class folder (<class>/<image>)",
-                           where)
-        if len(entry.name) > MAX_CLASS_NAME:
-            raise _invalid(f"{where}: class folder names are at most {MAX_CLASS_NAME} characters",
-                           where)
-        files = _entries(entry)
-        if not files:
-            raise _invalid(f"class folder {where!r} is empty; every class needs at least 2 "
-                           "images", where)
-        for path in files:
-            member = f"{where}/{path.name}"
-            if path.is_dir():
-                raise _invalid(f"{member}: folders inside a class folder are not allowed; use "
-                               "<class>/<image>", member)
-            kind, size = _check_image(path, member, max_pixels)
-            labels.append(entry.name)
+def check(archive_path: Path, *, max_bytes: int, max_pixels: int) -> Checked:
+    """Check the ZIP's class folders and decode every image (``Invalid``/``PayloadTooLarge``
+    naming the member otherwise); nothing is written."""
+    with archive_path.open("rb") as handle, \
+            _members(handle, archive_path.stat().st_size, max_bytes) as members:
+        layout = _layout(members)
+        sizes: list[tuple[int, int]] = []
+        formats: list[str] = []
+        for _, path in layout.images:
+            kind, size = _check_image(members.read(path), path.as_posix(), max_pixels)
             sizes.append(size)
             formats.append(kind)
-        if len(files) == 1:
-            raise _invalid(f"class {entry.name!r} has only one image ({where}/{files[0].name}); "
+    labels = [label for label, _ in layout.images]
+    return Checked(layout, image_stats(labels, sizes, formats))
+
+
+def _layout(members: ZipMembers) -> Layout:
+    """Class folders from the member paths, with the checks a tree of folders gets: one
+    top-level folder holding only folders is stepped into; files must sit in a class folder."""
+    files = [(p.parts, p) for p in members.files if not any(map(_ignored, p.parts))]
+    folders = {p.parts for p in members.dirs if not any(map(_ignored, p.parts))}
+    folders |= {parts[:depth] for parts, _ in files for depth in range(1, len(parts))}
+    depth = 0
+    if len({parts[0] for parts, _ in files} | {parts[0] for parts in folders}) == 1 and all(
+            len(parts) > 2 for parts, _ in files):
+        depth = 1  # one top-level folder of class folders: step into it
+    for folder in sorted(folders):
+        if len(folder) > depth + 1:
+            where = "/".join(folder[:depth + 2])
+            raise _invalid(f"{where}: folders inside a class folder are not allowed; use "
+                           "<class>/<image>", where)
+    by_class: dict[str, list[PurePosixPath]] = {
+        folder[depth]: [] for folder in folders if len(folder) == depth + 1}
+    for parts, path in files:
+        if len(parts) == depth + 1:
+            raise _invalid(f"{path.as_posix()}: every image must be in a class folder "
+                           "(<class>/<image>)", path.as_posix())
+        by_class[parts[depth]].append(path)
+    images: list[tuple[str, PurePosixPath]] = []
+    prefix = PurePosixPath(*next(iter(folders))[:depth]) if depth else PurePosixPath()
+    for name in sorted(by_class):
+        where = (prefix / name).as_posix()
+        if len(name) > MAX_CLASS_NAME:
+            raise _invalid(f"{where}: class folder names are at most {MAX_CLASS_NAME} "
+                           "characters", where)
+        paths = sorted(by_class[name], key=lambda p: p.name)
+        if not paths:
+            raise _invalid(f"class folder {where!r} is empty; every class needs at least 2 "
+                           "images", where)
+        if len(paths) == 1:
+            raise _invalid(f"class {name!r} has only one image ({paths[0].as_posix()}); "
                            "every class needs at least 2", where)
-        classes.append(entry.name)
-    if len(classes) < 2:
+        images.extend((name, path) for path in paths)
+    if len(by_class) < 2:
+        classes = sorted(by_class)
         found = f"found {len(classes)} ({', '.join(classes)})" if classes else "found none"
         raise _invalid("an image dataset needs at least 2 class folders (<class>/<image>); "
                        + found)
-    return Folder(root, classes, image_stats(labels, sizes, formats))
+    return Layout(sorted(by_class), images)
 
 
-def _check_image(path: Path, member: str, max_pixels: int) -> tuple[str, tuple[int, int]]:
-    """The image's format and size from its header, after a full decode proved it readable."""
-    from PIL import Image
-
-    data = path.read_bytes()
-    kind = sniff(data)
-    if kind is None:
+def _check_image(data: bytes, member: str, max_pixels: int) -> tuple[str, tuple[int, int]]:
+    """The image's format and size, once a decode (as a job's load decodes it) proved it
+    readable; the errors carry the dataset's ``field`` and the ``member``."""
+    if sniff(data) is None:
         raise _invalid(f"{member}: not an image (expected {ACCEPTED})", member)
     try:
-        with Image.open(io.BytesIO(data), formats=[kind]) as image:
-            size = image.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PayloadTooLarge(f"{member}: the image has more pixels than the limit of "
-                              f"{max_pixels} (AIAAS_MAX_IMAGE_PIXELS): {exc}",
-                              details={"field": "file", "member": member, "limit": max_pixels}
-                              ) from None
-    except Exception as exc:
-        raise _invalid(f"{member}: not an image: the {kind} header is unreadable ({exc})",
-                       member) from None
-    if size[0] * size[1] > max_pixels:
-        raise PayloadTooLarge(
-            f"{member}: the image is {size[0]}x{size[1]} = {size[0] * size[1]} pixels, over the "
-            f"limit of {max_pixels} (AIAAS_MAX_IMAGE_PIXELS)",
-            details={"field": "file", "member": member, "limit": max_pixels})
-    decode_image(data, max_pixels=max_pixels, where=member, working_side=LOAD_SIDE)
-    return kind, size
+        return check_image(data, max_pixels=max_pixels, where=member, working_side=LOAD_SIDE)
+    except Invalid as exc:
+        extra = {k: v for k, v in exc.details.items() if k != "field"} if isinstance(
+            exc.details, dict) else {}
+        raise type(exc)(exc.message, details={"field": "file", "member": member, **extra}
+                        ) from None
 
 
-def store(folder: Folder, target: Path) -> None:
-    """Move the checked class folders to ``target`` (``target/<class>/<file>``)."""
-    target.mkdir()
-    for name in folder.classes:
-        shutil.move(folder.root / name, target / name)
+def load(source: IO[bytes], info: DatasetInfo, *, max_bytes: int, max_pixels: int) -> ImageSet:
+    """Decode the stored ZIP's images (RGB, shrunk to ``LOAD_SIDE``), classes in sorted order,
+    checked as at upload; ``source`` is the stored ZIP's plaintext (read into memory when it
+    cannot seek, as a decrypting stream cannot)."""
+    if not source.seekable():
+        source = io.BytesIO(source.read())
+    size = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    with _members(source, size, max_bytes) as members:
+        layout = _layout(members)
+        decoded = [decode_image(members.read(path), max_pixels=max_pixels, where=path.as_posix(),
+                                working_side=LOAD_SIDE) for _, path in layout.images]
+    return ImageSet(info, decoded, [label for label, _ in layout.images], layout.classes)
 
 
-def load(root: Path, info: DatasetInfo, *, max_pixels: int,
-         read: Callable[[Path], bytes] = Path.read_bytes) -> ImageSet:
-    """Decode the stored images (RGB, shrunk to ``LOAD_SIDE``), classes in sorted order;
-    ``read`` gives a stored file's bytes (decrypted when the dataset is sealed)."""
+def load_tree(root: Path, info: DatasetInfo, *, max_pixels: int,
+              read: Callable[[Path], bytes] = Path.read_bytes) -> ImageSet:
+    """A set stored unpacked (``root/<class>/<file>``), as uploads were before ZIPs were read
+    in place; ``read`` gives a stored file's bytes (decrypted when the dataset is sealed)."""
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     images, labels = [], []
     for name in classes:
-        for path in sorted(p for p in (root / name).iterdir() if not _ignored(p)):
+        for path in sorted(p for p in (root / name).iterdir() if not _ignored(p.name)):
             images.append(decode_image(read(path), max_pixels=max_pixels,
                                        where=f"{name}/{path.name}", working_side=LOAD_SIDE))
             labels.append(name)

@@ -5,8 +5,9 @@ and hashed on the way in), parsed and checked there, and only then moved whole t
 ``<data dir>/datasets/<id>/`` and recorded in the ``datasets`` table: a crash mid-upload leaves
 a staging dir (owned by the process, swept once it is gone: ``aiaas.registry.hygiene``) and
 nothing registered; a full disk anywhere on the way is ``InsufficientStorage`` (507). The
-original file is kept (``original.csv|jsonl|zip``; an image set also keeps its checked
-``images/<class>/<file>``). Another tenant's dataset is reported exactly as a missing one.
+original file is kept (``original.csv|jsonl|zip``), and it is what a job reads: an image set's
+ZIP is read in place, never unpacked (sets stored before that keep their ``images/<class>/<file>``
+tree, which is still read). Another tenant's dataset is reported exactly as a missing one.
 
 An upload by a caller with a key goes through ``receiving`` and ``create``, which check its
 ``models:write`` scope; ``add_file`` is the offline path (the system, tests). Reading and
@@ -255,12 +256,10 @@ class DatasetStore:
                          size_bytes=upload.size, sha256=upload.sha256, created_by=created_by,
                          created_at=utcnow())
         if fmt == "zip":
-            folder = images.unpack(original, upload.path.parent / "tree",
-                                   max_bytes=self.max_upload_bytes * EXPANSION,
-                                   max_pixels=self.max_image_pixels)
-            images.store(folder, staged / "images")
+            checked_images = images.check(original, max_bytes=self.max_upload_bytes * EXPANSION,
+                                          max_pixels=self.max_image_pixels)
             row.kind, row.rows, row.columns, row.stats = (
-                "images", folder.stats["rows"], {}, folder.stats)
+                "images", checked_images.stats["rows"], {}, checked_images.stats)
         else:
             report = None  # a PII scan reads the exact path's cells
             checked = None if pii_mode is not None else columnar.read_checked(
@@ -398,10 +397,14 @@ class DatasetStore:
             with read(path) as handle:
                 return handle.read()
 
-        if record.kind == "images":
-            return images.load(folder / "images", record.info(), max_pixels=self.max_image_pixels,
-                               read=read_bytes)
+        if record.kind == "images" and (folder / "images").is_dir():
+            return images.load_tree(folder / "images", record.info(),
+                                    max_pixels=self.max_image_pixels, read=read_bytes)
         assert record.format is not None
+        if record.kind == "images":
+            with read(folder / "original.zip") as handle:
+                return images.load(handle, record.info(), max_pixels=self.max_image_pixels,
+                                   max_bytes=self.max_upload_bytes * EXPANSION)
         with read(folder / f"original.{record.format}") as handle:
             checked = columnar.load_checked(handle, record.format, label=record.label,
                                             split_column=record.split_column,
