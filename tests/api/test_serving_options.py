@@ -116,9 +116,22 @@ async def test_the_runtime_view_shows_the_engine_and_needs_admin(api: Api, embed
     response = await api.client.get("/api/v1/runtime", headers=api.auth())
     assert response.status_code == 200, response.text
     [entry] = response.json()["loaded"]
-    assert entry["model"] == embedding and entry["engine"] == "onnxruntime"
+    from aiaas.runtime.backends.openvino_engine import native_bf16
+
+    assert entry["model"] == embedding and entry["engine"] == "openvino"
+    assert entry["precision"] == ("bf16" if native_bf16() else "fp32")
     assert entry["export_check"]["ok"] and entry["export_check"]["cosine_min"] >= 0.9999
     assert entry["max_batch_size"] == api.services.settings.max_batch_size
+
+    fastest = await _vectors(api)
+    pinned = await api.client.patch(VERSION, json={"engine": "onnxruntime"}, headers=api.auth())
+    assert pinned.status_code == 200 and pinned.json()["serving"]["engine"] == "onnxruntime"
+    on_ort = await _vectors(api)
+    [entry] = (await api.client.get("/api/v1/runtime", headers=api.auth())).json()["loaded"]
+    assert (entry["engine"], entry["precision"]) == ("onnxruntime", "fp32")
+    assert ((fastest * on_ort).sum(axis=1) >= 0.9999).all()
+    wrong = await api.client.patch(VERSION, json={"engine": "tensorrt"}, headers=api.auth())
+    assert wrong.status_code == 422 and "engine" in wrong.text
 
 
 async def test_cluster_options_are_stored_and_replicas_replace_autoscaling(

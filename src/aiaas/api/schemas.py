@@ -81,6 +81,9 @@ class VersionUpdate(BaseModel):
     precision: Literal["fp32", "fp16", "bf16", "int8"] | None = Field(
         default=None, description="int8 only within max_accuracy_delta; fp16/bf16 on a GPU.")
     max_accuracy_delta: float | None = Field(default=None, description="Bound for int8.")
+    engine: Literal["auto", "onnxruntime", "pytorch"] | None = Field(
+        default=None, description="auto: the fastest engine that passes the export check "
+        "(OpenVINO, bf16 where native, then ONNX Runtime); onnxruntime; pytorch: no export.")
     replicas: int | None = Field(default=None, description="Ray cluster only: a fixed number of "
                                  "replicas (replaces autoscaling).")
     autoscaling: Autoscaling | None = Field(default=None, description="Ray cluster only: "

@@ -4,8 +4,9 @@ Unlike everything else on a version these may change (``PATCH .../versions/{v}``
 (``max_batch_size``, ``batch_wait_ms``; unset = the server's defaults), the device (``auto``,
 ``cpu``, ``cuda``, ``cuda:N``), the precision (``fp32``; ``fp16``/``bf16`` on a GPU; ``int8``, a
 quantised ONNX build used only when its measured accuracy delta is within
-``max_accuracy_delta``), and the reports of compiled builds (``builds``), kept so the measured
-deltas are shown with the version.
+``max_accuracy_delta``), the engine (``auto``: the fastest whose outputs pass the export check,
+OpenVINO in bf16 included where the CPU computes bf16; ``onnxruntime``; ``pytorch``), and the
+reports of compiled builds (``builds``), kept so the measured deltas are shown with the version.
 
 On a Ray cluster (``AIAAS_RAY_ADDRESS``) three more say how the version's Ray Serve deployment
 runs: ``replicas`` (a fixed count), or ``autoscaling`` (``min_replicas`` may be 0: scale to zero
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
+Engine = Literal["auto", "onnxruntime", "pytorch"]
 
 
 class Autoscaling(BaseModel):
@@ -81,6 +83,10 @@ class ServingOptions(BaseModel):
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     precision: Precision = Field(default="fp32", description="fp32; fp16/bf16 on a GPU; int8 "
                                  "(quantised ONNX, only within max_accuracy_delta).")
+    engine: Engine = Field(default="auto", description="auto: the fastest engine whose outputs "
+                           "pass the export check (OpenVINO, in bf16 on a CPU that computes it, "
+                           "then ONNX Runtime, then the framework); onnxruntime: never "
+                           "OpenVINO; pytorch: the framework itself, no export.")
     max_accuracy_delta: float | None = Field(
         default=None, ge=0, le=1, description="Largest accepted loss from int8: for embeddings "
         "1 - the lowest cosine to the fp32 vectors on the check set; for text classifiers the "

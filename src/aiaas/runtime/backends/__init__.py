@@ -25,7 +25,7 @@ def backend_for(version: VersionInfo, path: Path, *, threads: int,
 
     ``engine`` "auto" serves encoder models and image classifiers through a verified ONNX export
     cached under ``compile_root`` (falling back to their framework); "pytorch" keeps the
-    framework."""
+    framework, as does a version whose own ``engine`` is "pytorch"."""
     return build_backend(version.format, version.task, version.config, path, digest=version.sha256,
                          threads=threads, compile_root=compile_root, engine=engine,
                          options=options, lanes=lanes)
@@ -37,8 +37,9 @@ def build_backend(format_name: str, task: str, config: dict[str, Any], path: Pat
                   lanes: int = 1) -> Backend:
     """The table's preferred engine for ``format_name`` serving ``task``, constructed (not
     loaded) with the keyword arguments it takes; ``Invalid`` when no engine serves the pair."""
-    chosen = engine_for(format_name, task,
-                        export=engine == "auto" and compile_root is not None)
+    per_version = options.engine if options is not None else "auto"
+    chosen = engine_for(format_name, task, export=engine == "auto" and per_version != "pytorch"
+                        and compile_root is not None)
     module, _, name = chosen.backend.partition(":")
     backend_class = getattr(importlib.import_module(module), name)
     available: dict[str, Any] = {"task": task, "digest": digest, "compile_root": compile_root,

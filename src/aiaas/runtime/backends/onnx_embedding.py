@@ -1,4 +1,5 @@
-"""Sentence embeddings through ONNX Runtime, with sentence-transformers as the fallback.
+"""Sentence embeddings through the verified ONNX export (on OpenVINO where it agrees, else ONNX
+Runtime), with sentence-transformers as the fallback.
 
 On load the sentence-transformers directory is exported to one ONNX graph (once per artifact
 digest, cached; see ``aiaas.runtime.compile``) and verified against PyTorch. When the export or
@@ -6,6 +7,10 @@ its verification fails, the reason is logged and kept on the backend (``engine_r
 model runs on sentence-transformers exactly as before. Texts are tokenised once, with the Rust
 tokenizer; a batch is sorted by length and cut into sub-batches so short texts are not padded to
 the longest one in the whole batch.
+
+On the CPU the export runs on OpenVINO, in bf16 where the CPU computes it natively, when its
+vectors for the check samples are within the export's cosine bound of ONNX Runtime's fp32 ones
+(``openvino_engine``); the version's ``engine`` ``onnxruntime`` keeps ONNX Runtime.
 
 Serving options (``aiaas.registry.serving``): ``precision`` int8 loads the quantised build when
 its measured delta is within the version's bound (else fp32, with the reason logged); a GPU
@@ -44,9 +49,20 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
             self.compile_root, self.digest, self.path, threads=self.threads))
         if model_file is None:
             return compiled.reason
-        self.open(model_file, providers)
         self.tokenizer = EncoderTokenizer(self.path)
+        self.open(model_file, providers, agrees=self._agrees)
         return ""
+
+    def _agrees(self, candidate: Any, reference: Any) -> str:
+        """The candidate's vectors for the export's check samples against ONNX Runtime's fp32
+        ones: the export's cosine bound (bf16 passes it where it is fp32-equivalent)."""
+        from aiaas.runtime.backends.openvino_engine import cosine_problem
+        from aiaas.runtime.compile.sentence_onnx import MIN_COSINE, SAMPLES
+
+        encoded = self.tokenizer.encode(SAMPLES)
+        feeds = {name: encoded[name] for name in self.input_names}
+        return cosine_problem(candidate.run(None, feeds)[0], reference.run(None, feeds)[0],
+                              MIN_COSINE)
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend

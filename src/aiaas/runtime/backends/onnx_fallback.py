@@ -32,6 +32,9 @@ from aiaas.tasks.base import Prediction
 from aiaas.tasks.outputs import Explanation
 
 log = logging.getLogger("aiaas.runtime")
+Agreement = Callable[[Any, Any], str]
+"""A backend's check of a candidate session against the reference one: "" when their outputs
+on its check samples agree, else why not."""
 REPORT_KEYS = ("ok", "cosine_min", "max_abs_error")
 
 
@@ -55,6 +58,8 @@ class OnnxWithFallback(Backend):
         self.input_names: list[str] = []
         self.fallback: Backend | None = None
         self.engine, self.engine_reason = "onnxruntime", ""
+        self.served_precision = ""
+        """The precision OpenVINO computes in, when it serves ("" otherwise: the graph's)."""
         self.report: dict[str, Any] = {}
         self.int8_report: dict[str, Any] = {}
 
@@ -73,9 +78,10 @@ class OnnxWithFallback(Backend):
         except Exception as exc:
             reason = f"ONNX export failed: {type(exc).__name__}: {exc}"
         if not reason:
-            log.info("%s serves through ONNX Runtime (%s)", self.path.name, self.engine)
+            log.info("%s serves on its export (%s %s)", self.path.name, self.engine,
+                     self.served_precision or self.options.precision)
             return
-        self.session, self.pool, self.int8_report = None, None, {}
+        self.session, self.pool, self.int8_report, self.served_precision = None, None, {}, ""
         materialize(self.path)
         self.fallback = self._framework()
         log.warning("%s falls back to %s: %s", self.path.name, self.framework, reason)
@@ -95,14 +101,47 @@ class OnnxWithFallback(Backend):
                 return built
         return compiled.directory / name
 
-    def open(self, model_file: Path, providers: list[Any] | None = None) -> None:
+    def open(self, model_file: Path, providers: list[Any] | None = None,
+             agrees: Agreement | None = None) -> None:
         """Open ``model_file``: the session with all threads and, on the CPU with more than one
-        lane wanted, a single-thread session per lane (``onnx_lanes``)."""
+        lane wanted, a single-thread session per lane (``onnx_lanes``). With ``agrees`` (the
+        backend's check of a candidate session against the ONNX Runtime one) an fp32 graph on
+        the CPU runs on OpenVINO instead when a precision of it agrees (``openvino_engine``)."""
         self.session = open_session(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
-        if self.wanted_lanes > 1 and providers in (None, ["CPUExecutionProvider"]):
+        on_cpu = providers in (None, ["CPUExecutionProvider"])
+        if (on_cpu and agrees is not None and self._openvino_wanted()
+                and self._open_openvino(model_file, agrees)):
+            return
+        if self.wanted_lanes > 1 and on_cpu:
             self.pool = SessionLanes(self.session, [open_session(model_file, threads=1)
                                                     for _ in range(self.wanted_lanes)])
+
+    def _openvino_wanted(self) -> bool:
+        return self.options.engine == "auto" and self.options.precision == "fp32"
+
+    def _open_openvino(self, model_file: Path, agrees: Agreement) -> bool:
+        """Serve on OpenVINO when a precision of it agrees with the ONNX Runtime session just
+        opened (then closed); else keep that session, with the reason shown."""
+        from aiaas.runtime.backends import openvino_engine
+
+        reference = self.session
+        reason = openvino_engine.unavailable()
+        if not reason:
+            chosen, reason = openvino_engine.open_checked(
+                model_file, threads=self.threads,
+                agrees=lambda candidate: agrees(candidate, reference))
+            if chosen is not None:
+                self.session, self.served_precision = chosen, chosen.precision
+                self.engine = "openvino"
+                if self.wanted_lanes > 1:
+                    self.pool = SessionLanes(chosen, [
+                        openvino_engine.OvSession(model_file, threads=1, precision=chosen.precision)
+                        for _ in range(self.wanted_lanes)])
+                return True
+        self.engine_reason = f"OpenVINO not used: {reason}"
+        log.warning("%s: %s; serving on ONNX Runtime", self.path.name, self.engine_reason)
+        return False
 
     @property
     def lanes(self) -> int:
@@ -170,7 +209,7 @@ class OnnxWithFallback(Backend):
                          "pytorch, or a GPU device, serves it on PyTorch)")
 
     def describe(self) -> dict[str, Any]:
-        precision = self.options.precision
+        precision = self.served_precision or self.options.precision
         if precision == "int8" and not self.int8_report:
             precision = "fp32"  # asked for, not served: engine_reason says why
         described: dict[str, Any] = {"engine": self.engine, "precision": precision,
@@ -189,3 +228,4 @@ class OnnxWithFallback(Backend):
         if self.fallback is not None:
             self.fallback.unload()
         self.session = self.fallback = self.pool = None
+        self.served_precision = ""

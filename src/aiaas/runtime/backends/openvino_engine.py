@@ -1,0 +1,109 @@
+"""OpenVINO as the CPU engine for a verified ONNX export, in bf16 where the CPU computes it.
+
+ONNX Runtime's fp32 kernels are not this machine's ceiling. On the graph aiaas exports for
+all-MiniLM-L6-v2 (batches of 32 sentences, one process, interleaved rounds, a Xeon with AMX and
+AVX512_BF16) OpenVINO ran 1.07-1.1x ONNX Runtime's throughput in fp32 and 3.4-4x in bf16, with a
+lowest cosine of 0.99997 to the fp32 vectors (``bench/encoder_engines.py``).
+
+So a verified export is opened on OpenVINO when it is installed and the version runs on the
+CPU: in bf16 when the CPU reports native bf16 (``OPTIMIZATION_CAPABILITIES``; an emulated bf16
+would be slower than fp32, so a CPU without it never gets bf16), else in fp32. It serves only
+if its outputs on the export's own check samples agree with ONNX Runtime's fp32 outputs within
+the bound the caller gives (for embeddings cosine >= 0.9999: bf16 then counts as equivalent to
+fp32); otherwise the next precision is tried and then ONNX Runtime serves, the reason kept.
+
+``OvSession`` has the one method of an ``onnxruntime.InferenceSession`` the backends call
+(``run``), so ``SessionLanes`` hands out either kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("aiaas.runtime")
+
+PRECISIONS = {"bf16": "bf16", "fp32": "f32"}
+"""Our precision names, OpenVINO's ``INFERENCE_PRECISION_HINT`` values."""
+
+
+@functools.cache
+def _core() -> Any:
+    import openvino as ov
+
+    return ov.Core()
+
+
+def unavailable() -> str:
+    """Why OpenVINO cannot run here ("" when it can)."""
+    try:
+        _core()
+    except Exception as exc:  # not installed, or no CPU plugin: ONNX Runtime serves
+        return f"OpenVINO is not available: {type(exc).__name__}: {exc}"
+    return ""
+
+
+@functools.cache
+def native_bf16() -> bool:
+    """Whether the CPU computes bf16 itself (AVX512_BF16 or AMX), as OpenVINO reports it."""
+    try:
+        return "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:
+        return False
+
+
+def precisions() -> list[str]:
+    """The precisions to try, fastest first: bf16 only on a CPU with native bf16."""
+    return ["bf16", "fp32"] if native_bf16() else ["fp32"]
+
+
+class OvSession:
+    """One compiled model and one infer request, answering like an ONNX Runtime session. Not
+    for two threads at once (each lane holds its own)."""
+
+    def __init__(self, model_file: Path, *, threads: int, precision: str) -> None:
+        config = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision], "NUM_STREAMS": 1,
+                  "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = _core().compile_model(str(model_file), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.input_names = [port.get_any_name() for port in self.compiled.inputs]
+        self.precision = precision
+
+    def run(self, _output_names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output, in the graph's order, as arrays the caller owns."""
+        results = self.request.infer(feeds, share_outputs=False)
+        return [results[port] for port in self.compiled.outputs]
+
+
+def open_checked(model_file: Path, *, threads: int,
+                 agrees: Callable[[OvSession], str]) -> tuple[OvSession | None, str]:
+    """The fastest OpenVINO session on ``model_file`` that ``agrees`` (it returns "" when the
+    session's outputs match the reference, else why not), or ``None`` and the reasons."""
+    reasons = []
+    for precision in precisions():
+        try:
+            session = OvSession(model_file, threads=threads, precision=precision)
+            problem = agrees(session)
+        except Exception as exc:  # a graph OpenVINO cannot compile or run: the next choice
+            problem = f"{type(exc).__name__}: {exc}"
+        if not problem:
+            return session, ""
+        reasons.append(f"OpenVINO {precision}: {problem}")
+        log.info("%s: %s", model_file.parent.name, reasons[-1])
+    return None, "; ".join(reasons)
+
+
+def cosine_problem(got: np.ndarray, expected: np.ndarray, min_cosine: float) -> str:
+    """"" when every row of ``got`` has cosine >= ``min_cosine`` to the same row of
+    ``expected``, else the lowest one."""
+    norms = np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1)
+    cosines = np.sum(got * expected, axis=1) / np.maximum(norms, 1e-12)
+    lowest = float(cosines.min())
+    return "" if lowest >= min_cosine else f"min cosine {lowest:.6f} < {min_cosine}"
