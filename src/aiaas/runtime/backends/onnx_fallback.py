@@ -106,7 +106,8 @@ class OnnxWithFallback(Backend):
         """Open ``model_file``: the session with all threads and, on the CPU with more than one
         lane wanted, a single-thread session per lane (``onnx_lanes``). With ``agrees`` (the
         backend's check of a candidate session against the ONNX Runtime one) an fp32 graph on
-        the CPU runs on OpenVINO instead when a precision of it agrees (``openvino_engine``)."""
+        the CPU runs on OpenVINO instead when a precision of it agrees (``openvino_engine``), on
+        one all-threads session."""
         self.session = open_session(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         on_cpu = providers in (None, ["CPUExecutionProvider"])
@@ -133,11 +134,7 @@ class OnnxWithFallback(Backend):
                 agrees=lambda candidate: agrees(candidate, reference))
             if chosen is not None:
                 self.session, self.served_precision = chosen, chosen.precision
-                self.engine = "openvino"
-                if self.wanted_lanes > 1:
-                    self.pool = SessionLanes(chosen, [
-                        openvino_engine.OvSession(model_file, threads=1, precision=chosen.precision)
-                        for _ in range(self.wanted_lanes)])
+                self.engine = "openvino"  # one all-threads session, no lanes: see openvino_engine
                 return True
         self.engine_reason = f"OpenVINO not used: {reason}"
         log.warning("%s: %s; serving on ONNX Runtime", self.path.name, self.engine_reason)
