@@ -225,23 +225,18 @@ def _extract_tar_members(tar: tarfile.TarFile, target: Path, expansion: _Expansi
 
 
 def _extract_zip(archive: Path, target: Path, expansion: _Expansion) -> None:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            total = 0
-            for info in _zip_infos(zf):
-                relative = _checked_zip_member(info)
-                if relative is None:
-                    _make_dir(target, _checked_name(info.filename), info.filename)
-                    continue
-                total += info.file_size
-                expansion.claim(total)
-                with zf.open(info) as source:
-                    _write(source, target, relative, info.filename, limit=info.file_size,
-                           expansion=expansion)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, *_STREAM_ERRORS) as exc:
-        if is_disk_full(exc):
-            raise insufficient("extracting the archive") from exc
-        raise Invalid(f"corrupt zip archive: {_reason(exc)}") from exc
+    with _zip_errors(), zipfile.ZipFile(archive) as zf:
+        total = 0
+        for info in _zip_infos(zf):
+            relative = _checked_zip_member(info)
+            if info.is_dir():
+                _make_dir(target, relative, info.filename)
+                continue
+            total += info.file_size
+            expansion.claim(total)
+            with zf.open(info) as source:
+                _write(source, target, relative, info.filename, limit=info.file_size,
+                       expansion=expansion)
 
 
 def _zip_infos(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -252,16 +247,16 @@ def _zip_infos(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def _checked_zip_member(info: zipfile.ZipInfo) -> PurePosixPath | None:
-    """A member's safe relative path, ``None`` for a directory entry; links, special files,
-    encrypted members and unknown compression methods are refused."""
+def _checked_zip_member(info: zipfile.ZipInfo) -> PurePosixPath:
+    """A member's safe relative path; links, and for files special files, encrypted members
+    and unknown compression methods are refused."""
     relative = _checked_name(info.filename)
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise UnsafeArtifact(f"archive member is a link: {info.filename!r}",
                              details={"member": info.filename})
     if info.is_dir():
-        return None
+        return relative
     if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
         raise UnsafeArtifact(f"archive member is not a regular file: {info.filename!r}",
                              details={"member": info.filename})
@@ -295,8 +290,8 @@ class ZipMembers:
             total = 0
             for info in _zip_infos(self._zip):
                 relative = _checked_zip_member(info)
-                if relative is None:
-                    self.dirs.add(_checked_name(info.filename))
+                if info.is_dir():
+                    self.dirs.add(relative)
                     continue
                 if relative in self.files:
                     raise Invalid(f"archive member {info.filename!r} appears more than once")
@@ -327,9 +322,13 @@ class ZipMembers:
 
 @contextmanager
 def _zip_errors() -> Iterator[None]:
+    """What zipfile or a broken stream raises, as ``Invalid`` (a full disk while extracting
+    as ``InsufficientStorage``)."""
     try:
         yield
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, *_STREAM_ERRORS) as exc:
+        if is_disk_full(exc):
+            raise insufficient("extracting the archive") from exc
         raise Invalid(f"corrupt zip archive: {_reason(exc)}") from exc
 
 

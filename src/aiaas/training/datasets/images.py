@@ -42,14 +42,6 @@ class Layout:
     images: list[tuple[str, PurePosixPath]]
 
 
-@dataclass(frozen=True)
-class Checked:
-    """The class folders found and every image checked."""
-
-    layout: Layout
-    stats: dict[str, Any]
-
-
 def _invalid(message: str, member: str | None = None) -> Invalid:
     return Invalid(message, details={"field": "file", **({"member": member} if member else {})})
 
@@ -67,9 +59,9 @@ def _members(source: IO[bytes], size: int, max_bytes: int) -> Iterator[ZipMember
         yield members
 
 
-def check(archive_path: Path, *, max_bytes: int, max_pixels: int) -> Checked:
-    """Check the ZIP's class folders and decode every image (``Invalid``/``PayloadTooLarge``
-    naming the member otherwise); nothing is written."""
+def check(archive_path: Path, *, max_bytes: int, max_pixels: int) -> dict[str, Any]:
+    """The set's statistics, once the ZIP's class folders are checked and every image decoded
+    (``Invalid``/``PayloadTooLarge`` naming the member otherwise); nothing is written."""
     with archive_path.open("rb") as handle, \
             _members(handle, archive_path.stat().st_size, max_bytes) as members:
         layout = _layout(members)
@@ -79,8 +71,7 @@ def check(archive_path: Path, *, max_bytes: int, max_pixels: int) -> Checked:
             kind, size = _check_image(members.read(path), path.as_posix(), max_pixels)
             sizes.append(size)
             formats.append(kind)
-    labels = [label for label, _ in layout.images]
-    return Checked(layout, image_stats(labels, sizes, formats))
+    return image_stats([label for label, _ in layout.images], sizes, formats)
 
 
 def _layout(members: ZipMembers) -> Layout:

@@ -256,10 +256,9 @@ class DatasetStore:
                          size_bytes=upload.size, sha256=upload.sha256, created_by=created_by,
                          created_at=utcnow())
         if fmt == "zip":
-            checked_images = images.check(original, max_bytes=self.max_upload_bytes * EXPANSION,
-                                          max_pixels=self.max_image_pixels)
-            row.kind, row.rows, row.columns, row.stats = (
-                "images", checked_images.stats["rows"], {}, checked_images.stats)
+            stats = images.check(original, max_bytes=self.max_upload_bytes * EXPANSION,
+                                 max_pixels=self.max_image_pixels)
+            row.kind, row.rows, row.columns, row.stats = "images", stats["rows"], {}, stats
         else:
             report = None  # a PII scan reads the exact path's cells
             checked = None if pii_mode is not None else columnar.read_checked(
