@@ -1,5 +1,6 @@
-"""transformers image classifiers on ONNX Runtime: the same probabilities as transformers, the
-export cached per digest, and the transformers backend when the export fails its check."""
+"""transformers image classifiers on their export: on ONNX Runtime the same probabilities as
+transformers (1e-4), by default on OpenVINO when it agrees with ONNX Runtime (1e-3), the export
+cached per digest, and the transformers backend when the export fails its check."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 
 from aiaas.errors import BackendError
+from aiaas.registry.serving import ServingOptions
+from aiaas.runtime.backends import openvino_engine
 from aiaas.runtime.backends.hf_image import HFImageBackend
 from aiaas.runtime.backends.onnx_hf_image import OnnxHFImageBackend
 from aiaas.runtime.compile import image_onnx
@@ -20,6 +23,7 @@ from aiaas.tasks.outputs import RankedClassification
 from tests.runtime.tiny_models import IMAGE_LABELS, build_image_classifier, picture
 
 CONFIG = {"labels": list(IMAGE_LABELS)}
+ORT_ONLY = ServingOptions(engine="onnxruntime")
 
 
 def images() -> list[Any]:
@@ -43,7 +47,8 @@ def probabilities(output: RankedClassification) -> np.ndarray[Any, Any]:
 @pytest.mark.parametrize("multi_label", [False, True])
 def test_onnx_matches_transformers(model_dir: Path, tmp_path: Path, multi_label: bool) -> None:
     config = CONFIG | {"multi_label": multi_label}
-    onnx = OnnxHFImageBackend(model_dir, config, threads=1, digest="tiny", compile_root=tmp_path)
+    onnx = OnnxHFImageBackend(model_dir, config, threads=1, digest="tiny", compile_root=tmp_path,
+                              options=ORT_ONLY)
     onnx.load()
     assert onnx.engine == "onnxruntime", onnx.engine_reason
     assert onnx.report["ok"] and onnx.report["max_abs_error"] <= 1e-4
@@ -64,14 +69,46 @@ def test_onnx_matches_transformers(model_dir: Path, tmp_path: Path, multi_label:
     assert len({round(out.output.score, 6) for out in ours[:5]}) == 5  # the images differ
 
 
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_by_default_openvino_serves_when_it_agrees(model_dir: Path, tmp_path: Path,
+                                                   multi_label: bool) -> None:
+    config = CONFIG | {"multi_label": multi_label}
+    backend = OnnxHFImageBackend(model_dir, config, threads=2, digest="ov", compile_root=tmp_path)
+    backend.load()
+    assert backend.engine == "openvino", backend.engine_reason
+    assert isinstance(backend.session, openvino_engine.OvSession)
+    assert backend.describe()["precision"] in openvino_engine.precisions()
+    reference = HFImageBackend(model_dir, config, threads=1)
+    reference.load()
+    pictures = images()
+    ours = backend.predict_batch(pictures, {})
+    theirs = reference.predict_batch(pictures, {})
+    for a, b in zip(ours, theirs, strict=True):
+        difference = np.abs(probabilities(a.output) - probabilities(b.output)).max()
+        assert difference <= 2 * openvino_engine.PROBABILITY_BOUND
+
+
+def test_openvino_that_disagrees_leaves_onnx_runtime_serving(
+        model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(openvino_engine, "probability_problem",
+                        lambda *_, **__: "max probability error 2.00e-01 > 0.001")
+    backend = OnnxHFImageBackend(model_dir, CONFIG, threads=1, digest="ov", compile_root=tmp_path)
+    backend.load()
+    assert backend.engine == "onnxruntime"
+    assert "OpenVINO not used" in backend.describe()["engine_reason"]
+    assert backend.predict_batch(images()[:1], {})[0].output.label in IMAGE_LABELS
+
+
 def test_the_export_is_reused(model_dir: Path, tmp_path: Path) -> None:
-    first = OnnxHFImageBackend(model_dir, CONFIG, threads=1, digest="again", compile_root=tmp_path)
+    first = OnnxHFImageBackend(model_dir, CONFIG, threads=1, digest="again", compile_root=tmp_path,
+                               options=ORT_ONLY)
     first.load()
     assert first.engine == "onnxruntime", first.engine_reason
     (entry,) = tmp_path.iterdir()
     built = (entry / image_onnx.MODEL_FILE).stat()
     first.unload()
-    second = OnnxHFImageBackend(model_dir, CONFIG, threads=1, digest="again", compile_root=tmp_path)
+    second = OnnxHFImageBackend(model_dir, CONFIG, threads=1, digest="again", compile_root=tmp_path,
+                                options=ORT_ONLY)
     second.load()
     assert second.engine == "onnxruntime" and second.report == first.report
     assert [p.name for p in tmp_path.iterdir()] == [entry.name]

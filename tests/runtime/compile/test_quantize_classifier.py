@@ -39,7 +39,8 @@ def built(model_dir: Path, compile_root: Path) -> Compiled:
 def _backend(model_dir: Path, compile_root: Path, **options: object) -> OnnxTextClassifierBackend:
     backend = OnnxTextClassifierBackend(model_dir, CONFIG, threads=1, digest="tiny",
                                         compile_root=compile_root,
-                                        options=ServingOptions.model_validate(options))
+                                        options=ServingOptions.model_validate(
+                                            {"engine": "onnxruntime", **options}))
     backend.load()
     return backend
 

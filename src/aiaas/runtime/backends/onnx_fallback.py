@@ -135,6 +135,7 @@ class OnnxWithFallback(Backend):
             if chosen is not None:
                 self.session, self.served_precision = chosen, chosen.precision
                 self.engine = "openvino"  # one all-threads session, no lanes: see openvino_engine
+                self.engine_reason = reason  # why a faster precision was not used, if one failed
                 return True
         self.engine_reason = f"OpenVINO not used: {reason}"
         log.warning("%s: %s; serving on ONNX Runtime", self.path.name, self.engine_reason)

@@ -1,11 +1,15 @@
-"""transformers image classifiers through ONNX Runtime, with the transformers backend as the
-fallback (same processor, same outputs).
+"""transformers image classifiers through their verified ONNX export (on OpenVINO where it
+agrees, else ONNX Runtime), with the transformers backend as the fallback (same processor, same
+outputs).
 
 On load the directory is exported once per artifact digest (``aiaas.runtime.compile``) and its
 class probabilities checked against transformers on sample images (max abs error <= 1e-4). A
 failed export or check, a GPU device or a non-fp32 precision keep the transformers backend, with
 the reason logged and shown in ``GET /api/v1/runtime``. Images go through the model's own image
-processor either way, so only the network runs elsewhere.
+processor either way, so only the network runs elsewhere. On the CPU the export runs on
+OpenVINO (bf16 where the CPU computes it natively) when its probabilities for the check images
+are within ``openvino_engine.PROBABILITY_BOUND`` of ONNX Runtime's; the version's ``engine``
+``onnxruntime`` keeps ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -46,8 +50,20 @@ class OnnxHFImageBackend(OnnxWithFallback):
         if not compiled.ok:
             return compiled.reason
         self.processor = load_processor(self.path)
-        self.open(compiled.directory / image_onnx.MODEL_FILE)
+        self.open(compiled.directory / image_onnx.MODEL_FILE, agrees=self._agrees)
         return ""
+
+    def _agrees(self, candidate: Any, reference: Any) -> str:
+        """The candidate's class probabilities for the export's check images against ONNX
+        Runtime's fp32 ones (``openvino_engine.PROBABILITY_BOUND``)."""
+        from aiaas.runtime.backends.hf_image import pixel_values
+        from aiaas.runtime.backends.openvino_engine import probability_problem
+        from aiaas.runtime.compile.image_onnx import INPUT, sample_images
+
+        feeds = {INPUT: np.asarray(pixel_values(self.processor, sample_images(), "np"),
+                                   dtype=np.float32)}
+        return probability_problem(candidate.run(None, feeds)[0], reference.run(None, feeds)[0],
+                                   multi_label=bool(self.config.get("multi_label")))
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.hf_image import HFImageBackend

@@ -1,5 +1,6 @@
-"""transformers text classifiers through ONNX Runtime, with the transformers backend as the
-fallback (same outputs, same token counts).
+"""transformers text classifiers through their verified ONNX export (on OpenVINO where it
+agrees, else ONNX Runtime), with the transformers backend as the fallback (same outputs, same
+token counts).
 
 On load the directory is exported once per artifact digest (``aiaas.runtime.compile``) and its
 class probabilities checked against transformers (max abs error <= 1e-4). A failed export or
@@ -9,6 +10,10 @@ keep the transformers backend, with the reason logged and shown in ``GET /api/v1
 Precision int8 serves the quantised build of that verified export (``quantize_classifier``) when
 its measured delta (the share of check texts whose top label changes) is within the version's
 ``max_accuracy_delta``; else the fp32 export, with the reason logged.
+
+An fp32 export runs on OpenVINO (bf16 where the CPU computes it natively) when its probabilities
+for the check texts are within ``openvino_engine.PROBABILITY_BOUND`` of ONNX Runtime's; the
+version's ``engine`` ``onnxruntime`` keeps ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
 from aiaas.runtime.loaders import EncoderTokenizer, max_length, sorted_chunks
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
+
+AGREEMENT_TEXTS = 128
+"""Generated texts, beside the export's fixed ones, that OpenVINO must agree on."""
 
 
 class OnnxTextClassifierBackend(OnnxWithFallback):
@@ -50,9 +58,27 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
                                          threads=self.threads, multi_label=multi_label)))
         if model_file is None:
             return compiled.reason
-        self.open(model_file)
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
+        self.open(model_file, agrees=self._agrees)
         return ""
+
+    def _agrees(self, candidate: Any, reference: Any) -> str:
+        """The candidate's class probabilities against ONNX Runtime's fp32 ones
+        (``openvino_engine.PROBABILITY_BOUND``) on the export's check texts and the int8 check's
+        generated ones: a decisive head can move under bf16 on texts a handful would not show
+        (a MiniLM-size classifier's bf16 error was 5e-3 over 640 random sentences)."""
+        from aiaas.runtime.backends.openvino_engine import probability_problem
+        from aiaas.runtime.compile.quantize import check_texts
+
+        texts = check_texts(AGREEMENT_TEXTS)
+        got, expected = [], []
+        for chunk in sorted_chunks(texts):
+            encoded = self.tokenizer.encode([texts[i] for i in chunk])
+            feeds = {name: encoded[name] for name in self.input_names}
+            got.append(candidate.run(None, feeds)[0])
+            expected.append(reference.run(None, feeds)[0])
+        return probability_problem(np.concatenate(got), np.concatenate(expected),
+                                   multi_label=bool(self.config.get("multi_label")))
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend

@@ -35,6 +35,9 @@ import numpy as np
 log = logging.getLogger("aiaas.runtime")
 
 PRECISIONS = {"bf16": "bf16", "fp32": "f32"}
+PROBABILITY_BOUND = 1e-3
+"""How far a classifier's probabilities on OpenVINO may be from ONNX Runtime's fp32 ones for
+OpenVINO to serve it (bf16 within it counts as fp32-equivalent)."""
 """Our precision names, OpenVINO's ``INFERENCE_PRECISION_HINT`` values."""
 
 
@@ -91,7 +94,8 @@ class OvSession:
 def open_checked(model_file: Path, *, threads: int,
                  agrees: Callable[[OvSession], str]) -> tuple[OvSession | None, str]:
     """The fastest OpenVINO session on ``model_file`` that ``agrees`` (it returns "" when the
-    session's outputs match the reference, else why not), or ``None`` and the reasons."""
+    session's outputs match the reference, else why not), or ``None``; and why each faster
+    precision was not used."""
     reasons = []
     for precision in precisions():
         try:
@@ -100,10 +104,22 @@ def open_checked(model_file: Path, *, threads: int,
         except Exception as exc:  # a graph OpenVINO cannot compile or run: the next choice
             problem = f"{type(exc).__name__}: {exc}"
         if not problem:
-            return session, ""
+            return session, "; ".join(reasons)
         reasons.append(f"OpenVINO {precision}: {problem}")
         log.info("%s: %s", model_file.parent.name, reasons[-1])
     return None, "; ".join(reasons)
+
+
+def probability_problem(got: np.ndarray, expected: np.ndarray, *, multi_label: bool,
+                        bound: float = PROBABILITY_BOUND) -> str:
+    """"" when the probabilities of logits ``got`` are within ``bound`` of those of
+    ``expected`` (softmax, or sigmoid for multi-label), else the largest difference."""
+    from aiaas.runtime.compile.sequence_onnx import probabilities
+
+    error = float(np.abs(probabilities(np.asarray(got, dtype=np.float64), multi_label)
+                         - probabilities(np.asarray(expected, dtype=np.float64),
+                                         multi_label)).max())
+    return "" if error <= bound else f"max probability error {error:.2e} > {bound}"
 
 
 def cosine_problem(got: np.ndarray, expected: np.ndarray, min_cosine: float) -> str:
