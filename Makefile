@@ -10,7 +10,7 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q -n 2 --dist loadgroup
 
 .PHONY: install serve test
 

@@ -29,8 +29,9 @@ from aiaas.services import Services
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 
-# One ONNX export of each built-in per test session, shared by every data dir and server process
-# (entries are keyed by artifact digest, exactly as in a data dir).
+# One ONNX export of each built-in per test run, shared by every data dir and server process
+# (entries are keyed by artifact digest, exactly as in a data dir). Under pytest-xdist the
+# controller sets these up before it starts its workers, which inherit them.
 os.environ.setdefault("AIAAS_COMPILE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp"))
                                                 / f"aiaas-test-compiled-{os.getpid()}"))
 
@@ -44,9 +45,27 @@ if "AIAAS_MASTER_KEY_FILE" not in os.environ:
     os.environ["AIAAS_MASTER_KEY_FILE"] = str(_MASTER_KEY)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _compile_cache() -> Iterator[None]:
-    yield
+WHOLE_PACKAGES = ("tests/cluster/", "tests/runtime/generation/", "tests/api/console/")
+"""Packages whose fixtures are package-scoped (a Ray cluster, the generation engines, a browser):
+under pytest-xdist each runs on one worker."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``) a module's tests share a
+    worker, so its module fixtures (a server, a trained model) are built once; so do the tests
+    of each of ``WHOLE_PACKAGES``."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = next((package for package in WHOLE_PACKAGES if path.startswith(package)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's compile cache and master key go when the run ends: with pytest-xdist, when the
+    controller ends (after every worker), not when the first worker does."""
+    if hasattr(config, "workerinput"):
+        return
     shutil.rmtree(os.environ["AIAAS_COMPILE_DIR"], ignore_errors=True)
     _MASTER_KEY.unlink(missing_ok=True)
 
