@@ -35,6 +35,12 @@ PG_PORT = 5432
 os.environ.setdefault("AIAAS_COMPILE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp"))
                                                 / f"aiaas-test-compiled-{os.getpid()}"))
 
+# pytest-xdist's workers run with COLUMNS=80 (execnet's), which the CLI would squeeze its tables
+# into: the CLI tests expect what a pipe gets.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 # One master key per test session (encryption at rest is on by default), never the user's own.
 _MASTER_KEY = Path(os.environ.get("TMPDIR", "/tmp")) / f"aiaas-test-master-{os.getpid()}.json"
 if "AIAAS_MASTER_KEY_FILE" not in os.environ:

@@ -242,15 +242,13 @@ class LlamaEngine:
         for index, sequence in logits_rows:
             token = sequence.sampler.choose(self._logits(index))
             first = sequence in self._prefilling
-            if first:
-                self._prefilling.remove(sequence)
             if accept(sequence, token, self.eos_ids):
                 if first:
+                    self._prefilling.remove(sequence)
                     self._decoding.append(sequence)
-            else:
-                if not first:
-                    self._decoding.remove(sequence)
+            else:  # its id is free before it stops counting as running (``busy``)
                 self._release(sequence)
+                (self._prefilling if first else self._decoding).remove(sequence)
         self.steps += 1
 
     def _decode(self, rows: list[tuple[Sequence, int, int, bool]]) -> None:
@@ -280,8 +278,8 @@ class LlamaEngine:
     def _drop_cancelled(self) -> None:
         for rows in (self._prefilling, self._decoding):
             for sequence in [s for s in rows if s.cancelled]:
-                rows.remove(sequence)
                 self._release(sequence)
+                rows.remove(sequence)
 
     def _fail_running(self, error: AiaasError) -> None:
         for sequence in [*self._prefilling, *self._decoding]:
