@@ -6,6 +6,8 @@
 # llama-cpp-python compiles llama.cpp from source (about 4 minutes on 2 cores), on every core.
 # `aiaas privacy build` trains the PII name model once, offline, from installed packages (into
 # ~/.cache/aiaas; a server would otherwise build it in the background on first start).
+# The tests run on two pytest-xdist workers (much of a test waits on a server or a subprocess);
+# tests/conftest.py keeps a module's tests on one worker.
 
 PYTHON ?= python3
 VENV := .venv
