@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import torch
 
 from aiaas.errors import AiaasError, Invalid, Overloaded
 from aiaas.runtime.backends.causal_lm import CausalLMBackend, Prompt
@@ -142,7 +141,7 @@ def test_a_cancelled_waiting_sequence_never_runs(backend: CausalLMBackend, engin
 def sequences(backend: CausalLMBackend, tenant: str, count: int, reserved: int) -> list[Sequence]:
     assert backend.tokenizer is not None
     return [Sequence([1] * (reserved - 1), greedy(1), lambda event: None, backend.tokenizer,
-                     torch.device("cpu"), tenant=tenant) for _ in range(count)]
+                     tenant=tenant) for _ in range(count)]
 
 
 def test_waiting_tenants_are_admitted_in_turn(backend: CausalLMBackend) -> None:

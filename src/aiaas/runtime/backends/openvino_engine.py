@@ -96,7 +96,7 @@ def open_checked(model_file: Path, *, threads: int,
     """The fastest OpenVINO session on ``model_file`` that ``agrees`` (it returns "" when the
     session's outputs match the reference, else why not), or ``None``; and why each faster
     precision was not used."""
-    reasons = []
+    reasons: list[str] = []
     for precision in precisions():
         try:
             session = OvSession(model_file, threads=threads, precision=precision)

@@ -78,7 +78,7 @@ class Engine:
                tenant: str = "") -> Sequence:
         """Queue a generation behind ``tenant``'s others; raise ``Invalid`` if it can never fit,
         ``Overloaded`` when the waiting queues are full."""
-        sequence = Sequence(prompt, params, sink, self.tokenizer, self.device, tenant=tenant)
+        sequence = Sequence(prompt, params, sink, self.tokenizer, tenant=tenant)
         if sequence.reserved > self.limits.max_kv_tokens:
             raise Invalid(f"the prompt ({len(prompt)} tokens) plus max_tokens ({params.max_tokens}) "
                           f"exceeds this model's KV budget of {self.limits.max_kv_tokens} tokens",

@@ -94,7 +94,6 @@ class LlamaEngine:
         self.eos_ids = eos_ids | model.end_of_generation_ids()
         self.limits, self.threads, self.name = limits, threads, name
         self.domain_error = domain_error
-        self.device = torch.device("cpu")
         self.capacity = limits.prefill_chunk + limits.max_sequences
         """Tokens one ``llama_decode`` takes: a prefill chunk beside every decoding row."""
         params = lib.llama_context_default_params()
@@ -132,7 +131,7 @@ class LlamaEngine:
                tenant: str = "") -> Sequence:
         """Queue a generation behind ``tenant``'s others; ``Invalid`` if it can never fit,
         ``Overloaded`` when the waiting queues are full."""
-        sequence = Sequence(prompt, params, sink, self.tokenizer, self.device, tenant=tenant)
+        sequence = Sequence(prompt, params, sink, self.tokenizer, tenant=tenant)
         if sequence.reserved > self.limits.max_kv_tokens:
             raise Invalid(f"the prompt ({len(prompt)} tokens) plus max_tokens ({params.max_tokens}) "
                           f"exceeds this model's KV budget of {self.limits.max_kv_tokens} tokens",

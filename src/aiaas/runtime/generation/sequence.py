@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import torch
 from transformers import DynamicCache
 
 from aiaas.errors import AiaasError
@@ -24,7 +23,7 @@ class Sequence:
     checks it before every forward pass that would work for this sequence."""
 
     def __init__(self, prompt: list[int], params: GenerationParams, sink: Sink,
-                 tokenizer: Detokenizer, device: torch.device, *, tenant: str = "") -> None:
+                 tokenizer: Detokenizer, *, tenant: str = "") -> None:
         self.prompt = prompt
         self.params = params
         self.sink = sink
