@@ -160,7 +160,7 @@ class Api:
 async def api(services: Services) -> AsyncIterator[Api]:
     app = create_app(services.settings, services)
     admin = services.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://aiaas.test") as client:
             yield Api(client, services, admin)

@@ -239,7 +239,8 @@ async def test_file_part_first_and_the_upload_limit_not_the_body_limit(
     try:
         app = create_app(settings, services)
         key = services.keys.create(Principal.system(), name="k", tenant="default", admin=True).secret
-        async with LifespanManager(app) as manager, httpx.AsyncClient(
+        lifespan = LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
+        async with lifespan as manager, httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as client:
             headers = {"Authorization": f"Bearer {key}",
                        "Content-Type": f"multipart/form-data; boundary={boundary}"}

@@ -139,7 +139,7 @@ async def server(tmp_path: Path, database_url: str) -> AsyncIterator[Server]:
     app = create_app(settings, services)
     admin = services.keys.create(Principal.system(), name="admin", tenant="default", admin=True).secret
     try:
-        async with LifespanManager(app) as manager:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport,
                                          base_url="http://aiaas.test") as client:
