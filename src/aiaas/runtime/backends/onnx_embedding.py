@@ -26,7 +26,7 @@ import numpy as np
 
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
+from aiaas.runtime.backends.onnx_fallback import Agreement, OnnxWithFallback
 from aiaas.runtime.loaders import EncoderTokenizer, sorted_chunks
 from aiaas.tasks.base import Prediction
 
@@ -50,19 +50,17 @@ class OnnxEmbeddingBackend(OnnxWithFallback):
         if model_file is None:
             return compiled.reason
         self.tokenizer = EncoderTokenizer(self.path)
-        self.open(model_file, providers, agrees=self._agrees)
+        self.open(model_file, providers, self._agreement)
         return ""
 
-    def _agrees(self, candidate: Any, reference: Any) -> str:
-        """The candidate's vectors for the export's check samples against ONNX Runtime's fp32
-        ones: the export's cosine bound (bf16 passes it where it is fp32-equivalent)."""
+    def _agreement(self) -> Agreement:
+        """The export's check texts, within its cosine bound of ONNX Runtime's fp32 vectors
+        (bf16 passes it where it is fp32-equivalent)."""
         from aiaas.runtime.backends.openvino_engine import cosine_problem
         from aiaas.runtime.compile.sentence_onnx import MIN_COSINE, SAMPLES
 
-        encoded = self.tokenizer.encode(SAMPLES)
-        feeds = {name: encoded[name] for name in self.input_names}
-        return cosine_problem(candidate.run(None, feeds)[0], reference.run(None, feeds)[0],
-                              MIN_COSINE)
+        return Agreement(self.text_feeds(SAMPLES),
+                         lambda got, expected: cosine_problem(got, expected, MIN_COSINE))
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.sentence_transformers import SentenceTransformersBackend

@@ -16,8 +16,11 @@ import logging
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from aiaas.crypto.checkouts import materialize
 from aiaas.errors import AiaasError, Invalid
@@ -27,14 +30,27 @@ from aiaas.runtime.backends.base import Backend, Explainable
 from aiaas.runtime.backends.framework_errors import framework_error
 from aiaas.runtime.backends.onnx_lanes import SessionLanes
 from aiaas.runtime.compile.cache import Compiled
-from aiaas.runtime.loaders import open_session
+from aiaas.runtime.loaders import open_session, sorted_chunks
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.outputs import Explanation
 
 log = logging.getLogger("aiaas.runtime")
-Agreement = Callable[[Any, Any], str]
-"""A backend's check of a candidate session against the reference one: "" when their outputs
-on its check samples agree, else why not."""
+Feeds = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How a backend decides that another engine's session answers like the ONNX Runtime one:
+    the check inputs (batches of feeds) and ``problem(got, expected)`` on the first outputs,
+    concatenated ("" when they agree, else why not)."""
+
+    feeds: list[Feeds]
+    problem: Callable[[np.ndarray, np.ndarray], str]
+
+    def outputs(self, session: Any) -> np.ndarray:
+        return np.concatenate([session.run(None, feeds)[0] for feeds in self.feeds])
+
+
 REPORT_KEYS = ("ok", "cosine_min", "max_abs_error")
 PROBE_TEXT = "The patient was discharged after three days with no complications."
 
@@ -107,17 +123,17 @@ class OnnxWithFallback(Backend):
         return compiled.directory / name
 
     def open(self, model_file: Path, providers: list[Any] | None = None,
-             agrees: Agreement | None = None) -> None:
+             agreement: Callable[[], Agreement] | None = None) -> None:
         """Open ``model_file``: the session with all threads and, on the CPU with more than one
-        lane wanted, a single-thread session per lane (``onnx_lanes``). With ``agrees`` (the
-        backend's check of a candidate session against the ONNX Runtime one) an fp32 graph on
-        the CPU runs on OpenVINO instead when a precision of it agrees (``openvino_engine``), on
-        one all-threads session."""
+        lane wanted, a single-thread session per lane (``onnx_lanes``). With an ``agreement``
+        (made once the session is open: it feeds the graph's inputs) an fp32 graph on the CPU
+        runs on OpenVINO instead when a precision of it agrees with the ONNX Runtime session
+        (``openvino_engine``), on one all-threads session."""
         self.session = open_session(model_file, threads=self.threads, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         on_cpu = providers in (None, ["CPUExecutionProvider"])
-        if (on_cpu and agrees is not None and self._openvino_wanted()
-                and self._open_openvino(model_file, agrees)):
+        if (on_cpu and agreement is not None and self._openvino_wanted()
+                and self._open_openvino(model_file, agreement())):
             return
         if self.wanted_lanes > 1 and on_cpu:
             self.pool = SessionLanes(self.session, [open_session(model_file, threads=1)
@@ -126,17 +142,19 @@ class OnnxWithFallback(Backend):
     def _openvino_wanted(self) -> bool:
         return self.options.engine == "auto" and self.options.precision == "fp32"
 
-    def _open_openvino(self, model_file: Path, agrees: Agreement) -> bool:
+    def _open_openvino(self, model_file: Path, agreement: Agreement) -> bool:
         """Serve on OpenVINO when a precision of it agrees with the ONNX Runtime session just
-        opened (then closed); else keep that session, with the reason shown."""
+        opened (its outputs computed once, whatever the precisions tried); else keep that
+        session, with the reason shown."""
         from aiaas.runtime.backends import openvino_engine
 
         reference = self.session
         reason = openvino_engine.unavailable()
         if not reason:
+            expected = agreement.outputs(reference)
             chosen, reason = openvino_engine.open_checked(
                 model_file, threads=self.threads,
-                agrees=lambda candidate: agrees(candidate, reference))
+                agrees=lambda candidate: agreement.problem(agreement.outputs(candidate), expected))
             if chosen is not None:
                 self.session, self.served_precision = chosen, chosen.precision
                 self.engine = "openvino"  # one all-threads session, no lanes: see openvino_engine
@@ -149,13 +167,18 @@ class OnnxWithFallback(Backend):
         log.warning("%s: %s; serving on ONNX Runtime", self.path.name, self.engine_reason)
         return False
 
-    def _probe_feeds(self) -> dict[str, Any] | None:
+    def _probe_feeds(self) -> Feeds | None:
         """One typical item's feeds, to time the engines on one item at load (None: no probe,
         OpenVINO answers every batch)."""
-        if self.tokenizer is None:
-            return None
-        encoded = self.tokenizer.encode([PROBE_TEXT])
-        return {name: encoded[name] for name in self.input_names}
+        return self.text_feeds([PROBE_TEXT])[0] if self.tokenizer is not None else None
+
+    def text_feeds(self, texts: list[str]) -> list[Feeds]:
+        """``texts`` tokenised as the graph's inputs, in length-sorted sub-batches."""
+        batches = []
+        for chunk in sorted_chunks(texts):
+            encoded = self.tokenizer.encode([texts[i] for i in chunk])
+            batches.append({name: encoded[name] for name in self.input_names})
+        return batches
 
     @property
     def lanes(self) -> int:

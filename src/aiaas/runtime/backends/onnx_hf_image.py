@@ -20,7 +20,7 @@ import numpy as np
 
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
+from aiaas.runtime.backends.onnx_fallback import Agreement, OnnxWithFallback
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
 
@@ -50,20 +50,20 @@ class OnnxHFImageBackend(OnnxWithFallback):
         if not compiled.ok:
             return compiled.reason
         self.processor = load_processor(self.path)
-        self.open(compiled.directory / image_onnx.MODEL_FILE, agrees=self._agrees)
+        self.open(compiled.directory / image_onnx.MODEL_FILE, agreement=self._agreement)
         return ""
 
-    def _agrees(self, candidate: Any, reference: Any) -> str:
-        """The candidate's class probabilities for the export's check images against ONNX
-        Runtime's fp32 ones (``openvino_engine.PROBABILITY_BOUND``)."""
+    def _agreement(self) -> Agreement:
+        """Class probabilities within ``openvino_engine.PROBABILITY_BOUND`` of ONNX Runtime's
+        fp32 ones on the export's check images."""
+        from aiaas.runtime.backends import openvino_engine
         from aiaas.runtime.backends.hf_image import pixel_values
-        from aiaas.runtime.backends.openvino_engine import probability_problem
         from aiaas.runtime.compile.image_onnx import INPUT, sample_images
 
-        feeds = {INPUT: np.asarray(pixel_values(self.processor, sample_images(), "np"),
-                                   dtype=np.float32)}
-        return probability_problem(candidate.run(None, feeds)[0], reference.run(None, feeds)[0],
-                                   multi_label=bool(self.config.get("multi_label")))
+        pixels = np.asarray(pixel_values(self.processor, sample_images(), "np"), dtype=np.float32)
+        multi_label = bool(self.config.get("multi_label"))
+        return Agreement([{INPUT: pixels}], lambda got, expected: (
+            openvino_engine.probability_problem(got, expected, multi_label=multi_label)))
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.hf_image import HFImageBackend

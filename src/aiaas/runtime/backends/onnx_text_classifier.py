@@ -24,7 +24,7 @@ import numpy as np
 
 from aiaas.runtime import devices
 from aiaas.runtime.backends.base import Backend
-from aiaas.runtime.backends.onnx_fallback import OnnxWithFallback
+from aiaas.runtime.backends.onnx_fallback import Agreement, OnnxWithFallback
 from aiaas.runtime.loaders import EncoderTokenizer, max_length, sorted_chunks
 from aiaas.tasks.base import Prediction
 from aiaas.tasks.text_classification import classification_output
@@ -59,26 +59,20 @@ class OnnxTextClassifierBackend(OnnxWithFallback):
         if model_file is None:
             return compiled.reason
         self.tokenizer = EncoderTokenizer(self.path, max_length(hf_tokenizer, model_config))
-        self.open(model_file, agrees=self._agrees)
+        self.open(model_file, agreement=self._agreement)
         return ""
 
-    def _agrees(self, candidate: Any, reference: Any) -> str:
-        """The candidate's class probabilities against ONNX Runtime's fp32 ones
-        (``openvino_engine.PROBABILITY_BOUND``) on the export's check texts and the int8 check's
-        generated ones: a decisive head can move under bf16 on texts a handful would not show
-        (a MiniLM-size classifier's bf16 error was 5e-3 over 640 random sentences)."""
-        from aiaas.runtime.backends.openvino_engine import probability_problem
+    def _agreement(self) -> Agreement:
+        """Class probabilities within ``openvino_engine.PROBABILITY_BOUND`` of ONNX Runtime's
+        fp32 ones on the export's check texts and the int8 check's generated ones: a decisive
+        head can move under bf16 on texts a handful would not show (a MiniLM-size classifier's
+        bf16 error was 5e-3 over 640 random sentences)."""
+        from aiaas.runtime.backends import openvino_engine
         from aiaas.runtime.compile.quantize import check_texts
 
-        texts = check_texts(AGREEMENT_TEXTS)
-        got, expected = [], []
-        for chunk in sorted_chunks(texts):
-            encoded = self.tokenizer.encode([texts[i] for i in chunk])
-            feeds = {name: encoded[name] for name in self.input_names}
-            got.append(candidate.run(None, feeds)[0])
-            expected.append(reference.run(None, feeds)[0])
-        return probability_problem(np.concatenate(got), np.concatenate(expected),
-                                   multi_label=bool(self.config.get("multi_label")))
+        multi_label = bool(self.config.get("multi_label"))
+        return Agreement(self.text_feeds(check_texts(AGREEMENT_TEXTS)), lambda got, expected: (
+            openvino_engine.probability_problem(got, expected, multi_label=multi_label)))
 
     def _framework(self) -> Backend:
         from aiaas.runtime.backends.hf_sequence import HFSequenceBackend

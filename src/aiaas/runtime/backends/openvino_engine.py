@@ -42,10 +42,10 @@ import numpy as np
 log = logging.getLogger("aiaas.runtime")
 
 PRECISIONS = {"bf16": "bf16", "fp32": "f32"}
+"""Our precision names, OpenVINO's ``INFERENCE_PRECISION_HINT`` values."""
 PROBABILITY_BOUND = 1e-3
 """How far a classifier's probabilities on OpenVINO may be from ONNX Runtime's fp32 ones for
 OpenVINO to serve it (bf16 within it counts as fp32-equivalent)."""
-"""Our precision names, OpenVINO's ``INFERENCE_PRECISION_HINT`` values."""
 
 
 @functools.cache
@@ -129,19 +129,19 @@ def single_item_session(reference: Any, chosen: OvSession, feeds: dict[str, np.n
     clearly faster than OpenVINO, else None. OpenVINO's gain is in batches: on a 2-core EPYC,
     one MiniLM sentence took 2.65 ms on OpenVINO bf16 against 2.37 ms on ONNX Runtime fp32
     (``bench/serving.py``, raw single calls), so a lone caller would wait longer for it."""
-    timings: dict[int, list[float]] = {0: [], 1: []}
     sessions = (reference, chosen)
+    timings: tuple[list[float], list[float]] = ([], [])
     for session in sessions:
         session.run(None, feeds)
     for _ in range(SINGLE_ITEM_RUNS):
-        for index, session in enumerate(sessions):
+        for session, times in zip(sessions, timings, strict=True):
             started = time.perf_counter()
             session.run(None, feeds)
-            timings[index].append(time.perf_counter() - started)
-    faster = statistics.median(timings[0]) < SINGLE_ITEM_MARGIN * statistics.median(timings[1])
-    log.info("one item: ONNX Runtime %.2f ms, OpenVINO %.2f ms", 1000 * statistics.median(
-        timings[0]), 1000 * statistics.median(timings[1]))
-    return reference if faster else None
+            times.append(time.perf_counter() - started)
+    onnx_runtime, openvino = (statistics.median(times) for times in timings)
+    log.info("one item: ONNX Runtime %.2f ms, OpenVINO %.2f ms", 1000 * onnx_runtime,
+             1000 * openvino)
+    return reference if onnx_runtime < SINGLE_ITEM_MARGIN * openvino else None
 
 
 def probability_problem(got: np.ndarray, expected: np.ndarray, *, multi_label: bool,
